@@ -1,0 +1,128 @@
+// The envelope every block carries: magic, format version, type, its own slot number, generation,
+// cluster UUID and a CRC32 over the whole block. Decoding never throws: damage is an answer.
+import { crc32 } from "node:zlib";
+import { isAllZero, readU64, writeU64 } from "./fields.js";
+import {
+  BLOCK_MAGIC,
+  BLOCK_TYPE_NAMES,
+  type BlockType,
+  ENVELOPE,
+  ENVELOPE_SIZE,
+  FORMAT_VERSION,
+  MAX_BLOCK_SIZE,
+  MIN_BLOCK_SIZE,
+  UUID_BYTES,
+} from "./format.js";
+
+export interface Block {
+  type: BlockType;
+  slot: number;
+  generation: number;
+  clusterUuid: Buffer;
+  payload: Buffer;
+}
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; problem: string };
+
+export interface BlockExpectation {
+  type?: BlockType;
+  slot?: number;
+  clusterUuid?: Buffer;
+}
+
+const ZERO_CRC_FIELD = Buffer.alloc(4);
+
+export function isValidBlockSize(size: number): boolean {
+  return (
+    Number.isInteger(size) && size >= MIN_BLOCK_SIZE && size <= MAX_BLOCK_SIZE && (size & (size - 1)) === 0
+  );
+}
+
+export function payloadCapacity(blockSize: number): number {
+  return blockSize - ENVELOPE_SIZE;
+}
+
+/** The CRC32 of a block as if its CRC field were zero. */
+export function blockCrc(buf: Buffer): number {
+  let crc = crc32(buf.subarray(0, ENVELOPE.crc));
+  crc = crc32(ZERO_CRC_FIELD, crc);
+  return crc32(buf.subarray(ENVELOPE.crc + 4), crc);
+}
+
+export function encodeBlock(block: Block, blockSize: number): Buffer {
+  if (!isValidBlockSize(blockSize)) throw new RangeError(`block size ${blockSize} is not supported`);
+  if (block.payload.length > payloadCapacity(blockSize)) {
+    throw new RangeError(
+      `a ${BLOCK_TYPE_NAMES[block.type]} payload of ${block.payload.length} bytes does not fit a ${blockSize}-byte block`,
+    );
+  }
+  if (block.clusterUuid.length !== UUID_BYTES) throw new RangeError("the cluster UUID must be 16 bytes");
+  const buf = Buffer.alloc(blockSize);
+  buf.writeUInt32LE(BLOCK_MAGIC, ENVELOPE.magic);
+  buf.writeUInt16LE(FORMAT_VERSION, ENVELOPE.version);
+  buf.writeUInt16LE(block.type, ENVELOPE.type);
+  buf.writeUInt32LE(block.slot, ENVELOPE.slot);
+  buf.writeUInt32LE(block.payload.length, ENVELOPE.payloadLength);
+  writeU64(buf, ENVELOPE.generation, block.generation);
+  block.clusterUuid.copy(buf, ENVELOPE.clusterUuid);
+  block.payload.copy(buf, ENVELOPE_SIZE);
+  buf.writeUInt32LE(blockCrc(buf), ENVELOPE.crc);
+  return buf;
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(8, "0")}`;
+}
+
+function typeName(type: number): string {
+  return BLOCK_TYPE_NAMES[type as BlockType] ?? `unknown type ${type}`;
+}
+
+export function decodeBlock(buf: Buffer, expect: BlockExpectation = {}): Decoded<Block> {
+  if (!isValidBlockSize(buf.length))
+    return { ok: false, problem: `block of ${buf.length} bytes has no valid size` };
+  if (isAllZero(buf)) return { ok: false, problem: "never written (all zero)" };
+  const magic = buf.readUInt32LE(ENVELOPE.magic);
+  if (magic !== BLOCK_MAGIC) return { ok: false, problem: `no clumanager block here (magic ${hex(magic)})` };
+  const stored = buf.readUInt32LE(ENVELOPE.crc);
+  const computed = blockCrc(buf);
+  if (stored !== computed) {
+    return { ok: false, problem: `checksum mismatch (stored ${hex(stored)}, computed ${hex(computed)})` };
+  }
+  const version = buf.readUInt16LE(ENVELOPE.version);
+  if (version !== FORMAT_VERSION) {
+    return {
+      ok: false,
+      problem: `format version ${version}, but this program reads version ${FORMAT_VERSION}`,
+    };
+  }
+  const type = buf.readUInt16LE(ENVELOPE.type);
+  if (!(type in BLOCK_TYPE_NAMES)) return { ok: false, problem: `unknown block type ${type}` };
+  if (expect.type !== undefined && type !== expect.type) {
+    return {
+      ok: false,
+      problem: `holds a ${typeName(type)} block where a ${typeName(expect.type)} block belongs`,
+    };
+  }
+  const slot = buf.readUInt32LE(ENVELOPE.slot);
+  if (expect.slot !== undefined && slot !== expect.slot) {
+    return {
+      ok: false,
+      problem: `holds block ${slot}, written to the wrong place (expected ${expect.slot})`,
+    };
+  }
+  const payloadLength = buf.readUInt32LE(ENVELOPE.payloadLength);
+  if (payloadLength > payloadCapacity(buf.length)) {
+    return { ok: false, problem: `payload length ${payloadLength} exceeds the block` };
+  }
+  const generation = readU64(buf, ENVELOPE.generation);
+  if (generation === undefined) return { ok: false, problem: "generation out of range" };
+  const flags = buf.readUInt32LE(ENVELOPE.flags);
+  if (flags !== 0) return { ok: false, problem: `unknown flags ${hex(flags)}` };
+  const clusterUuid = Buffer.from(buf.subarray(ENVELOPE.clusterUuid, ENVELOPE.clusterUuid + UUID_BYTES));
+  if (expect.clusterUuid !== undefined && !clusterUuid.equals(expect.clusterUuid)) {
+    return { ok: false, problem: "belongs to another cluster (UUID differs from the header's)" };
+  }
+  const payload = Buffer.from(buf.subarray(ENVELOPE_SIZE, ENVELOPE_SIZE + payloadLength));
+  return { ok: true, value: { type: type as BlockType, slot, generation, clusterUuid, payload } };
+}

@@ -1,0 +1,70 @@
+// The cluster configuration kept on the partitions: one stream (view, length, CRC32, text) cut
+// into blocks. Every block of one write carries the view as its generation, so a write that
+// stopped halfway shows up as mixed generations, and the other copy (written after) still holds
+// the previous complete view.
+import { crc32 } from "node:zlib";
+import { type Block, type Decoded, payloadCapacity } from "./block.js";
+import { readU64, writeU64 } from "./fields.js";
+import { CONFIG_STREAM_HEADER_BYTES, type Layout } from "./layout.js";
+
+export interface StoredConfig {
+  /** Increases with every change of the configuration. 0 = nothing stored yet. */
+  view: number;
+  text: string;
+}
+
+export function configCapacity(layout: Layout): number {
+  return layout.configBlocks * payloadCapacity(layout.blockSize) - CONFIG_STREAM_HEADER_BYTES;
+}
+
+/** The payloads of the config region's blocks, one per block, for `config`. */
+export function encodeConfig(config: StoredConfig, layout: Layout): Buffer[] {
+  const text = Buffer.from(config.text, "utf8");
+  if (text.length > configCapacity(layout)) {
+    throw new RangeError(
+      `the configuration is ${text.length} bytes but the partitions hold at most ${configCapacity(layout)}; ` +
+        "re-initialise them with a larger configuration area",
+    );
+  }
+  const stream = Buffer.alloc(CONFIG_STREAM_HEADER_BYTES + text.length);
+  writeU64(stream, 0, config.view);
+  stream.writeUInt32LE(text.length, 8);
+  stream.writeUInt32LE(crc32(text), 12);
+  text.copy(stream, CONFIG_STREAM_HEADER_BYTES);
+  const per = payloadCapacity(layout.blockSize);
+  const payloads: Buffer[] = [];
+  for (let i = 0; i < layout.configBlocks; i++) {
+    payloads.push(stream.subarray(Math.min(i * per, stream.length), Math.min((i + 1) * per, stream.length)));
+  }
+  return payloads;
+}
+
+/** Reassembles the configuration from a copy's config blocks (already envelope-checked). */
+export function decodeConfig(blocks: readonly Block[]): Decoded<StoredConfig> {
+  const first = blocks[0];
+  if (first === undefined) return { ok: false, problem: "the configuration region is empty" };
+  const view = first.generation;
+  if (blocks.some((b) => b.generation !== view)) {
+    return {
+      ok: false,
+      problem: "the configuration blocks come from different writes (an interrupted update)",
+    };
+  }
+  const stream = Buffer.concat(blocks.map((b) => b.payload));
+  if (stream.length < CONFIG_STREAM_HEADER_BYTES) {
+    return { ok: false, problem: "the configuration stream is too short" };
+  }
+  const storedView = readU64(stream, 0);
+  const length = stream.readUInt32LE(8);
+  if (storedView !== view) return { ok: false, problem: "the configuration view does not match its blocks" };
+  if (CONFIG_STREAM_HEADER_BYTES + length !== stream.length) {
+    return { ok: false, problem: `the configuration length ${length} does not match the stored bytes` };
+  }
+  const text = stream.subarray(CONFIG_STREAM_HEADER_BYTES);
+  if (crc32(text) !== stream.readUInt32LE(12))
+    return { ok: false, problem: "the configuration text fails its checksum" };
+  const decoded = text.toString("utf8");
+  if (!Buffer.from(decoded, "utf8").equals(text))
+    return { ok: false, problem: "the configuration is not valid UTF-8" };
+  return { ok: true, value: { view, text: decoded } };
+}

@@ -1,0 +1,60 @@
+// Constants of the on-disk format. Changing any of them changes the format: bump FORMAT_VERSION.
+
+/** "CLUQ" read as a little-endian u32: the first four bytes of every block. */
+export const BLOCK_MAGIC = 0x51554c43;
+export const FORMAT_VERSION = 1;
+
+/** Every block starts with this many bytes of envelope; the payload follows. */
+export const ENVELOPE_SIZE = 48;
+export const ENVELOPE = {
+  magic: 0, // u32
+  version: 4, // u16
+  type: 6, // u16
+  slot: 8, // u32: the block's own position, so a misdirected write is caught
+  payloadLength: 12, // u32
+  generation: 16, // u64
+  clusterUuid: 24, // 16 bytes
+  flags: 40, // u32, zero in format 1
+  crc: 44, // u32: CRC32 of the whole block with these four bytes zero
+} as const;
+
+export const UUID_BYTES = 16;
+
+export enum BlockType {
+  Header = 1,
+  Scratch = 2,
+  Status = 3,
+  Mailbox = 4,
+  Lock = 5,
+  Service = 6,
+  Config = 7,
+}
+
+export const BLOCK_TYPE_NAMES: Readonly<Record<BlockType, string>> = {
+  [BlockType.Header]: "header",
+  [BlockType.Scratch]: "scratch",
+  [BlockType.Status]: "status",
+  [BlockType.Mailbox]: "mailbox",
+  [BlockType.Lock]: "lock",
+  [BlockType.Service]: "service",
+  [BlockType.Config]: "config",
+};
+
+/** Sector sizes the format supports: 512-byte and 4Kn devices, and anything between. */
+export const MIN_BLOCK_SIZE = 512;
+export const MAX_BLOCK_SIZE = 4096;
+
+export const DEFAULT_MAX_MEMBERS = 16;
+export const MAX_MEMBERS_LIMIT = 128;
+export const DEFAULT_MAX_SERVICES = 64;
+export const MAX_SERVICES_LIMIT = 1024;
+/** Room for cluster.conf on the partitions. */
+export const DEFAULT_CONFIG_BYTES = 128 * 1024;
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+/** Blocks that different members write are spaced at least this far apart where the device's
+ * physical sector is larger than its logical one, so no member's write is a read-modify-write of
+ * another member's block. */
+export const MAX_SLOT_BYTES = 4096;
+
+/** Names and hostnames in blocks are NUL-padded UTF-8 of at most this many bytes. */
+export const NAME_BYTES = 64;

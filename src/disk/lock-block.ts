@@ -1,0 +1,51 @@
+// One per member: that member's ticket in a disk lock (Lamport's bakery) that serialises fencing.
+import type { Decoded } from "./block.js";
+import { readU64, writeU64 } from "./fields.js";
+
+export interface LockSlot {
+  member: number;
+  /** The bakery's "choosing" flag: the member is picking a ticket number. */
+  choosing: boolean;
+  /** 0 = not queued. */
+  ticket: number;
+  incarnation: number;
+  /** What the lock is wanted for (e.g. the member to fence), NO_TARGET when idle. */
+  target: number;
+}
+
+export const NO_TARGET = 0xffff;
+const F = { member: 0, choosing: 2, ticket: 8, incarnation: 16, target: 24, end: 26 };
+
+export function emptyLock(member: number): LockSlot {
+  return { member, choosing: false, ticket: 0, incarnation: 0, target: NO_TARGET };
+}
+
+export function encodeLock(l: LockSlot): Buffer {
+  const buf = Buffer.alloc(F.end);
+  buf.writeUInt16LE(l.member, F.member);
+  buf.writeUInt8(l.choosing ? 1 : 0, F.choosing);
+  writeU64(buf, F.ticket, l.ticket);
+  writeU64(buf, F.incarnation, l.incarnation);
+  buf.writeUInt16LE(l.target, F.target);
+  return buf;
+}
+
+export function decodeLock(payload: Buffer): Decoded<LockSlot> {
+  if (payload.length !== F.end) return { ok: false, problem: `lock payload is ${payload.length} bytes` };
+  const choosing = payload.readUInt8(F.choosing);
+  if (choosing > 1) return { ok: false, problem: `lock choosing flag ${choosing} is not 0 or 1` };
+  const ticket = readU64(payload, F.ticket);
+  const incarnation = readU64(payload, F.incarnation);
+  if (ticket === undefined || incarnation === undefined)
+    return { ok: false, problem: "lock block has a damaged field" };
+  return {
+    ok: true,
+    value: {
+      member: payload.readUInt16LE(F.member),
+      choosing: choosing === 1,
+      ticket,
+      incarnation,
+      target: payload.readUInt16LE(F.target),
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// One per service: its state and owner, written before and after every transition, so a member
+// taking over knows where the failed owner stopped.
+import type { Decoded } from "./block.js";
+import { readName, readU64, writeName, writeU64 } from "./fields.js";
+import { NAME_BYTES } from "./format.js";
+
+export enum ServiceState {
+  /** The slot holds no service. */
+  Unused = 0,
+  Disabled = 1,
+  Stopped = 2,
+  Starting = 3,
+  Running = 4,
+  Stopping = 5,
+  Failed = 6,
+}
+
+export const NO_OWNER = -1;
+
+export interface ServiceRecord {
+  index: number;
+  name: string;
+  state: ServiceState;
+  owner: number;
+  lastOwner: number;
+  restarts: number;
+  /** Wall-clock time of the last transition, for people only. */
+  transitionWallMs: number;
+}
+
+const F = { index: 0, state: 2, owner: 4, lastOwner: 6, restarts: 8, transitionWallMs: 16, name: 24 };
+export const SERVICE_PAYLOAD_BYTES = F.name + NAME_BYTES;
+
+export function emptyService(index: number): ServiceRecord {
+  return {
+    index,
+    name: "",
+    state: ServiceState.Unused,
+    owner: NO_OWNER,
+    lastOwner: NO_OWNER,
+    restarts: 0,
+    transitionWallMs: 0,
+  };
+}
+
+export function encodeService(s: ServiceRecord): Buffer {
+  const buf = Buffer.alloc(SERVICE_PAYLOAD_BYTES);
+  buf.writeUInt16LE(s.index, F.index);
+  buf.writeUInt8(s.state, F.state);
+  buf.writeInt16LE(s.owner, F.owner);
+  buf.writeInt16LE(s.lastOwner, F.lastOwner);
+  buf.writeUInt32LE(s.restarts, F.restarts);
+  writeU64(buf, F.transitionWallMs, s.transitionWallMs);
+  writeName(buf, F.name, NAME_BYTES, s.name, "the service name");
+  return buf;
+}
+
+export function decodeService(payload: Buffer): Decoded<ServiceRecord> {
+  if (payload.length !== SERVICE_PAYLOAD_BYTES) {
+    return { ok: false, problem: `service payload is ${payload.length} bytes` };
+  }
+  const state = payload.readUInt8(F.state);
+  if (!(state in ServiceState)) return { ok: false, problem: `unknown service state ${state}` };
+  const owner = payload.readInt16LE(F.owner);
+  const lastOwner = payload.readInt16LE(F.lastOwner);
+  if (owner < NO_OWNER || lastOwner < NO_OWNER)
+    return { ok: false, problem: "service owner is out of range" };
+  const transitionWallMs = readU64(payload, F.transitionWallMs);
+  const name = readName(payload, F.name, NAME_BYTES);
+  if (transitionWallMs === undefined || name === undefined) {
+    return { ok: false, problem: "service block has a damaged field" };
+  }
+  return {
+    ok: true,
+    value: {
+      index: payload.readUInt16LE(F.index),
+      name,
+      state,
+      owner,
+      lastOwner,
+      restarts: payload.readUInt32LE(F.restarts),
+      transitionWallMs,
+    },
+  };
+}

@@ -1,0 +1,96 @@
+// One per member, written only by that member every heartbeat interval.
+import type { Decoded } from "./block.js";
+import { readName, readU64, writeName, writeU64 } from "./fields.js";
+import { MAX_SERVICES_LIMIT, NAME_BYTES } from "./format.js";
+
+export enum MemberState {
+  /** The slot was never used since initialisation. */
+  None = 0,
+  Up = 1,
+  /** Shut down cleanly: peers must not fence it. */
+  Down = 2,
+}
+
+export interface MemberStatus {
+  member: number;
+  state: MemberState;
+  incarnation: number;
+  /** Bumped every heartbeat: liveness is this counter moving, never a clock. */
+  heartbeat: number;
+  /** Wall-clock time of the write, for people only. */
+  wallClockMs: number;
+  nodeName: string;
+  /** Indexes of the services this member runs. */
+  services: number[];
+}
+
+const F = {
+  member: 0,
+  state: 2,
+  incarnation: 8,
+  heartbeat: 16,
+  wallClockMs: 24,
+  nodeName: 32,
+  mapLength: 96,
+  map: 98,
+};
+const MAX_MAP_BYTES = MAX_SERVICES_LIMIT / 8;
+
+export function emptyStatus(member: number): MemberStatus {
+  return {
+    member,
+    state: MemberState.None,
+    incarnation: 0,
+    heartbeat: 0,
+    wallClockMs: 0,
+    nodeName: "",
+    services: [],
+  };
+}
+
+export function encodeStatus(s: MemberStatus): Buffer {
+  const maxService = s.services.reduce((m, i) => Math.max(m, i), -1);
+  if (maxService >= MAX_SERVICES_LIMIT) throw new RangeError(`service index ${maxService} is out of range`);
+  const mapBytes = Math.ceil((maxService + 1) / 8);
+  const buf = Buffer.alloc(F.map + mapBytes);
+  buf.writeUInt16LE(s.member, F.member);
+  buf.writeUInt8(s.state, F.state);
+  writeU64(buf, F.incarnation, s.incarnation);
+  writeU64(buf, F.heartbeat, s.heartbeat);
+  writeU64(buf, F.wallClockMs, s.wallClockMs);
+  writeName(buf, F.nodeName, NAME_BYTES, s.nodeName, "the node name");
+  buf.writeUInt16LE(mapBytes, F.mapLength);
+  for (const i of s.services) {
+    const at = F.map + (i >> 3);
+    buf.writeUInt8(buf.readUInt8(at) | (1 << (i & 7)), at);
+  }
+  return buf;
+}
+
+export function decodeStatus(payload: Buffer): Decoded<MemberStatus> {
+  if (payload.length < F.map) return { ok: false, problem: `status payload is only ${payload.length} bytes` };
+  const state = payload.readUInt8(F.state);
+  if (!(state in MemberState)) return { ok: false, problem: `unknown member state ${state}` };
+  const incarnation = readU64(payload, F.incarnation);
+  const heartbeat = readU64(payload, F.heartbeat);
+  const wallClockMs = readU64(payload, F.wallClockMs);
+  const nodeName = readName(payload, F.nodeName, NAME_BYTES);
+  if (
+    incarnation === undefined ||
+    heartbeat === undefined ||
+    wallClockMs === undefined ||
+    nodeName === undefined
+  ) {
+    return { ok: false, problem: "status block has a damaged field" };
+  }
+  const mapBytes = payload.readUInt16LE(F.mapLength);
+  if (mapBytes > MAX_MAP_BYTES || F.map + mapBytes !== payload.length) {
+    return { ok: false, problem: `status block's service map length ${mapBytes} is inconsistent` };
+  }
+  const services: number[] = [];
+  for (let i = 0; i < mapBytes * 8; i++) {
+    if (payload.readUInt8(F.map + (i >> 3)) & (1 << (i & 7))) services.push(i);
+  }
+  const member = payload.readUInt16LE(F.member);
+  return { ok: true, value: { member, state, incarnation, heartbeat, wallClockMs, nodeName, services } };
+}
