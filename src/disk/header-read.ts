@@ -1,0 +1,59 @@
+// Reading block 0 of a device: the header that says whose partition it is and how it is laid out.
+import { type Block, decodeBlock } from "./block.js";
+import type { DirectDevice } from "./device.js";
+import { isAllZero } from "./fields.js";
+import { BLOCK_MAGIC, BlockType, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE } from "./format.js";
+import { decodeHeader, type PartitionHeader } from "./header-block.js";
+
+/** Why block 0 is not a usable header: damaged (ours, repairable from the other copy), empty
+ * (never initialised), foreign (someone else's data), or written for a different sector size. */
+export type HeaderFault = "damaged" | "empty" | "foreign" | "sector-size";
+
+export type HeaderRead =
+  | { ok: true; header: PartitionHeader; block: Block; raw: Buffer }
+  | { ok: false; fault: HeaderFault; problem: string; raw: Buffer };
+
+export async function readHeader(device: DirectDevice): Promise<HeaderRead> {
+  // Read the largest block size, so a header written for another sector size is recognised as such.
+  const span = device.geometry.sizeBytes >= MAX_BLOCK_SIZE ? MAX_BLOCK_SIZE : device.sectorSize;
+  const head = await device.read(0, Math.max(span, device.sectorSize));
+  return decodeHeaderBlock(head, device.sectorSize);
+}
+
+/** Decodes the header from the first bytes of a device (at least one sector of it). */
+export function decodeHeaderBlock(head: Buffer, deviceSectorSize: number): HeaderRead {
+  const raw = Buffer.from(head.subarray(0, deviceSectorSize));
+  const decoded = decodeBlock(raw, { type: BlockType.Header, slot: 0 });
+  if (!decoded.ok) {
+    if (isAllZero(raw)) return { ok: false, fault: "empty", problem: decoded.problem, raw };
+    const ours = raw.readUInt32LE(0) === BLOCK_MAGIC;
+    if (ours) {
+      for (let size = MIN_BLOCK_SIZE; size <= Math.min(MAX_BLOCK_SIZE, head.length); size *= 2) {
+        if (size === deviceSectorSize) continue;
+        const other = decodeBlock(head.subarray(0, size), { type: BlockType.Header, slot: 0 });
+        if (other.ok) {
+          return {
+            ok: false,
+            fault: "sector-size",
+            problem: `was initialised with ${size}-byte sectors but the device now reports ${deviceSectorSize}-byte sectors`,
+            raw,
+          };
+        }
+      }
+    }
+    return { ok: false, fault: ours ? "damaged" : "foreign", problem: decoded.problem, raw };
+  }
+  const header = decodeHeader(decoded.value.payload);
+  if (!header.ok) return { ok: false, fault: "damaged", problem: header.problem, raw };
+  if (header.value.layout.blockSize !== deviceSectorSize) {
+    return {
+      ok: false,
+      fault: "sector-size",
+      problem:
+        `was initialised with ${header.value.layout.blockSize}-byte sectors but the device now reports ` +
+        `${deviceSectorSize}-byte sectors`,
+      raw,
+    };
+  }
+  return { ok: true, header: header.value, block: decoded.value, raw };
+}

@@ -1,0 +1,140 @@
+// Reads every block of both copies and judges each pair of copies. Shared by verify, repair and
+// print, which all need the whole picture rather than the daemon's fast path.
+import { type Block, type Decoded, decodeBlock } from "./block.js";
+import { decodeConfig, type StoredConfig } from "./config-region.js";
+import type { Copy } from "./errors.js";
+import { locateSlot, type RegionName, slotOffset } from "./layout.js";
+import { MAX_READ_CHUNK_BYTES, type QuorumPair } from "./pair.js";
+
+/** How the two copies of one block compare. */
+export type Verdict =
+  | "ok"
+  | "primary-bad"
+  | "backup-bad"
+  | "both-bad"
+  | "primary-stale"
+  | "backup-stale"
+  | "conflict";
+
+export interface SlotCheck {
+  region: RegionName;
+  index: number;
+  slot: number;
+  primary: Decoded<Block>;
+  backup: Decoded<Block>;
+  verdict: Verdict;
+  primaryRaw: Buffer;
+  backupRaw: Buffer;
+}
+
+export interface ConfigCheck {
+  primary: Decoded<StoredConfig>;
+  backup: Decoded<StoredConfig>;
+  verdict: Verdict;
+  primaryRaw: Buffer;
+  backupRaw: Buffer;
+}
+
+/** The copy that holds the good version, for a verdict that can be repaired. */
+export function repairSource(verdict: Verdict): Copy | undefined {
+  switch (verdict) {
+    case "primary-bad":
+    case "primary-stale":
+      return "backup";
+    case "backup-bad":
+    case "backup-stale":
+    // Same generation, different bytes: the primary is written first, so it is the later word.
+    case "conflict":
+      return "primary";
+    default:
+      return undefined;
+  }
+}
+
+function judge(
+  p: Decoded<{ generation: number }>,
+  b: Decoded<{ generation: number }>,
+  pRaw: Buffer,
+  bRaw: Buffer,
+): Verdict {
+  if (p.ok && b.ok) {
+    if (p.value.generation === b.value.generation) return pRaw.equals(bRaw) ? "ok" : "conflict";
+    return p.value.generation > b.value.generation ? "backup-stale" : "primary-stale";
+  }
+  if (p.ok) return "backup-bad";
+  if (b.ok) return "primary-bad";
+  return "both-bad";
+}
+
+/** Every slot outside the configuration region, both copies, in order. */
+export async function* scanSlots(pair: QuorumPair): AsyncGenerator<SlotCheck> {
+  const { layout } = pair;
+  const config = layout.regions.config;
+  const perChunk = Math.max(1, Math.floor(MAX_READ_CHUNK_BYTES / layout.slotBytes));
+  for (let first = 0; first < layout.totalSlots; first += perChunk) {
+    const count = Math.min(perChunk, layout.totalSlots - first);
+    const offset = slotOffset(layout, first);
+    const [pBytes, bBytes] = await Promise.all([
+      pair.primary.read(offset, count * layout.slotBytes),
+      pair.backup.read(offset, count * layout.slotBytes),
+    ]);
+    for (let i = 0; i < count; i++) {
+      const slot = first + i;
+      if (slot >= config.firstSlot && slot < config.firstSlot + config.slots) continue;
+      const { region, index } = locateSlot(layout, slot);
+      const start = i * layout.slotBytes;
+      const primaryRaw = Buffer.from(pBytes.subarray(start, start + layout.blockSize));
+      const backupRaw = Buffer.from(bBytes.subarray(start, start + layout.blockSize));
+      const expect = { type: region.type, slot, clusterUuid: pair.clusterUuid };
+      const primary = decodeBlock(primaryRaw, expect);
+      const backup = decodeBlock(backupRaw, expect);
+      yield {
+        region: region.name,
+        index,
+        slot,
+        primary,
+        backup,
+        verdict: judge(primary, backup, primaryRaw, backupRaw),
+        primaryRaw,
+        backupRaw,
+      };
+    }
+  }
+}
+
+/** The configuration region of both copies, each judged as a whole. */
+export async function checkConfig(pair: QuorumPair): Promise<ConfigCheck> {
+  const { layout } = pair;
+  const region = layout.regions.config;
+  const offset = slotOffset(layout, region.firstSlot);
+  const length = region.slots * layout.slotBytes;
+  const [primaryRaw, backupRaw] = await Promise.all([
+    pair.primary.read(offset, length),
+    pair.backup.read(offset, length),
+  ]);
+  const decodeCopy = (bytes: Buffer): Decoded<StoredConfig> => {
+    const blocks: Block[] = [];
+    for (let i = 0; i < region.slots; i++) {
+      const raw = bytes.subarray(i * layout.slotBytes, i * layout.slotBytes + layout.blockSize);
+      const decoded = decodeBlock(raw, {
+        type: region.type,
+        slot: region.firstSlot + i,
+        clusterUuid: pair.clusterUuid,
+      });
+      if (!decoded.ok) return { ok: false, problem: `block ${i}: ${decoded.problem}` };
+      blocks.push(decoded.value);
+    }
+    return decodeConfig(blocks);
+  };
+  const primary = decodeCopy(primaryRaw);
+  const backup = decodeCopy(backupRaw);
+  const asGeneration = (d: Decoded<StoredConfig>): Decoded<{ generation: number }> =>
+    d.ok ? { ok: true, value: { generation: d.value.view } } : d;
+  return {
+    primary,
+    backup,
+    verdict: judge(asGeneration(primary), asGeneration(backup), primaryRaw, backupRaw),
+    primaryRaw,
+    backupRaw,
+  };
+}

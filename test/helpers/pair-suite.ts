@@ -1,0 +1,272 @@
+// The behaviour of the primary/backup pair, as one suite that runs on files on ext4 and on loop
+// devices of both sector sizes. Damage is done from outside, with dd, as a failing disk or a
+// careless administrator would do it.
+import { expect, it, vi } from "vitest";
+import { encodeBlock } from "../../src/disk/block.js";
+import { BothCopiesBadError } from "../../src/disk/errors.js";
+import { BlockType } from "../../src/disk/format.js";
+import { initialisePair } from "../../src/disk/initialise.js";
+import { slotOffset } from "../../src/disk/layout.js";
+import { MailKind } from "../../src/disk/mailbox-block.js";
+import { QuorumPair } from "../../src/disk/pair.js";
+import { encodeStatus, MemberState, type MemberStatus } from "../../src/disk/status-block.js";
+import { repairPair, verifyExitCode, verifyPair } from "../../src/disk/verify.js";
+import { ddRead, ddWrite } from "./scratch.js";
+
+export interface PairTarget {
+  primary: string;
+  backup: string;
+  sectorSize: number;
+}
+
+function status(member: number, heartbeat: number): MemberStatus {
+  return {
+    member,
+    state: MemberState.Up,
+    incarnation: 77,
+    heartbeat,
+    wallClockMs: 1_700_000_000_000,
+    nodeName: `clu${member}`,
+    services: [1, 5],
+  };
+}
+
+/** Opens a freshly initialised pair for writing. */
+async function fresh(target: PairTarget, members = 8): Promise<QuorumPair> {
+  await initialisePair(target.primary, target.backup, {
+    clusterName: "octane",
+    maxMembers: members,
+    force: true,
+  });
+  return QuorumPair.open(target.primary, target.backup, { write: true });
+}
+
+/** Offset of a block of a region, as dd sees it. */
+function blockOffset(
+  pair: QuorumPair,
+  region: "status" | "mailbox" | "config" | "header",
+  index: number,
+): number {
+  return slotOffset(pair.layout, pair.layout.regions[region].firstSlot + index);
+}
+
+export function pairSuite(makeTarget: () => PairTarget): void {
+  it("uses the device's sector size as the block size and records it in the header", async () => {
+    const target = makeTarget();
+    const pair = await fresh(target);
+    try {
+      expect(pair.layout.blockSize).toBe(target.sectorSize);
+      expect(pair.header.clusterName).toBe("octane");
+      const { records } = await pair.readStatusRegion();
+      expect(records).toHaveLength(8);
+      expect(records.every((r) => r.state === MemberState.None)).toBe(true);
+    } finally {
+      pair.close();
+    }
+  });
+
+  it("writes both copies and reads a cycle as one read of the status region and one of the mailbox row", async () => {
+    const pair = await fresh(makeTarget());
+    try {
+      await pair.writeStatus(status(3, 41), 41);
+      await pair.writeMail(
+        {
+          to: 2,
+          from: 3,
+          kind: MailKind.Fenced,
+          sequence: 1,
+          incarnation: 9,
+          wallClockMs: 5,
+          argument: Buffer.from("x"),
+        },
+        1,
+      );
+      const primaryRead = vi.spyOn(pair.primary, "read");
+      const backupRead = vi.spyOn(pair.backup, "read");
+      const statuses = await pair.readStatusRegion();
+      const row = await pair.readMailboxRow(2);
+      expect(primaryRead).toHaveBeenCalledTimes(2);
+      expect(primaryRead.mock.calls[0]).toEqual([blockOffset(pair, "status", 0), 8 * pair.layout.slotBytes]);
+      expect(primaryRead.mock.calls[1]).toEqual([
+        blockOffset(pair, "mailbox", 2 * 8),
+        8 * pair.layout.slotBytes,
+      ]);
+      expect(backupRead).not.toHaveBeenCalled();
+      expect(statuses.records[3]).toEqual(status(3, 41));
+      expect(statuses.repairs).toEqual([]);
+      expect(row.records[3]).toMatchObject({ to: 2, from: 3, kind: MailKind.Fenced, incarnation: 9 });
+      expect(row.records[1]).toMatchObject({ to: 2, from: 1, kind: MailKind.Empty });
+      // The backup holds the same bytes as the primary.
+      const at = blockOffset(pair, "status", 3);
+      expect(ddRead(pair.backup.path, at, pair.layout.blockSize)).toEqual(
+        ddRead(pair.primary.path, at, pair.layout.blockSize),
+      );
+    } finally {
+      pair.close();
+    }
+  });
+
+  it("repairs a corrupted primary block from the backup on read, and reports the repair", async () => {
+    const pair = await fresh(makeTarget());
+    try {
+      await pair.writeStatus(status(1, 10), 10);
+      const at = blockOffset(pair, "status", 1);
+      ddWrite(pair.primary.path, at + 100, Buffer.from("bit rot"));
+      const { records, repairs } = await pair.readStatusRegion();
+      expect(records[1]).toEqual(status(1, 10));
+      expect(repairs).toEqual([
+        expect.objectContaining({
+          region: "status",
+          index: 1,
+          repaired: "primary",
+          done: true,
+          generation: 10,
+        }),
+      ]);
+      expect(repairs[0]?.problem).toMatch(/checksum mismatch/);
+      expect(ddRead(pair.primary.path, at, pair.layout.blockSize)).toEqual(
+        ddRead(pair.backup.path, at, pair.layout.blockSize),
+      );
+      expect((await pair.readStatusRegion()).repairs).toEqual([]);
+    } finally {
+      pair.close();
+    }
+  });
+
+  it("finds a corrupted backup block with verify, and repair mends it", async () => {
+    const pair = await fresh(makeTarget());
+    try {
+      await pair.writeStatus(status(2, 5), 5);
+      ddWrite(pair.backup.path, blockOffset(pair, "status", 2) + 60, Buffer.from([0xff, 0xff, 0xff]));
+      const before = await verifyPair(pair);
+      expect(verifyExitCode(before)).toBe(1);
+      expect(before.damage).toEqual([
+        expect.objectContaining({ region: "status", index: 2, verdict: "backup-bad", source: "primary" }),
+      ]);
+      const repair = await repairPair(pair);
+      expect(repair.repaired).toHaveLength(1);
+      expect(verifyExitCode(repair.after)).toBe(0);
+    } finally {
+      pair.close();
+    }
+  });
+
+  it("reports a block bad on both copies as a typed error naming the region and block", async () => {
+    const pair = await fresh(makeTarget());
+    try {
+      for (const path of [pair.primary.path, pair.backup.path]) {
+        ddWrite(path, blockOffset(pair, "status", 4) + 200, Buffer.from("scrambled"));
+      }
+      const err = await pair.readStatusRegion().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BothCopiesBadError);
+      expect((err as BothCopiesBadError).blocks).toEqual([
+        expect.objectContaining({
+          region: "status",
+          index: 4,
+          slot: pair.layout.regions.status.firstSlot + 4,
+        }),
+      ]);
+      expect((err as Error).message).toMatch(/status block 4 .* is damaged on both copies/);
+      const report = await verifyPair(pair);
+      expect(verifyExitCode(report)).toBe(2);
+      const repaired = await repairPair(pair);
+      expect(verifyExitCode(repaired.after)).toBe(2);
+    } finally {
+      pair.close();
+    }
+  });
+
+  it("detects a torn write (half a new block over the old one) and repairs it to the last complete version", async () => {
+    const pair = await fresh(makeTarget());
+    try {
+      await pair.writeStatus(status(5, 1), 1);
+      const slot = pair.layout.regions.status.firstSlot + 5;
+      const newer = encodeBlock(
+        {
+          type: BlockType.Status,
+          slot,
+          generation: 2,
+          clusterUuid: pair.clusterUuid,
+          payload: encodeStatus(status(5, 2)),
+        },
+        pair.layout.blockSize,
+      );
+      // Only the first 64 bytes of the new block reached the primary; the rest is the old block.
+      ddWrite(pair.primary.path, slotOffset(pair.layout, slot), newer.subarray(0, 64));
+      const { records, repairs } = await pair.readStatusRegion();
+      expect(records[5]?.heartbeat).toBe(1);
+      expect(repairs).toEqual([
+        expect.objectContaining({ region: "status", index: 5, done: true, generation: 1 }),
+      ]);
+    } finally {
+      pair.close();
+    }
+  });
+
+  it("resolves two valid copies of different generations to the newer one", async () => {
+    const pair = await fresh(makeTarget());
+    try {
+      await pair.writeStatus(status(6, 1), 1);
+      const at = blockOffset(pair, "status", 6);
+      const old = ddRead(pair.primary.path, at, pair.layout.blockSize);
+      await pair.writeStatus(status(6, 2), 2);
+      ddWrite(pair.primary.path, at, old); // the primary lost its last write
+      const report = await verifyPair(pair);
+      expect(report.damage).toEqual([
+        expect.objectContaining({
+          region: "status",
+          index: 6,
+          verdict: "primary-stale",
+          source: "backup",
+          primaryGeneration: 1,
+          backupGeneration: 2,
+        }),
+      ]);
+      await repairPair(pair);
+      expect((await pair.readStatusRegion()).records[6]?.heartbeat).toBe(2);
+    } finally {
+      pair.close();
+    }
+  });
+
+  it("repairs a damaged primary header when the pair is opened", async () => {
+    const target = makeTarget();
+    (await fresh(target)).close();
+    ddWrite(target.primary, 20, Buffer.from("xx"));
+    const pair = await QuorumPair.open(target.primary, target.backup, { write: true });
+    try {
+      expect(pair.openRepairs).toEqual([
+        expect.objectContaining({ region: "header", repaired: "primary", done: true }),
+      ]);
+      expect(ddRead(target.primary, 0, target.sectorSize)).toEqual(
+        ddRead(target.backup, 0, target.sectorSize),
+      );
+    } finally {
+      pair.close();
+    }
+  });
+
+  it("stores the configuration, and an interrupted update falls back to the previous view", async () => {
+    const pair = await fresh(makeTarget());
+    try {
+      const v1 = { view: 1, text: `[cluster]\nname = octane\n${"# padding\n".repeat(200)}` };
+      await pair.writeConfig(v1);
+      expect((await pair.readConfig()).config).toEqual(v1);
+      // Half of view 2 reached the primary: its first block only.
+      const v2 = pair.encodeConfigRegion({
+        view: 2,
+        text: `[cluster]\nname = renamed\n${"# more\n".repeat(300)}`,
+      });
+      ddWrite(pair.primary.path, blockOffset(pair, "config", 0), v2.subarray(0, pair.layout.blockSize));
+      const { config, repairs } = await pair.readConfig();
+      expect(config).toEqual(v1);
+      expect(repairs).toEqual([
+        expect.objectContaining({ region: "config", repaired: "primary", done: true }),
+      ]);
+      expect(repairs[0]?.problem).toMatch(/interrupted update/);
+      expect((await pair.readConfig()).repairs).toEqual([]);
+    } finally {
+      pair.close();
+    }
+  });
+}
