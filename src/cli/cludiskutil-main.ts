@@ -1,0 +1,236 @@
+// cludiskutil: the quorum partition tool. Parses arguments, calls src/disk, prints the result.
+import { Command, CommanderError, Option } from "commander";
+import {
+  BothCopiesBadError,
+  type CopyAccess,
+  DiskError,
+  DiskIoError,
+  DiskTimeoutError,
+  errorMessage,
+  initialisePair,
+  inspectPair,
+  PartitionError,
+  QuorumPair,
+  type RepairReport,
+  repairPair,
+  testAccess,
+  uuidString,
+  type VerifyReport,
+  verifyExitCode,
+  verifyPair,
+} from "../disk/index.js";
+import { formatAccess, formatInit, formatPrint, formatRepair, formatVerify } from "./disk-output.js";
+import { EXIT } from "./exit-codes.js";
+import { type CommandIo, processIo } from "./io.js";
+
+const USAGE =
+  "usage: cludiskutil {-I|-p|-t|--verify|--repair} --primary PATH --backup PATH [options]; see cludiskutil(8)";
+
+interface Options {
+  initialise?: boolean;
+  initialize?: boolean;
+  print?: boolean;
+  test?: boolean;
+  verify?: boolean;
+  repair?: boolean;
+  primary?: string;
+  backup?: string;
+  name?: string;
+  members?: string;
+  services?: string;
+  force?: boolean;
+  json?: boolean;
+  timeout: string;
+}
+
+class UsageError extends Error {}
+
+function positiveInt(value: string, flag: string): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} needs a whole number, not "${value}"`);
+  return Number(value);
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 600) {
+    throw new UsageError(`--timeout needs a number of seconds between 0 and 600, not "${value}"`);
+  }
+  return Math.round(n * 1000);
+}
+
+function buildProgram(io: CommandIo): Command {
+  return new Command("cludiskutil")
+    .description("Initialise, print, test, verify and repair the clumanager quorum partitions.")
+    .addOption(new Option("-I, --initialise", "initialise both partitions (erases the cluster state)"))
+    .addOption(new Option("--initialize").hideHelp())
+    .option("-p, --print", "print the header and every block in use, for both copies")
+    .option("-t, --test", "prove both partitions can be read and written with direct I/O")
+    .option("--verify", "check every block of both copies (exit 0 clean, 1 repairable, 2 not)")
+    .option("--repair", "rewrite every damaged copy from the good one")
+    .option("--primary <path>", "the primary quorum partition")
+    .option("--backup <path>", "the backup quorum partition")
+    .option("--name <name>", "with -I: the cluster name")
+    .option("--members <n>", "with -I: the most members the cluster may have (default 16)")
+    .option("--services <n>", "with -I: the most services the cluster may have (default 64)")
+    .option("--force", "with -I: overwrite whatever the partitions hold")
+    .option("--json", "print JSON for scripts")
+    .option("--timeout <seconds>", "deadline for each disk transfer", "10")
+    .helpOption("-h, --help", "show this help")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.out(s),
+      writeErr: () => {},
+    })
+    .allowExcessArguments(false);
+}
+
+export async function main(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
+  const program = buildProgram(io);
+  let opts: Options;
+  try {
+    program.parse([...argv], { from: "user" });
+    opts = program.opts<Options>();
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return EXIT.ok;
+      io.err(`cludiskutil: ${err.message.replace(/^error: /, "")}; ${USAGE}`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+  try {
+    return await run(opts, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`cludiskutil: ${err.message}; ${USAGE}`);
+      return EXIT.usage;
+    }
+    return reportFailure(err, io);
+  }
+}
+
+async function run(opts: Options, io: CommandIo): Promise<number> {
+  if (opts.initialize) opts.initialise = true;
+  const modes = (["initialise", "print", "test", "verify", "repair"] as const).filter((m) => opts[m]);
+  if (modes.length !== 1) {
+    throw new UsageError(
+      modes.length === 0 ? "choose what to do" : `choose one of ${modes.map(flagOf).join(", ")}`,
+    );
+  }
+  const mode = modes[0]!;
+  if (opts.primary === undefined || opts.backup === undefined) {
+    throw new UsageError("name both partitions with --primary PATH and --backup PATH");
+  }
+  if (mode !== "initialise") {
+    for (const flag of ["name", "members", "services", "force"] as const) {
+      if (opts[flag] !== undefined) throw new UsageError(`--${flag} only goes with -I`);
+    }
+  }
+  const timeoutMs = seconds(opts.timeout);
+  const { primary, backup } = opts;
+  const json = opts.json === true;
+
+  switch (mode) {
+    case "initialise": {
+      if (opts.name === undefined) throw new UsageError("-I needs the cluster name: --name NAME");
+      const result = await initialisePair(primary, backup, {
+        clusterName: opts.name,
+        timeoutMs,
+        force: opts.force === true,
+        ...(opts.members !== undefined ? { maxMembers: positiveInt(opts.members, "--members") } : {}),
+        ...(opts.services !== undefined ? { maxServices: positiveInt(opts.services, "--services") } : {}),
+      });
+      io.out(
+        json ? JSON.stringify({ ...result, primary, backup }, null, 2) : formatInit(result, primary, backup),
+      );
+      return EXIT.ok;
+    }
+    case "print": {
+      const pair = await QuorumPair.open(primary, backup, {
+        write: false,
+        timeoutMs,
+        tolerateOneBadHeader: true,
+      });
+      try {
+        const report = await inspectPair(pair);
+        io.out(json ? JSON.stringify(report, null, 2) : formatPrint(report));
+        return EXIT.ok;
+      } finally {
+        pair.close();
+      }
+    }
+    case "test": {
+      const results = await testAccess(primary, backup, { timeoutMs });
+      io.out(
+        json
+          ? JSON.stringify({ ok: results.every((r) => r.ok), copies: results }, null, 2)
+          : formatAccess(results),
+      );
+      return results.every((r: CopyAccess) => r.ok) ? EXIT.ok : EXIT.failed;
+    }
+    case "verify": {
+      const pair = await QuorumPair.open(primary, backup, {
+        write: false,
+        timeoutMs,
+        tolerateOneBadHeader: true,
+      });
+      try {
+        const report: VerifyReport = await verifyPair(pair);
+        const code = verifyExitCode(report);
+        io.out(
+          json
+            ? JSON.stringify({ exitCode: code, ...report }, null, 2)
+            : formatVerify(report, primary, backup),
+        );
+        return code;
+      } finally {
+        pair.close();
+      }
+    }
+    case "repair": {
+      const pair = await QuorumPair.open(primary, backup, {
+        write: true,
+        timeoutMs,
+        tolerateOneBadHeader: true,
+      });
+      try {
+        const report: RepairReport = await repairPair(pair);
+        const code = verifyExitCode(report.after) === EXIT.ok ? EXIT.ok : EXIT.unrepairable;
+        io.out(
+          json
+            ? JSON.stringify(
+                { exitCode: code, clusterUuid: uuidString(pair.clusterUuid), ...report },
+                null,
+                2,
+              )
+            : formatRepair(report),
+        );
+        return code;
+      } finally {
+        pair.close();
+      }
+    }
+  }
+}
+
+function flagOf(mode: string): string {
+  return { initialise: "-I", print: "-p", test: "-t", verify: "--verify", repair: "--repair" }[mode] ?? mode;
+}
+
+function reportFailure(err: unknown, io: CommandIo): number {
+  io.err(`cludiskutil: ${errorMessage(err)}`);
+  if (err instanceof BothCopiesBadError) return EXIT.unrepairable;
+  if (err instanceof PartitionError) {
+    if (err.reason === "not-empty") return EXIT.cantCreate;
+    if (err.reason === "invalid-option") return EXIT.usage;
+    return EXIT.dataError;
+  }
+  if (err instanceof DiskIoError && err.operation === "open") {
+    return ["ENOENT", "EACCES", "ENOTDIR", "ENXIO", "ENODEV", "ENOTBLK", "EISDIR"].includes(err.code)
+      ? EXIT.noInput
+      : EXIT.ioError;
+  }
+  if (err instanceof DiskIoError || err instanceof DiskTimeoutError || err instanceof DiskError)
+    return EXIT.ioError;
+  return EXIT.software;
+}

@@ -1,0 +1,208 @@
+// cludiskutil as an administrator uses it: exit codes, messages and output, on files on ext4.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/cludiskutil-main.js";
+import { ddWrite, scratchDir, zeroFile } from "../helpers/scratch.js";
+
+const dir = scratchDir();
+afterAll(() => dir.remove());
+let n = 0;
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await main(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
+  return { code, out, err };
+}
+
+function files(bytes = 2 << 20): { p: string; b: string; args: string[] } {
+  n++;
+  const p = zeroFile(join(dir.path, `p${n}.img`), bytes);
+  const b = zeroFile(join(dir.path, `b${n}.img`), bytes);
+  return { p, b, args: ["--primary", p, "--backup", b] };
+}
+
+async function initialised(): Promise<ReturnType<typeof files>> {
+  const f = files();
+  const r = await run("-I", "--name", "octane", "--members", "4", ...f.args);
+  expect(r.code).toBe(0);
+  return f;
+}
+
+describe("cludiskutil", () => {
+  it("-I initialises both partitions and says what it laid out", async () => {
+    const f = files();
+    const r = await run("-I", "--name", "octane", ...f.args);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/Initialised the quorum partitions of cluster "octane" \(UUID [0-9a-f-]{36}\)/);
+    expect(r.out).toMatch(/16 members, 64 services/);
+  });
+
+  it("-p prints the header and the blocks in use, and --json the same for scripts", async () => {
+    const f = await initialised();
+    const text = await run("-p", ...f.args);
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(/^Cluster\s+"octane"$/m);
+    expect(text.out).toMatch(/^header\s+0\s+0\s+1\/1\s+agree\s+cluster "octane"$/m);
+    const json = await run("-p", "--json", ...f.args);
+    const report = JSON.parse(json.out);
+    expect(report.header.clusterName).toBe("octane");
+    expect(report.layout.maxMembers).toBe(4);
+    expect(report.rows[0]).toMatchObject({ region: "header", verdict: "ok" });
+  });
+
+  it("-t proves both partitions are readable and writable and prints the latency", async () => {
+    const f = await initialised();
+    const r = await run("-t", ...f.args);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^primary\s+\S+\s+\d+\.\d\d ms\s+\d+\.\d\d ms\s+\d+\.\d\d ms\s+ok$/m);
+    expect(r.out).toMatch(/Both quorum partitions can be read and written with direct I\/O/);
+    // The test block is written identically to both copies, so verify still finds them equal.
+    expect((await run("--verify", ...f.args)).code).toBe(0);
+    const json = JSON.parse((await run("-t", "--json", ...f.args)).out);
+    expect(json.ok).toBe(true);
+    expect(json.copies).toHaveLength(2);
+  });
+
+  it("-t fails with exit 1 on a partition that was never initialised", async () => {
+    const f = files();
+    const r = await run("-t", ...f.args);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/FAILED: .*has no usable quorum partition header .*cludiskutil -I/);
+  });
+
+  it("--verify exits 0 when clean, 1 when repairable, 2 when a block is bad on both copies; --repair mends", async () => {
+    const f = await initialised();
+    expect((await run("--verify", ...f.args)).code).toBe(0);
+    ddWrite(f.p, 2 * 512 + 70, Buffer.from("rot")); // status block 0 of the primary
+    const damaged = await run("--verify", ...f.args);
+    expect(damaged.code).toBe(1);
+    expect(damaged.out).toMatch(
+      /status block 0 \(block 2 of the partition\): primary-bad; primary: checksum mismatch/,
+    );
+    expect(damaged.out).toMatch(/all repairable: run cludiskutil --repair/);
+    const repaired = await run("--repair", ...f.args);
+    expect(repaired.code).toBe(0);
+    expect(repaired.out).toMatch(/Repaired status block 0 \(block 2\) from the backup/);
+    expect((await run("--verify", ...f.args)).code).toBe(0);
+
+    ddWrite(f.p, 3 * 512 + 70, Buffer.from("rot"));
+    ddWrite(f.b, 3 * 512 + 70, Buffer.from("rot"));
+    const lost = await run("--verify", "--json", ...f.args);
+    expect(lost.code).toBe(2);
+    expect(JSON.parse(lost.out)).toMatchObject({
+      unrepairable: 1,
+      damage: [{ region: "status", index: 1, verdict: "both-bad" }],
+    });
+    expect((await run("--repair", ...f.args)).code).toBe(2);
+  });
+
+  it("--repair rebuilds a backup that was replaced by an empty disk", async () => {
+    const f = await initialised();
+    zeroFile(f.b, 2 << 20);
+    const verify = await run("--verify", ...f.args);
+    expect(verify.code).toBe(1);
+    expect((await run("--repair", ...f.args)).code).toBe(0);
+    expect((await run("--verify", ...f.args)).code).toBe(0);
+  });
+
+  it("-I refuses a partition holding a real ext4 filesystem, and --force overwrites it", async () => {
+    const f = files(4 << 20);
+    execFileSync("mkfs.ext4", ["-q", "-F", f.b]);
+    const refused = await run("-I", "--name", "octane", ...f.args);
+    expect(refused.code).toBe(73);
+    expect(refused.err).toMatch(
+      new RegExp(
+        `${f.b} holds an ext2/ext3/ext4 filesystem; cludiskutil -I will not overwrite it \\(use --force`,
+      ),
+    );
+    const forced = await run("-I", "--name", "octane", "--force", ...f.args);
+    expect(forced.code).toBe(0);
+    expect(forced.out).toMatch(/Erased: .* holds an ext2\/ext3\/ext4 filesystem/);
+  });
+
+  it("-I refuses stray data and another cluster's partition, but re-initialises its own unused one", async () => {
+    const stray = files();
+    ddWrite(stray.p, 9000, Buffer.from([1]));
+    const r1 = await run("-I", "--name", "octane", ...stray.args);
+    expect(r1.code).toBe(73);
+    expect(r1.err).toMatch(/holds data \(a non-zero byte at offset 9000, in block 17\)/);
+
+    const other = await initialised();
+    const r2 = await run("-I", "--name", "another", ...other.args);
+    expect(r2.code).toBe(73);
+    expect(r2.err).toMatch(/holds the quorum partition of cluster "octane"/);
+    expect((await run("-I", "--name", "octane", ...other.args)).code).toBe(0);
+  });
+
+  it("-I refuses partitions that are too small and says how big they must be", async () => {
+    const f = files(64 * 1024);
+    const r = await run("-I", "--name", "octane", ...f.args);
+    expect(r.code).toBe(65);
+    expect(r.err).toMatch(
+      /is 64\.0 KiB but the quorum partition layout needs at least .* \(\d+ bytes for 16 members/,
+    );
+  });
+
+  it("refuses an uninitialised or foreign pair with exit 65 and says what to do", async () => {
+    const f = files();
+    const r = await run("-p", ...f.args);
+    expect(r.code).toBe(65);
+    expect(r.err).toMatch(
+      /neither partition holds a usable header: .* is not initialised .* initialise them with cludiskutil -I/,
+    );
+  });
+
+  it("names a missing path and why, with exit 66", async () => {
+    const f = await initialised();
+    const missing = join(dir.path, "nope.img");
+    const r = await run("--verify", "--primary", missing, "--backup", f.b);
+    expect(r.code).toBe(66);
+    expect(r.err).toContain(missing);
+    expect(r.err).toMatch(/No such file or directory \(ENOENT\)/);
+  });
+
+  it.each([
+    [[], /choose what to do/],
+    [["-p", "-t"], /choose one of -p, -t/],
+    [["-p", "--primary", "x"], /--primary PATH and --backup PATH/],
+    [["-I", "--primary", "x", "--backup", "y"], /needs the cluster name/],
+    [
+      ["-I", "--name", "c", "--members", "many", "--primary", "x", "--backup", "y"],
+      /--members needs a whole number/,
+    ],
+    [["-p", "--name", "c", "--primary", "x", "--backup", "y"], /--name only goes with -I/],
+    [["--frobnicate"], /unknown option '--frobnicate'/],
+    [["-p", "--timeout", "0", "--primary", "x", "--backup", "y"], /--timeout needs a number of seconds/],
+  ])("usage error %j exits 64 with one line of help", async (argv, message) => {
+    const r = await run(...(argv as string[]));
+    expect(r.code).toBe(64);
+    expect(r.err).toMatch(message);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(r.err).toMatch(/usage: cludiskutil/);
+  });
+
+  it("refuses an out-of-range member count as a usage error naming the range", async () => {
+    const f = files();
+    const r = await run("-I", "--name", "octane", "--members", "500", ...f.args);
+    expect(r.code).toBe(64);
+    expect(r.err).toMatch(/from 2 to 128, not 500/);
+  });
+
+  it("the installed command behaves the same as a separate process", () => {
+    const bin = join(process.cwd(), "dist/cli/cludiskutil.js");
+    if (!existsSync(bin)) throw new Error(`${bin} is missing: run "npm install" (it compiles the commands)`);
+    const f = files();
+    const init = spawnSync(process.execPath, [bin, "-I", "--name", "octane", ...f.args], {
+      encoding: "utf8",
+    });
+    expect(init.status).toBe(0);
+    const verify = spawnSync(process.execPath, [bin, "--verify", ...f.args], { encoding: "utf8" });
+    expect(verify.status).toBe(0);
+    expect(verify.stdout).toMatch(/Both copies are valid and equal/);
+    const usage = spawnSync(process.execPath, [bin], { encoding: "utf8" });
+    expect(usage.status).toBe(64);
+  });
+});
