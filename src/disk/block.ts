@@ -1,11 +1,13 @@
 // The envelope every block carries: magic, format version, type, its own slot number, generation,
-// cluster UUID and a CRC32 over the whole block. Decoding never throws: damage is an answer.
+// cluster UUID, and a CRC32 trailer over everything before it. Decoding never throws: damage is an
+// answer.
 import { crc32 } from "node:zlib";
 import { isAllZero, readU64, writeU64 } from "./fields.js";
 import {
   BLOCK_MAGIC,
   BLOCK_TYPE_NAMES,
   type BlockType,
+  CRC_TRAILER_SIZE,
   ENVELOPE,
   ENVELOPE_SIZE,
   FORMAT_VERSION,
@@ -14,6 +16,7 @@ import {
   UUID_BYTES,
 } from "./format.js";
 
+/** A decoded block. `clusterUuid` and `payload` may be views into the buffer that was decoded. */
 export interface Block {
   type: BlockType;
   slot: number;
@@ -30,8 +33,6 @@ export interface BlockExpectation {
   clusterUuid?: Buffer;
 }
 
-const ZERO_CRC_FIELD = Buffer.alloc(4);
-
 export function isValidBlockSize(size: number): boolean {
   return (
     Number.isInteger(size) && size >= MIN_BLOCK_SIZE && size <= MAX_BLOCK_SIZE && (size & (size - 1)) === 0
@@ -39,14 +40,16 @@ export function isValidBlockSize(size: number): boolean {
 }
 
 export function payloadCapacity(blockSize: number): number {
-  return blockSize - ENVELOPE_SIZE;
+  return blockSize - ENVELOPE_SIZE - CRC_TRAILER_SIZE;
 }
 
-/** The CRC32 of a block as if its CRC field were zero. */
+/** The CRC32 that belongs in a block's trailer: over every byte before it. */
 export function blockCrc(buf: Buffer): number {
-  let crc = crc32(buf.subarray(0, ENVELOPE.crc));
-  crc = crc32(ZERO_CRC_FIELD, crc);
-  return crc32(buf.subarray(ENVELOPE.crc + 4), crc);
+  return crc32(buf.subarray(0, buf.length - CRC_TRAILER_SIZE));
+}
+
+export function crcOffset(blockSize: number): number {
+  return blockSize - CRC_TRAILER_SIZE;
 }
 
 export function encodeBlock(block: Block, blockSize: number): Buffer {
@@ -66,7 +69,7 @@ export function encodeBlock(block: Block, blockSize: number): Buffer {
   writeU64(buf, ENVELOPE.generation, block.generation);
   block.clusterUuid.copy(buf, ENVELOPE.clusterUuid);
   block.payload.copy(buf, ENVELOPE_SIZE);
-  buf.writeUInt32LE(blockCrc(buf), ENVELOPE.crc);
+  buf.writeUInt32LE(blockCrc(buf), crcOffset(blockSize));
   return buf;
 }
 
@@ -78,13 +81,16 @@ function typeName(type: number): string {
   return BLOCK_TYPE_NAMES[type as BlockType] ?? `unknown type ${type}`;
 }
 
+/** Decodes a block without copying: the result's buffers are views into `buf`. */
 export function decodeBlock(buf: Buffer, expect: BlockExpectation = {}): Decoded<Block> {
   if (!isValidBlockSize(buf.length))
     return { ok: false, problem: `block of ${buf.length} bytes has no valid size` };
-  if (isAllZero(buf)) return { ok: false, problem: "never written (all zero)" };
   const magic = buf.readUInt32LE(ENVELOPE.magic);
-  if (magic !== BLOCK_MAGIC) return { ok: false, problem: `no clumanager block here (magic ${hex(magic)})` };
-  const stored = buf.readUInt32LE(ENVELOPE.crc);
+  if (magic !== BLOCK_MAGIC) {
+    if (isAllZero(buf)) return { ok: false, problem: "never written (all zero)" };
+    return { ok: false, problem: `no clumanager block here (magic ${hex(magic)})` };
+  }
+  const stored = buf.readUInt32LE(crcOffset(buf.length));
   const computed = blockCrc(buf);
   if (stored !== computed) {
     return { ok: false, problem: `checksum mismatch (stored ${hex(stored)}, computed ${hex(computed)})` };
@@ -119,10 +125,12 @@ export function decodeBlock(buf: Buffer, expect: BlockExpectation = {}): Decoded
   if (generation === undefined) return { ok: false, problem: "generation out of range" };
   const flags = buf.readUInt32LE(ENVELOPE.flags);
   if (flags !== 0) return { ok: false, problem: `unknown flags ${hex(flags)}` };
-  const clusterUuid = Buffer.from(buf.subarray(ENVELOPE.clusterUuid, ENVELOPE.clusterUuid + UUID_BYTES));
+  if (buf.readUInt32LE(ENVELOPE.reserved) !== 0)
+    return { ok: false, problem: "reserved envelope bytes are not zero" };
+  const clusterUuid = buf.subarray(ENVELOPE.clusterUuid, ENVELOPE.clusterUuid + UUID_BYTES);
   if (expect.clusterUuid !== undefined && !clusterUuid.equals(expect.clusterUuid)) {
     return { ok: false, problem: "belongs to another cluster (UUID differs from the header's)" };
   }
-  const payload = Buffer.from(buf.subarray(ENVELOPE_SIZE, ENVELOPE_SIZE + payloadLength));
+  const payload = buf.subarray(ENVELOPE_SIZE, ENVELOPE_SIZE + payloadLength);
   return { ok: true, value: { type: type as BlockType, slot, generation, clusterUuid, payload } };
 }

@@ -8,10 +8,16 @@ export function writeU64(buf: Buffer, offset: number, value: number): void {
   buf.writeBigUInt64LE(BigInt(value), offset);
 }
 
-/** Reads a u64, or undefined if it does not fit a safe integer (which only damage produces). */
+const TWO_TO_32 = 2 ** 32;
+/** The high word of the largest safe integer (2^53 - 1). */
+const MAX_SAFE_HIGH_WORD = 0x1fffff;
+
+/** Reads a u64, or undefined if it does not fit a safe integer (which only damage produces).
+ * Two u32 reads, not BigInt: this runs for every field of every block every heartbeat. */
 export function readU64(buf: Buffer, offset: number): number | undefined {
-  const value = buf.readBigUInt64LE(offset);
-  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : undefined;
+  const low = buf.readUInt32LE(offset);
+  const high = buf.readUInt32LE(offset + 4);
+  return high <= MAX_SAFE_HIGH_WORD ? high * TWO_TO_32 + low : undefined;
 }
 
 /** Writes `text` as NUL-padded UTF-8 into `size` bytes; refuses text that does not fit. */
@@ -31,10 +37,12 @@ export function readName(buf: Buffer, offset: number, size: number): string | un
   const field = buf.subarray(offset, offset + size);
   const end = field.indexOf(0);
   const text = end === -1 ? field : field.subarray(0, end);
-  if (end !== -1 && field.subarray(end).some((b) => b !== 0)) return undefined;
+  if (end !== -1 && !isAllZero(field.subarray(end))) return undefined;
+  let ascii = true;
+  for (let i = 0; i < text.length && ascii; i++) ascii = (text[i] ?? 0) < 0x80;
+  if (ascii) return text.toString("latin1");
   const decoded = text.toString("utf8");
-  if (!Buffer.from(decoded, "utf8").equals(text)) return undefined;
-  return decoded;
+  return Buffer.from(decoded, "utf8").equals(text) ? decoded : undefined;
 }
 
 export function isAllZero(buf: Uint8Array): boolean {

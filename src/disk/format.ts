@@ -15,8 +15,12 @@ export const ENVELOPE = {
   generation: 16, // u64
   clusterUuid: 24, // 16 bytes
   flags: 40, // u32, zero in format 1
-  crc: 44, // u32: CRC32 of the whole block with these four bytes zero
+  reserved: 44, // u32, zero in format 1
 } as const;
+/** The last four bytes of every block: CRC32 of all the bytes before them. A trailer rather than a
+ * header field, so one pass over the block checks it (the hot path decodes every status block
+ * every heartbeat). */
+export const CRC_TRAILER_SIZE = 4;
 
 export const UUID_BYTES = 16;
 

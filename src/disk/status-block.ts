@@ -88,8 +88,10 @@ export function decodeStatus(payload: Buffer): Decoded<MemberStatus> {
     return { ok: false, problem: `status block's service map length ${mapBytes} is inconsistent` };
   }
   const services: number[] = [];
-  for (let i = 0; i < mapBytes * 8; i++) {
-    if (payload.readUInt8(F.map + (i >> 3)) & (1 << (i & 7))) services.push(i);
+  for (let byte = 0; byte < mapBytes; byte++) {
+    const bits = payload[F.map + byte] ?? 0;
+    if (bits === 0) continue;
+    for (let bit = 0; bit < 8; bit++) if (bits & (1 << bit)) services.push(byte * 8 + bit);
   }
   const member = payload.readUInt16LE(F.member);
   return { ok: true, value: { member, state, incarnation, heartbeat, wallClockMs, nodeName, services } };

@@ -1,6 +1,7 @@
+import { crc32 } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { blockCrc, decodeBlock, encodeBlock } from "../../src/disk/block.js";
+import { blockCrc, crcOffset, decodeBlock, encodeBlock } from "../../src/disk/block.js";
 import { BlockType, ENVELOPE, ENVELOPE_SIZE } from "../../src/disk/format.js";
 
 const uuid = Buffer.from("00112233445566778899aabbccddeeff", "hex");
@@ -18,7 +19,7 @@ describe("block envelope", () => {
         fc.nat(1 << 20),
         fc.nat(Number.MAX_SAFE_INTEGER),
         fc.uint8Array({ minLength: 16, maxLength: 16 }),
-        fc.uint8Array({ maxLength: 464 }),
+        fc.uint8Array({ maxLength: 460 }),
         (size, type, slot, generation, id, payload) => {
           const block = {
             type,
@@ -53,7 +54,9 @@ describe("block envelope", () => {
     expect(raw.readBigUInt64LE(ENVELOPE.generation)).toBe(0x0a0b0c0dn);
     expect(raw.subarray(ENVELOPE.clusterUuid, ENVELOPE.clusterUuid + 16)).toEqual(uuid);
     expect(raw.subarray(ENVELOPE_SIZE, ENVELOPE_SIZE + 2).toString()).toBe("hi");
-    expect(raw.readUInt32LE(ENVELOPE.crc)).toBe(blockCrc(raw));
+    // The CRC trailer covers every byte before it.
+    expect(raw.readUInt32LE(508)).toBe(blockCrc(raw));
+    expect(blockCrc(raw)).toBe(crc32(raw.subarray(0, 508)));
   });
 
   it("detects any single corrupted byte anywhere in the block, padding included", () => {
@@ -125,7 +128,7 @@ describe("block envelope", () => {
         const raw = Buffer.from(bytes.subarray(0, size));
         raw.write("CLUQ", 0, "latin1");
         raw.writeUInt16LE(1, ENVELOPE.version);
-        raw.writeUInt32LE(blockCrc(raw), ENVELOPE.crc);
+        raw.writeUInt32LE(blockCrc(raw), crcOffset(size));
         const result = decodeBlock(raw);
         if (result.ok) expect(result.value.payload.length).toBeLessThanOrEqual(size - ENVELOPE_SIZE);
         else expect(result.problem.length).toBeGreaterThan(0);

@@ -55,7 +55,7 @@ describe("payload codecs", () => {
       nodeName: "x".repeat(64),
       services: [1023],
     });
-    expect(payload.length).toBeLessThanOrEqual(512 - 48);
+    expect(payload.length).toBeLessThanOrEqual(512 - 52);
   });
 
   it("mailbox round-trips", () => {
@@ -202,7 +202,7 @@ describe("payload codecs", () => {
       maxServices: 1,
       configBlocks: 2,
     });
-    expect(() => encodeConfig({ view: 1, text: "x".repeat(1000) }, layout)).toThrow(/at most 912/);
+    expect(() => encodeConfig({ view: 1, text: "x".repeat(1000) }, layout)).toThrow(/at most 904/);
   });
 
   for (const [which, decode] of Object.entries(decoders)) {
