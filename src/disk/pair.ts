@@ -5,6 +5,7 @@
 // region; only a block that fails its checks is read from the backup, and the damaged primary
 // copy is rewritten from it. Every repair is returned to the caller, who logs and counts it.
 import { type Block, type Decoded, decodeBlock, encodeBlock } from "./block.js";
+import { BlockCache } from "./block-cache.js";
 import { configCapacity, decodeConfig, encodeConfig, type StoredConfig } from "./config-region.js";
 import { DirectDevice } from "./device.js";
 import {
@@ -54,6 +55,13 @@ export interface ReadResult<T> {
   repairs: Repair[];
 }
 
+/** What one heartbeat read: every member's status, and my incoming mail. */
+export interface Heartbeat {
+  statuses: MemberStatus[];
+  mail: Mail[];
+  repairs: Repair[];
+}
+
 export interface PairOptions {
   write: boolean;
   /** Deadline for each transfer. */
@@ -63,6 +71,10 @@ export interface PairOptions {
 }
 
 export class QuorumPair {
+  /** Decoded blocks of the heartbeat reads, and the typed records made from them. */
+  private readonly hot = new BlockCache();
+  private readonly records = new WeakMap<Block, unknown>();
+
   private constructor(
     readonly primary: DirectDevice,
     readonly backup: DirectDevice,
@@ -159,6 +171,15 @@ export class QuorumPair {
    * for very large regions), repairing damaged primary blocks from the backup.
    */
   async readBlocks(regionName: RegionName, first = 0, count?: number): Promise<ReadResult<Block>> {
+    return this.readRange(regionName, first, count, false);
+  }
+
+  private async readRange(
+    regionName: RegionName,
+    first: number,
+    count: number | undefined,
+    cached: boolean,
+  ): Promise<ReadResult<Block>> {
     const region = this.region(regionName);
     const n = count ?? region.slots - first;
     if (!Number.isInteger(first) || first < 0 || n < 1 || first + n > region.slots) {
@@ -170,24 +191,37 @@ export class QuorumPair {
     const records: Block[] = [];
     const repairs: Repair[] = [];
     for (let at = first; at < first + n; at += perChunk) {
-      const chunk = await this.readChunk(region, at, Math.min(perChunk, first + n - at));
+      const chunk = await this.readChunk(region, at, Math.min(perChunk, first + n - at), cached);
       records.push(...chunk.records);
       repairs.push(...chunk.repairs);
     }
     return { records, repairs };
   }
 
-  private async readChunk(region: Region, first: number, count: number): Promise<ReadResult<Block>> {
+  private async readChunk(
+    region: Region,
+    first: number,
+    count: number,
+    cached: boolean,
+  ): Promise<ReadResult<Block>> {
     const { slotBytes, blockSize } = this.layout;
     const firstSlot = region.firstSlot + first;
     const primaryBytes = await this.primary.read(slotOffset(this.layout, firstSlot), count * slotBytes);
     const records: Block[] = [];
     const bad: { i: number; problem: string }[] = [];
     for (let i = 0; i < count; i++) {
+      const slot = firstSlot + i;
       const raw = primaryBytes.subarray(i * slotBytes, i * slotBytes + blockSize);
-      const decoded = this.decodeSlot(raw, region, firstSlot + i);
-      if (decoded.ok) records[i] = decoded.value;
-      else bad.push({ i, problem: decoded.problem });
+      const known = cached ? this.hot.lookup(slot, raw) : undefined;
+      if (known !== undefined) {
+        records[i] = known;
+        continue;
+      }
+      const decoded = this.decodeSlot(raw, region, slot);
+      if (decoded.ok) {
+        records[i] = decoded.value;
+        if (cached) this.hot.remember(slot, raw, decoded.value);
+      } else bad.push({ i, problem: decoded.problem });
     }
     if (bad.length === 0) return { records, repairs: [] };
 
@@ -281,22 +315,23 @@ export class QuorumPair {
   }
 
   private async writeBoth(offset: number, data: Buffer, what: string): Promise<void> {
-    for (const [copy, device] of [
-      ["primary", this.primary],
-      ["backup", this.backup],
-    ] as const) {
-      try {
-        await device.write(offset, data);
-      } catch (err) {
-        const cause = err instanceof DiskError ? err : new DiskError(errorMessage(err));
-        const after =
-          copy === "primary" ? "; the backup was not written" : "; the primary holds the new version";
-        throw new DiskWriteError(
-          `writing ${what} to the ${copy} ${device.path} failed: ${cause.message}${after}`,
-          copy,
-          cause,
-        );
-      }
+    await this.writeCopy("primary", offset, data, what);
+    await this.writeCopy("backup", offset, data, what);
+  }
+
+  private async writeCopy(copy: Copy, offset: number, data: Buffer, what: string): Promise<void> {
+    const device = copy === "primary" ? this.primary : this.backup;
+    try {
+      await device.write(offset, data);
+    } catch (err) {
+      const cause = err instanceof DiskError ? err : new DiskError(errorMessage(err));
+      const after =
+        copy === "primary" ? "; the backup was not written" : "; the primary holds the new version";
+      throw new DiskWriteError(
+        `writing ${what} to the ${copy} ${device.path} failed: ${cause.message}${after}`,
+        copy,
+        cause,
+      );
     }
   }
 
@@ -322,6 +357,38 @@ export class QuorumPair {
 
   async readServices(): Promise<ReadResult<ServiceRecord>> {
     return this.decodeAll("service", await this.readBlocks("service"), decodeService);
+  }
+
+  /**
+   * One heartbeat: write my status block to the primary, then to the backup while reading the
+   * status region and my mailbox row from the primary. The reads start only after the primary
+   * write, so they never race my own block; overlapping them with the backup write means the
+   * thread pool is never left idle between dependent transfers (waking it costs more than the
+   * decoding does).
+   */
+  async heartbeat(status: MemberStatus, generation: number): Promise<Heartbeat> {
+    const region = this.region("status");
+    const slot = region.firstSlot + status.member;
+    const data = encodeBlock(
+      { type: region.type, slot, generation, clusterUuid: this.clusterUuid, payload: encodeStatus(status) },
+      this.layout.blockSize,
+    );
+    const offset = slotOffset(this.layout, slot);
+    await this.writeCopy("primary", offset, data, `status block ${status.member}`);
+    const [written, statuses, mail] = await Promise.allSettled([
+      this.writeCopy("backup", offset, data, `status block ${status.member}`),
+      this.readStatusRegion(),
+      this.readMailboxRow(status.member),
+    ]);
+    // A failed write matters most: it is what makes a member stop (invariant 2).
+    if (written.status === "rejected") throw written.reason;
+    if (statuses.status === "rejected") throw statuses.reason;
+    if (mail.status === "rejected") throw mail.reason;
+    return {
+      statuses: statuses.value.records,
+      mail: mail.value.records,
+      repairs: [...statuses.value.repairs, ...mail.value.repairs],
+    };
   }
 
   writeStatus(status: MemberStatus, generation: number): Promise<void> {
@@ -351,6 +418,9 @@ export class QuorumPair {
     decode: (payload: Buffer) => Decoded<T>,
   ): ReadResult<T> {
     const records = read.records.map((block) => {
+      // Each Block object maps to one region and so to one decoder: the cast is to that T.
+      const known = this.records.get(block) as T | undefined;
+      if (known !== undefined) return known;
       const decoded = decode(block.payload);
       if (!decoded.ok) {
         // The checksum passed, so this is not damage on the disk: the writer wrote a payload this
@@ -361,6 +431,7 @@ export class QuorumPair {
           "bad-header",
         );
       }
+      this.records.set(block, decoded.value);
       return decoded.value;
     });
     return { records, repairs: read.repairs };

@@ -106,6 +106,66 @@ export function pairSuite(makeTarget: () => PairTarget): void {
     }
   });
 
+  it("runs a heartbeat: both copies written, and the reads see the primary write they follow", async () => {
+    const pair = await fresh(makeTarget());
+    try {
+      await pair.writeMail(
+        {
+          to: 4,
+          from: 0,
+          kind: MailKind.Fenced,
+          sequence: 3,
+          incarnation: 77,
+          wallClockMs: 0,
+          argument: Buffer.alloc(0),
+        },
+        3,
+      );
+      for (let beat = 1; beat <= 20; beat++) {
+        const result = await pair.heartbeat(status(4, beat), beat);
+        expect(result.statuses[4]).toEqual(status(4, beat));
+        expect(result.mail[0]).toMatchObject({ kind: MailKind.Fenced, incarnation: 77, sequence: 3 });
+        expect(result.repairs).toEqual([]);
+      }
+      const at = blockOffset(pair, "status", 4);
+      expect(ddRead(pair.backup.path, at, pair.layout.blockSize)).toEqual(
+        ddRead(pair.primary.path, at, pair.layout.blockSize),
+      );
+      expect((await verifyPair(pair)).damage).toEqual([]);
+    } finally {
+      pair.close();
+    }
+  });
+
+  it("does not serve a cached decode once the bytes on disk change", async () => {
+    const pair = await fresh(makeTarget());
+    try {
+      await pair.writeStatus(status(2, 1), 1);
+      expect((await pair.readStatusRegion()).records[2]?.heartbeat).toBe(1);
+      expect((await pair.readStatusRegion()).records[2]?.heartbeat).toBe(1);
+      // Another member (here: dd) rewrites the block behind this pair's back.
+      const slot = pair.layout.regions.status.firstSlot + 2;
+      const other = encodeBlock(
+        {
+          type: BlockType.Status,
+          slot,
+          generation: 9,
+          clusterUuid: pair.clusterUuid,
+          payload: encodeStatus(status(2, 9)),
+        },
+        pair.layout.blockSize,
+      );
+      ddWrite(pair.primary.path, slotOffset(pair.layout, slot), other);
+      expect((await pair.readStatusRegion()).records[2]?.heartbeat).toBe(9);
+      // And damage behind a cached block is still caught and repaired.
+      ddWrite(pair.primary.path, slotOffset(pair.layout, slot) + 90, Buffer.from("xx"));
+      const after = await pair.readStatusRegion();
+      expect(after.repairs).toHaveLength(1);
+    } finally {
+      pair.close();
+    }
+  });
+
   it("repairs a corrupted primary block from the backup on read, and reports the repair", async () => {
     const pair = await fresh(makeTarget());
     try {

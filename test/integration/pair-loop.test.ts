@@ -7,6 +7,7 @@ import { DiskWriteError, PartitionError } from "../../src/disk/errors.js";
 import { initialisePair } from "../../src/disk/initialise.js";
 import { QuorumPair } from "../../src/disk/pair.js";
 import { MemberState } from "../../src/disk/status-block.js";
+import { verifyPair } from "../../src/disk/verify.js";
 import { attachLoop, detachAll, detachLoop, setReadOnly } from "../helpers/loop.js";
 import { pairSuite } from "../helpers/pair-suite.js";
 import { describeAsRoot } from "../helpers/root.js";
@@ -100,6 +101,29 @@ describeAsRoot("quorum partitions on loop devices", () => {
       expect((await pair.readStatusRegion()).records[0]?.heartbeat).toBe(1);
     } finally {
       setReadOnly(target.primary, false);
+      pair.close();
+    }
+  });
+
+  it("fails a heartbeat whose primary write fails, before anything reaches the backup", async () => {
+    const target = loopPair(512);
+    await initialisePair(target.primary, target.backup, { clusterName: "octane", maxMembers: 4 });
+    const pair = await QuorumPair.open(target.primary, target.backup, { write: true });
+    try {
+      await pair.heartbeat(sample, 1);
+      setReadOnly(target.primary, true);
+      const err = await pair.heartbeat({ ...sample, heartbeat: 2 }, 2).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DiskWriteError);
+      expect(err).toMatchObject({ copy: "primary" });
+      setReadOnly(target.primary, false);
+      // Both copies still hold heartbeat 1: nothing was half-reported as written.
+      expect((await verifyPair(pair)).damage).toEqual([]);
+      expect((await pair.readStatusRegion()).records[0]?.heartbeat).toBe(1);
+      setReadOnly(target.backup, true);
+      await expect(pair.heartbeat({ ...sample, heartbeat: 3 }, 3)).rejects.toMatchObject({ copy: "backup" });
+    } finally {
+      setReadOnly(target.primary, false);
+      setReadOnly(target.backup, false);
       pair.close();
     }
   });
