@@ -1,5 +1,6 @@
 // `cludiskutil --verify` and `--repair`: check every block of both copies, and mend each damaged
 // copy from the good one.
+import type { Decoded } from "./block.js";
 import { type Copy, errorMessage } from "./errors.js";
 import { type RegionName, slotOffset } from "./layout.js";
 import type { QuorumPair } from "./pair.js";
@@ -40,56 +41,71 @@ interface Found {
   fix?: { target: Copy; offset: number; data: Buffer };
 }
 
+/** One pair of copies that disagree, as a Damage and (where one copy is good) the fix for it. */
+interface Disagreement {
+  region: RegionName;
+  index: number;
+  slot: number;
+  verdict: Exclude<Verdict, "ok">;
+  primary: Decoded<unknown>;
+  backup: Decoded<unknown>;
+  primaryGeneration: number | undefined;
+  backupGeneration: number | undefined;
+  primaryRaw: Buffer;
+  backupRaw: Buffer;
+}
+
+function found(d: Disagreement, offset: number): Found {
+  const damage: Damage = { region: d.region, index: d.index, slot: d.slot, verdict: d.verdict };
+  if (d.primary.ok) damage.primaryGeneration = d.primaryGeneration;
+  else damage.primaryProblem = d.primary.problem;
+  if (d.backup.ok) damage.backupGeneration = d.backupGeneration;
+  else damage.backupProblem = d.backup.problem;
+  const source = repairSource(d.verdict);
+  if (source === undefined) return { damage };
+  damage.source = source;
+  return {
+    damage,
+    fix: {
+      target: source === "primary" ? "backup" : "primary",
+      offset,
+      data: source === "primary" ? d.primaryRaw : d.backupRaw,
+    },
+  };
+}
+
 async function survey(pair: QuorumPair): Promise<{ checkedBlocks: number; found: Found[] }> {
-  const found: Found[] = [];
+  const all: Found[] = [];
   let checkedBlocks = 0;
   for await (const check of scanSlots(pair)) {
     checkedBlocks++;
     if (check.verdict === "ok") continue;
-    const damage: Damage = {
-      region: check.region,
-      index: check.index,
-      slot: check.slot,
+    const { primary, backup } = check;
+    const disagreement = {
+      ...check,
       verdict: check.verdict,
+      primaryGeneration: primary.ok ? primary.value.generation : undefined,
+      backupGeneration: backup.ok ? backup.value.generation : undefined,
     };
-    if (check.primary.ok) damage.primaryGeneration = check.primary.value.generation;
-    else damage.primaryProblem = check.primary.problem;
-    if (check.backup.ok) damage.backupGeneration = check.backup.value.generation;
-    else damage.backupProblem = check.backup.problem;
-    const source = repairSource(check.verdict);
-    const entry: Found = { damage };
-    if (source !== undefined) {
-      damage.source = source;
-      entry.fix = {
-        target: source === "primary" ? "backup" : "primary",
-        offset: slotOffset(pair.layout, check.slot),
-        data: source === "primary" ? check.primaryRaw : check.backupRaw,
-      };
-    }
-    found.push(entry);
+    all.push(found(disagreement, slotOffset(pair.layout, check.slot)));
   }
+  // The configuration region is judged as a whole: one interrupted write spans several blocks.
   const config = await checkConfig(pair);
   const region = pair.layout.regions.config;
   checkedBlocks += region.slots;
   if (config.verdict !== "ok") {
-    const damage: Damage = { region: "config", index: 0, slot: region.firstSlot, verdict: config.verdict };
-    if (config.primary.ok) damage.primaryGeneration = config.primary.value.view;
-    else damage.primaryProblem = config.primary.problem;
-    if (config.backup.ok) damage.backupGeneration = config.backup.value.view;
-    else damage.backupProblem = config.backup.problem;
-    const source = repairSource(config.verdict);
-    const entry: Found = { damage };
-    if (source !== undefined) {
-      damage.source = source;
-      entry.fix = {
-        target: source === "primary" ? "backup" : "primary",
-        offset: slotOffset(pair.layout, region.firstSlot),
-        data: source === "primary" ? config.primaryRaw : config.backupRaw,
-      };
-    }
-    found.push(entry);
+    const disagreement = {
+      ...config,
+      verdict: config.verdict,
+      region: "config" as const,
+      index: 0,
+      slot: region.firstSlot,
+      primaryGeneration: config.primary.ok ? config.primary.value.view : undefined,
+      backupGeneration: config.backup.ok ? config.backup.value.view : undefined,
+    };
+    all.push(found(disagreement, slotOffset(pair.layout, region.firstSlot)));
   }
-  return { checkedBlocks, found };
+  return { checkedBlocks, found: all };
 }
 
 function report(checkedBlocks: number, damage: Damage[]): VerifyReport {
