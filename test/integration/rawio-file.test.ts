@@ -106,6 +106,21 @@ describe("rawio on a regular file", () => {
     }
   });
 
+  it("stops at a short transfer that does not end on a sector boundary instead of continuing unaligned", async () => {
+    const odd = join(dir.path, "odd.img");
+    writeFileSync(odd, Buffer.alloc(1000, 4)); // the last sector is only partly there
+    const dev = await DirectDevice.open(odd, { write: false });
+    try {
+      await expect(dev.read(0, 1024)).rejects.toMatchObject({
+        code: "ENXIO",
+        message: expect.stringContaining("past the end of the device"),
+      });
+      expect((await dev.read(0, 512)).every((b) => b === 4)).toBe(true);
+    } finally {
+      dev.close();
+    }
+  });
+
   it("runs transfers on the thread pool while the event loop keeps going", async () => {
     const dev = await DirectDevice.open(file, { write: true });
     try {

@@ -41,7 +41,7 @@ typedef struct {
   int fd;
   int writable;
   int closed;          /* close() was called from JavaScript */
-  uint32_t inflight;   /* transfers queued or running */
+  uint32_t inflight;   /* requests (opens and transfers) queued or running */
   uint32_t align;      /* offset and length alignment in bytes */
   uint32_t mem_align;  /* buffer alignment in bytes */
   char path[RAWIO_MAX_PATH];
@@ -133,9 +133,13 @@ static void handle_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   rawio_handle *h = data;
-  /* The finalizer runs only when no request holds a reference, so no
-   * transfer can be using the descriptor. */
-  if (!h->closed && h->fd >= 0) close(h->fd);
+  /* Normally this runs only when no request holds a reference. But when an
+   * environment is torn down (a worker thread ends) finalizers run even
+   * while requests are still on the thread pool; those may still use the
+   * descriptor and the handle, so both are left alone (leaked) rather than
+   * freed under a running system call. */
+  if (h->inflight > 0) return;
+  if (h->fd >= 0) close(h->fd);
   free(h);
 }
 
@@ -160,7 +164,7 @@ static void release_request(napi_env env, rawio_request *req) {
   free(req);
 }
 
-/* Called when a transfer ends: closes the descriptor if close() came meanwhile. */
+/* Called when a request ends: closes the descriptor if close() came meanwhile. */
 static void transfer_done(rawio_handle *h) {
   if (h->inflight > 0) h->inflight--;
   if (h->closed && h->inflight == 0 && h->fd >= 0) {
@@ -305,9 +309,11 @@ static void execute(napi_env env, void *data) {
   }
 
   size_t done = 0;
-  /* Each call moves at least one aligned unit or fails, so this bound is never
-   * reached by a working device; it stops a device that keeps returning 0. */
-  size_t max_calls = req->length / h->align + 2;
+  /* A partial transfer is continued only while it ended on a sector boundary,
+   * so every call keeps an aligned offset, length and buffer address. Each
+   * continued call moves at least one sector, which bounds the loop; EINTR
+   * retries are bounded too. */
+  size_t max_calls = req->length / h->align + 8;
   for (size_t calls = 0; done < req->length && calls < max_calls; calls++) {
     char *p = (char *)req->buffer + done;
     off_t off = (off_t)(req->offset + done);
@@ -319,8 +325,8 @@ static void execute(napi_env env, void *data) {
       req->syscall = req->op == OP_READ ? "pread" : "pwrite";
       return;
     }
-    if (n == 0) break;
     done += (size_t)n;
+    if (n == 0 || (size_t)n % h->align != 0) break;
   }
   if (done < req->length) {
     req->short_transfer = 1;
@@ -335,7 +341,7 @@ static void complete(napi_env env, napi_status status, void *data) {
   napi_value result = NULL;
   int ok = status == napi_ok && req->err == 0;
 
-  if (req->op != OP_OPEN) transfer_done(h);
+  transfer_done(h);
 
   if (status == napi_cancelled) {
     result = make_error(env, "ECANCELED", "rawio: the request was cancelled");
@@ -380,7 +386,7 @@ static napi_value queue(napi_env env, rawio_request *req, napi_value handle_valu
     release_request(env, req);
     return throw_usage(env, "ERR_RAWIO_NAPI", "rawio: could not queue the request");
   }
-  if (req->op != OP_OPEN) req->handle->inflight++;
+  req->handle->inflight++;
   return promise;
 }
 
