@@ -34,6 +34,8 @@ function toDiskError(err: unknown, path: string, operation: DiskIoError["operati
 
 export class DirectDevice {
   private outstanding = 0;
+  /** Writes not yet returned by the kernel, deadline passed or not: [start, end) byte ranges. */
+  private readonly writesInFlight = new Set<{ start: number; end: number }>();
   private closed = false;
 
   private constructor(
@@ -97,8 +99,31 @@ export class DirectDevice {
     return this.transfer("read", offset, length, () => rawio.pread(this.handle, offset, length));
   }
 
-  write(offset: number, data: Buffer): Promise<void> {
-    return this.transfer("write", offset, data.length, () => rawio.pwrite(this.handle, offset, data));
+  /**
+   * Writes `data` at `offset`. Refused while an earlier write to an overlapping range has not
+   * returned: if that earlier write is stuck and lands late, it must not overtake this one and
+   * leave the older version on disk.
+   */
+  async write(offset: number, data: Buffer): Promise<void> {
+    const range = { start: offset, end: offset + data.length };
+    for (const other of this.writesInFlight) {
+      if (other.start < range.end && range.start < other.end) {
+        throw new DiskBusyError(
+          `an earlier write to bytes ${other.start}-${other.end - 1} of ${this.path} has not returned; ` +
+            "a new write there could be overtaken by it, so it is refused",
+          this.path,
+        );
+      }
+    }
+    this.writesInFlight.add(range);
+    const pending = this.transfer(
+      "write",
+      offset,
+      data.length,
+      () => rawio.pwrite(this.handle, offset, data),
+      () => this.writesInFlight.delete(range),
+    );
+    return pending;
   }
 
   close(): void {
@@ -112,8 +137,11 @@ export class DirectDevice {
     offset: number,
     length: number,
     start: () => Promise<T>,
+    /** Runs when the kernel returns the transfer, however long after its deadline that is. */
+    onReturn: () => void = () => {},
   ): Promise<T> {
     if (this.outstanding >= MAX_STUCK_TRANSFERS) {
+      onReturn();
       throw new DiskBusyError(
         `${this.path} has ${this.outstanding} transfers that never returned; the device looks hung, so no more are queued`,
         this.path,
@@ -124,11 +152,13 @@ export class DirectDevice {
       pending = start();
     } catch (err) {
       // The addon refuses bad arguments (alignment, closed handle) synchronously.
+      onReturn();
       throw toDiskError(err, this.path, operation);
     }
     this.outstanding++;
     const settled = pending.finally(() => {
       this.outstanding--;
+      onReturn();
     });
     try {
       return await withDeadline(settled, this.timeoutMs, () => {

@@ -40,6 +40,11 @@ describe("deadlines on transfers", () => {
       expect(err).toMatchObject({ code: "ETIMEDOUT", path: file, operation: "write", timeoutMs: 100 });
       expect(Date.now() - started).toBeLessThan(5000);
 
+      // The write above may still land: a new write to the same bytes must not race it.
+      await expect(dev.write(0, Buffer.alloc(dev.sectorSize, 2))).rejects.toMatchObject({
+        code: "EBUSY",
+        message: expect.stringMatching(/an earlier write to bytes 0-\d+ .* has not returned/),
+      });
       const more = [];
       for (let i = 1; i < MAX_STUCK_TRANSFERS; i++)
         more.push(dev.read(0, dev.sectorSize).catch((e: unknown) => e));
