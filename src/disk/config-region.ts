@@ -3,7 +3,7 @@
 // stopped halfway shows up as mixed generations, and the other copy (written after) still holds
 // the previous complete view.
 import { crc32 } from "node:zlib";
-import { type Block, type Decoded, payloadCapacity } from "./block.js";
+import { type Block, type Decoded, decodeBlock, payloadCapacity } from "./block.js";
 import { readU64, writeU64 } from "./fields.js";
 import { CONFIG_STREAM_HEADER_BYTES, type Layout } from "./layout.js";
 
@@ -67,4 +67,21 @@ export function decodeConfig(blocks: readonly Block[]): Decoded<StoredConfig> {
   if (!Buffer.from(decoded, "utf8").equals(text))
     return { ok: false, problem: "the configuration is not valid UTF-8" };
   return { ok: true, value: { view, text: decoded } };
+}
+
+/** Decodes one copy's whole configuration region, as read from the device (padding included). */
+export function decodeConfigRegion(
+  bytes: Buffer,
+  layout: Layout,
+  clusterUuid: Buffer,
+): Decoded<StoredConfig> {
+  const region = layout.regions.config;
+  const blocks: Block[] = [];
+  for (let i = 0; i < region.slots; i++) {
+    const raw = bytes.subarray(i * layout.slotBytes, i * layout.slotBytes + layout.blockSize);
+    const decoded = decodeBlock(raw, { type: region.type, slot: region.firstSlot + i, clusterUuid });
+    if (!decoded.ok) return { ok: false, problem: `config block ${i}: ${decoded.problem}` };
+    blocks.push(decoded.value);
+  }
+  return decodeConfig(blocks);
 }

@@ -3,9 +3,29 @@
 
 export type Copy = "primary" | "backup";
 
+/** A damaged copy of a block found by a read, and whether it was rewritten from the good one. */
+export interface Repair {
+  region: string;
+  index: number;
+  slot: number;
+  /** The copy that was (or needed to be) rewritten from the other. */
+  repaired: Copy;
+  /** What was wrong with it. */
+  problem: string;
+  /** Generation of the good copy. */
+  generation: number;
+  /** False when it was left alone (see `deferred`) or the rewrite failed (see `error`). */
+  done: boolean;
+  /** Why it was left alone: the pair is read-only, or another member owns the block. */
+  deferred?: string;
+  error?: string;
+}
+
 /** Base class, so callers can catch every disk problem with one instanceof. */
 export class DiskError extends Error {
   override name = "DiskError";
+  /** Repairs the failed operation made (or found) before it failed: they are reported too. */
+  repairs: Repair[] = [];
 }
 
 /** A system call on a device failed. `code` is the errno name (EIO, EPERM, EROFS, ...). */

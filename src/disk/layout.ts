@@ -158,6 +158,22 @@ export function mailboxIndex(layout: Layout, to: number, from: number): number {
   return to * layout.maxMembers + from;
 }
 
+/**
+ * The member that writes a block, for blocks that have one: a member's status and lock blocks,
+ * and the mailboxes it sends to. Header, scratch, service and configuration blocks are shared.
+ */
+export function ownerOf(layout: Layout, region: RegionName, index: number): number | undefined {
+  switch (region) {
+    case "status":
+    case "lock":
+      return index;
+    case "mailbox":
+      return index % layout.maxMembers;
+    default:
+      return undefined;
+  }
+}
+
 export function checkMember(layout: Layout, member: number): void {
   if (!Number.isInteger(member) || member < 0 || member >= layout.maxMembers) {
     throw new RangeError(`member ${member} is outside this layout (0 to ${layout.maxMembers - 1})`);

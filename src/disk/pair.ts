@@ -2,53 +2,58 @@
 //
 // Writes go to the primary, then the backup, so the backup always holds a complete earlier (or
 // the same) version of every block. Reads come from the primary in one contiguous transfer per
-// region; only a block that fails its checks is read from the backup, and the damaged primary
-// copy is rewritten from it. Every repair is returned to the caller, who logs and counts it.
+// region; only a block that fails its checks (or a region whose read fails) is read from the
+// backup. Every damaged copy found is returned to the caller, who logs and counts it.
+//
+// Who rewrites a damaged primary block: every block has one writer (a member's status and lock
+// blocks are written by that member, a mailbox by its sender). Only that writer may rewrite it,
+// because anyone else could land an old copy over a new write the writer is making at that very
+// moment, and the primary would then hold the older version with nothing to correct it. So a
+// member repairs its own blocks, and serves the backup's copy of anyone else's until their
+// owner rewrites them. A pair opened without a member (the tools) repairs everything.
 import { type Block, type Decoded, decodeBlock, encodeBlock } from "./block.js";
 import { BlockCache } from "./block-cache.js";
-import { configCapacity, decodeConfig, encodeConfig, type StoredConfig } from "./config-region.js";
-import { DirectDevice } from "./device.js";
+import { configCapacity, decodeConfigRegion, encodeConfig, type StoredConfig } from "./config-region.js";
+import type { DirectDevice } from "./device.js";
 import {
   type BadBlock,
   BothCopiesBadError,
   type Copy,
   DiskError,
+  DiskIoError,
   DiskWriteError,
   errorMessage,
   PartitionError,
+  type Repair,
 } from "./errors.js";
 import type { PartitionHeader } from "./header-block.js";
-import { type HeaderRead, readHeader } from "./header-read.js";
+import { type ChosenHeader, chooseHeader } from "./header-choice.js";
+import { readHeader } from "./header-read.js";
 import {
+  checkMember,
   formatBytes,
   type Layout,
   mailboxIndex,
+  ownerOf,
   type Region,
   type RegionName,
   slotOffset,
 } from "./layout.js";
 import { decodeLock, encodeLock, type LockSlot } from "./lock-block.js";
 import { decodeMail, encodeMail, type Mail } from "./mailbox-block.js";
+import { openBoth } from "./open-pair.js";
 import { decodeService, encodeService, type ServiceRecord } from "./service-block.js";
 import { decodeStatus, encodeStatus, type MemberStatus } from "./status-block.js";
+
+export { openBoth } from "./open-pair.js";
 
 /** Larger regions are read in transfers of at most this size. */
 export const MAX_READ_CHUNK_BYTES = 1024 * 1024;
 
-export interface Repair {
-  region: RegionName;
-  index: number;
-  slot: number;
-  /** The copy that was (or needed to be) rewritten from the other. */
-  repaired: Copy;
-  /** What was wrong with it. */
-  problem: string;
-  /** Generation of the good copy written over it. */
-  generation: number;
-  /** False when the pair is read-only or the rewrite failed (see `error`). */
-  done: boolean;
-  error?: string;
-}
+export type { Repair } from "./errors.js";
+
+/** A region read that the primary could not serve at all: every block comes from the backup. */
+const PRIMARY_READ_FAILED = "the primary could not be read";
 
 export interface ReadResult<T> {
   records: T[];
@@ -68,6 +73,8 @@ export interface PairOptions {
   timeoutMs?: number;
   /** Open even if one copy has no usable header (for verify and repair, which report and fix it). */
   tolerateOneBadHeader?: boolean;
+  /** The member this pair is opened for: it rewrites damaged copies of its own blocks only. */
+  member?: number;
 }
 
 export class QuorumPair {
@@ -83,6 +90,9 @@ export class QuorumPair {
     readonly headerGeneration: number,
     /** Problems found with the headers at open, and whether they were repaired. */
     readonly openRepairs: readonly Repair[],
+    /** What the other copy's block 0 holds when it is not this header (verify and repair look). */
+    readonly staleHeader: ChosenHeader["stale"],
+    readonly member: number | undefined,
   ) {}
 
   get layout(): Layout {
@@ -124,7 +134,10 @@ export class QuorumPair {
         generation: chosen.block.generation,
         done: false,
       };
-      if (options.write && chosen.stale.repairable) {
+      if (!chosen.stale.repairable)
+        repair.deferred = "block 0 holds no clumanager header; cludiskutil --repair rebuilds this copy";
+      else if (!options.write) repair.deferred = "opened read-only";
+      else {
         try {
           await target.write(0, chosen.raw);
           repair.done = true;
@@ -134,6 +147,7 @@ export class QuorumPair {
       }
       repairs.push(repair);
     }
+    if (options.member !== undefined) checkMember(chosen.header.layout, options.member);
     return new QuorumPair(
       primary,
       backup,
@@ -141,6 +155,8 @@ export class QuorumPair {
       chosen.block.clusterUuid,
       chosen.block.generation,
       repairs,
+      chosen.stale,
+      options.member,
     );
   }
 
@@ -206,10 +222,19 @@ export class QuorumPair {
   ): Promise<ReadResult<Block>> {
     const { slotBytes, blockSize } = this.layout;
     const firstSlot = region.firstSlot + first;
-    const primaryBytes = await this.primary.read(slotOffset(this.layout, firstSlot), count * slotBytes);
+    const offset = slotOffset(this.layout, firstSlot);
     const records: Block[] = [];
     const bad: { i: number; problem: string }[] = [];
-    for (let i = 0; i < count; i++) {
+    let primaryBytes: Buffer | undefined;
+    try {
+      primaryBytes = await this.primary.read(offset, count * slotBytes);
+    } catch (err) {
+      // A sector that cannot be read is a damaged copy like any other; a hung device
+      // (timeout, busy) is not, and more I/O would not help it.
+      if (!(err instanceof DiskIoError)) throw err;
+      for (let i = 0; i < count; i++) bad.push({ i, problem: `${PRIMARY_READ_FAILED}: ${err.code}` });
+    }
+    for (let i = 0; primaryBytes !== undefined && i < count; i++) {
       const slot = firstSlot + i;
       const raw = primaryBytes.subarray(i * slotBytes, i * slotBytes + blockSize);
       const known = cached ? this.hot.lookup(slot, raw) : undefined;
@@ -225,8 +250,14 @@ export class QuorumPair {
     }
     if (bad.length === 0) return { records, repairs: [] };
 
-    const backupBytes = await this.backup.read(slotOffset(this.layout, firstSlot), count * slotBytes);
     const repairs: Repair[] = [];
+    let backupBytes: Buffer;
+    try {
+      backupBytes = await this.backup.read(offset, count * slotBytes);
+    } catch (err) {
+      if (err instanceof DiskError) err.repairs = repairs;
+      throw err;
+    }
     const unrecoverable: BadBlock[] = [];
     for (const { i, problem } of bad) {
       const slot = firstSlot + i;
@@ -244,20 +275,19 @@ export class QuorumPair {
       }
       records[i] = decoded.value;
       repairs.push(
-        await this.rewritePrimary(region, first + i, slot, raw, problem, decoded.value.generation),
+        await this.repairFromBackup(region, first + i, slot, raw, problem, decoded.value.generation),
       );
     }
-    if (unrecoverable.length > 0) throw bothBad(this.primary.path, this.backup.path, unrecoverable);
+    if (unrecoverable.length > 0) {
+      const err = bothBad(this.primary.path, this.backup.path, unrecoverable);
+      err.repairs = repairs;
+      throw err;
+    }
     return { records, repairs };
   }
 
-  /**
-   * Rewrites a damaged primary block from the backup. The block's owner may have rewritten it
-   * since we read it, so look once more first: a rewrite from the backup must never replace a
-   * newer good block. (The remaining window between this read and the write is a few
-   * microseconds; losing that race costs the owner one heartbeat, which tko absorbs.)
-   */
-  private async rewritePrimary(
+  /** Rewrites the primary copy of a block from the backup, if this pair may (see the top). */
+  private async repairFromBackup(
     region: Region,
     index: number,
     slot: number,
@@ -274,12 +304,30 @@ export class QuorumPair {
       generation,
       done: false,
     };
-    if (!this.primary.writable) return repair;
+    const owner = ownerOf(this.layout, region.name, index);
+    if (!this.primary.writable) {
+      repair.deferred = "opened read-only";
+      return repair;
+    }
+    if (this.member !== undefined && owner !== undefined && owner !== this.member) {
+      repair.deferred = `member ${owner} writes this block and repairs it`;
+      return repair;
+    }
+    return this.rewritePrimary(repair, good);
+  }
+
+  /**
+   * Rewrites a damaged primary block. It may have been rewritten since we read it (by its owner,
+   * when that is this member's other work, or by another tool), so look once more first: a
+   * repair must never replace a newer good block.
+   */
+  private async rewritePrimary(repair: Repair, good: Buffer): Promise<Repair> {
     try {
-      const offset = slotOffset(this.layout, slot);
+      const offset = slotOffset(this.layout, repair.slot);
       const again = await this.primary.read(offset, this.layout.blockSize);
-      if (this.decodeSlot(again, region, slot).ok) {
-        repair.problem = `${problem} (rewritten by its owner meanwhile)`;
+      const region = this.region(repair.region as RegionName);
+      if (this.decodeSlot(again, region, repair.slot).ok) {
+        repair.problem = `${repair.problem} (rewritten meanwhile, so left alone)`;
         repair.done = true;
         return repair;
       }
@@ -338,7 +386,7 @@ export class QuorumPair {
   // ---- typed access to the regions ----
 
   async readStatusRegion(): Promise<ReadResult<MemberStatus>> {
-    return this.decodeAll("status", await this.readBlocks("status"), decodeStatus);
+    return this.decodeAll("status", await this.readRange("status", 0, undefined, true), decodeStatus);
   }
 
   /** The mailboxes addressed to `to`, one per sender, in one contiguous read. */
@@ -346,7 +394,7 @@ export class QuorumPair {
     const first = mailboxIndex(this.layout, to, 0);
     return this.decodeAll(
       "mailbox",
-      await this.readBlocks("mailbox", first, this.layout.maxMembers),
+      await this.readRange("mailbox", first, this.layout.maxMembers, true),
       decodeMail,
     );
   }
@@ -380,15 +428,21 @@ export class QuorumPair {
       this.readStatusRegion(),
       this.readMailboxRow(status.member),
     ]);
-    // A failed write matters most: it is what makes a member stop (invariant 2).
-    if (written.status === "rejected") throw written.reason;
-    if (statuses.status === "rejected") throw statuses.reason;
-    if (mail.status === "rejected") throw mail.reason;
-    return {
-      statuses: statuses.value.records,
-      mail: mail.value.records,
-      repairs: [...statuses.value.repairs, ...mail.value.repairs],
-    };
+    // A failed write matters most: it is what makes a member stop (invariant 2). The reads'
+    // repairs travel with whatever error is thrown, so none goes unreported.
+    const repairs: Repair[] = [];
+    for (const read of [statuses, mail]) {
+      if (read.status === "fulfilled") repairs.push(...read.value.repairs);
+      else if (read.reason instanceof DiskError) repairs.push(...read.reason.repairs);
+    }
+    const failure = [written, statuses, mail].find((r) => r.status === "rejected");
+    if (failure !== undefined) {
+      const reason: unknown = failure.reason;
+      if (reason instanceof DiskError) reason.repairs = repairs;
+      throw reason;
+    }
+    if (statuses.status !== "fulfilled" || mail.status !== "fulfilled") throw new Error("unreachable");
+    return { statuses: statuses.value.records, mail: mail.value.records, repairs };
   }
 
   writeStatus(status: MemberStatus, generation: number): Promise<void> {
@@ -444,44 +498,50 @@ export class QuorumPair {
   }
 
   /**
-   * Reads the stored configuration. Each copy is judged as a whole; a copy whose blocks come from
-   * different writes (an update interrupted part way) is damaged, and the other copy repairs it.
+   * Reads the stored configuration from both copies and returns the newer complete one. A copy
+   * whose blocks come from different writes (an update interrupted part way, or one still in
+   * progress on another member) is damaged. Nothing is rewritten here: a reader cannot tell an
+   * interrupted update from one in flight, so the damaged copy is left to the next configuration
+   * write (which writes both) or to cludiskutil --repair, and reported.
    */
   async readConfig(): Promise<{ config: StoredConfig; repairs: Repair[] }> {
     const region = this.region("config");
-    const primaryCopy = await this.readConfigCopy(this.primary, region);
-    if (primaryCopy.ok) return { config: primaryCopy.value, repairs: [] };
-    const backupCopy = await this.readConfigCopy(this.backup, region);
-    if (!backupCopy.ok) {
-      throw bothBad(this.primary.path, this.backup.path, [
-        {
-          region: "config",
-          index: 0,
-          slot: region.firstSlot,
-          primaryProblem: primaryCopy.problem,
-          backupProblem: backupCopy.problem,
-        },
-      ]);
-    }
-    const repair: Repair = {
+    const [p, b] = await Promise.all([this.readConfigCopy(this.primary), this.readConfigCopy(this.backup)]);
+    const report = (copy: Copy, problem: string, generation: number): Repair => ({
       region: "config",
       index: 0,
       slot: region.firstSlot,
-      repaired: "primary",
-      problem: primaryCopy.problem,
-      generation: backupCopy.value.view,
+      repaired: copy,
+      problem,
+      generation,
       done: false,
-    };
-    if (this.primary.writable) {
-      try {
-        const offset = slotOffset(this.layout, region.firstSlot);
-        await this.primary.write(offset, this.encodeConfigRegion(backupCopy.value));
-        repair.done = true;
-      } catch (err) {
-        repair.error = errorMessage(err);
+      deferred: "the next configuration write or cludiskutil --repair rewrites it",
+    });
+    if (p.ok && b.ok) {
+      if (p.value.view === b.value.view) {
+        if (p.value.text === b.value.text) return { config: p.value, repairs: [] };
+        return {
+          config: p.value,
+          repairs: [report("backup", "differs from the primary at the same view", p.value.view)],
+        };
       }
+      const [newer, older]: [Copy, Copy] =
+        p.value.view > b.value.view ? ["primary", "backup"] : ["backup", "primary"];
+      const good = newer === "primary" ? p.value : b.value;
+      const stale = newer === "primary" ? b.value : p.value;
+      return { config: good, repairs: [report(older, `holds the older view ${stale.view}`, good.view)] };
     }
-    return { config: backupCopy.value, repairs: [repair] };
+    if (p.ok && !b.ok) return { config: p.value, repairs: [report("backup", b.problem, p.value.view)] };
+    if (b.ok && !p.ok) return { config: b.value, repairs: [report("primary", p.problem, b.value.view)] };
+    throw bothBad(this.primary.path, this.backup.path, [
+      {
+        region: "config",
+        index: 0,
+        slot: region.firstSlot,
+        primaryProblem: p.ok ? "" : p.problem,
+        backupProblem: b.ok ? "" : b.problem,
+      },
+    ]);
   }
 
   /** Stores a configuration: one transfer to the primary, then one to the backup. */
@@ -508,20 +568,19 @@ export class QuorumPair {
     return out;
   }
 
-  private async readConfigCopy(device: DirectDevice, region: Region): Promise<Decoded<StoredConfig>> {
-    const { slotBytes, blockSize } = this.layout;
-    const bytes = await device.read(slotOffset(this.layout, region.firstSlot), region.slots * slotBytes);
-    const blocks: Block[] = [];
-    for (let i = 0; i < region.slots; i++) {
-      const decoded = this.decodeSlot(
-        bytes.subarray(i * slotBytes, i * slotBytes + blockSize),
-        region,
-        region.firstSlot + i,
+  private async readConfigCopy(device: DirectDevice): Promise<Decoded<StoredConfig>> {
+    const region = this.region("config");
+    let bytes: Buffer;
+    try {
+      bytes = await device.read(
+        slotOffset(this.layout, region.firstSlot),
+        region.slots * this.layout.slotBytes,
       );
-      if (!decoded.ok) return { ok: false, problem: `config block ${i}: ${decoded.problem}` };
-      blocks.push(decoded.value);
+    } catch (err) {
+      if (err instanceof DiskIoError) return { ok: false, problem: `could not be read: ${err.code}` };
+      throw err;
     }
-    return decodeConfig(blocks);
+    return decodeConfigRegion(bytes, this.layout, this.clusterUuid);
   }
 
   close(): void {
@@ -539,139 +598,4 @@ function bothBad(primaryPath: string, backupPath: string, blocks: BadBlock[]): B
       "run cludiskutil --verify to list the damage, then restore the partitions or re-initialise them with cludiskutil -I",
     blocks,
   );
-}
-
-/** Opens both devices and makes sure they are two different devices. */
-export async function openBoth(
-  primaryPath: string,
-  backupPath: string,
-  options: { write: boolean; timeoutMs?: number },
-): Promise<{ primary: DirectDevice; backup: DirectDevice }> {
-  const open = {
-    write: options.write,
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-  };
-  const primary = await DirectDevice.open(primaryPath, open);
-  let backup: DirectDevice;
-  try {
-    backup = await DirectDevice.open(backupPath, open);
-  } catch (err) {
-    primary.close();
-    throw err;
-  }
-  if (primary.geometry.identity === backup.geometry.identity) {
-    primary.close();
-    backup.close();
-    throw new PartitionError(
-      `the primary ${primaryPath} and the backup ${backupPath} are the same device; ` +
-        "the two quorum partitions must be separate partitions",
-      "same-device",
-    );
-  }
-  if (primary.sectorSize !== backup.sectorSize) {
-    primary.close();
-    backup.close();
-    throw new PartitionError(
-      `the primary ${primaryPath} has ${primary.sectorSize}-byte sectors but the backup ${backupPath} has ` +
-        `${backup.sectorSize}-byte sectors; both quorum partitions must be on devices with one sector size`,
-      "mismatch",
-    );
-  }
-  return { primary, backup };
-}
-
-interface ChosenHeader {
-  header: PartitionHeader;
-  block: Block;
-  raw: Buffer;
-  stale?: { copy: Copy; problem: string; repairable: boolean };
-}
-
-function describeFault(path: string, read: Extract<HeaderRead, { ok: false }>): string {
-  switch (read.fault) {
-    case "empty":
-      return `${path} is not initialised (block 0 is all zero)`;
-    case "foreign":
-      return `${path} does not hold a clumanager quorum partition (${read.problem})`;
-    case "damaged":
-      return `${path} has a damaged header (${read.problem})`;
-    case "sector-size":
-      return `${path} ${read.problem}`;
-  }
-}
-
-function chooseHeader(
-  primaryPath: string,
-  p: HeaderRead,
-  backupPath: string,
-  b: HeaderRead,
-  tolerateOneBad: boolean,
-): ChosenHeader {
-  for (const [path, read] of [
-    [primaryPath, p],
-    [backupPath, b],
-  ] as const) {
-    if (!read.ok && read.fault === "sector-size") {
-      throw new PartitionError(
-        `${describeFault(path, read)}; a partition cannot change sector size: move it back or re-initialise it`,
-        "sector-size-changed",
-      );
-    }
-  }
-  if (p.ok && b.ok) {
-    if (!p.block.clusterUuid.equals(b.block.clusterUuid)) {
-      throw new PartitionError(
-        `the primary ${primaryPath} belongs to cluster "${p.header.clusterName}" but the backup ${backupPath} ` +
-          `belongs to another cluster ("${b.header.clusterName}"); check the device names`,
-        "mismatch",
-      );
-    }
-    if (p.block.generation === b.block.generation) {
-      if (!p.raw.equals(b.raw)) {
-        throw new PartitionError(
-          `the headers of ${primaryPath} and ${backupPath} have the same generation but differ; ` +
-            "run cludiskutil --verify and re-initialise if they cannot be reconciled",
-          "mismatch",
-        );
-      }
-      return { header: p.header, block: p.block, raw: p.raw };
-    }
-    const [newer, older]: [Copy, Copy] =
-      p.block.generation > b.block.generation ? ["primary", "backup"] : ["backup", "primary"];
-    const good = newer === "primary" ? p : b;
-    return {
-      header: good.header,
-      block: good.block,
-      raw: good.raw,
-      stale: { copy: older, problem: "older header generation", repairable: true },
-    };
-  }
-  if (!p.ok && !b.ok) {
-    const reason = p.fault === "empty" && b.fault === "empty" ? "not-initialised" : "foreign";
-    throw new PartitionError(
-      `neither partition holds a usable header: ${describeFault(primaryPath, p)}; ${describeFault(backupPath, b)}; ` +
-        "initialise them with cludiskutil -I",
-      reason,
-    );
-  }
-  const [goodRead, badRead, badCopy, badPath] = p.ok
-    ? ([p, b, "backup", backupPath] as const)
-    : ([b, p, "primary", primaryPath] as const);
-  if (!goodRead.ok || badRead.ok) throw new Error("unreachable: exactly one header is good here");
-  // A damaged header of ours is repaired from the other copy; an empty or foreign block 0 could
-  // mean the wrong device was named, so only an explicit --repair may write over it.
-  const repairable = badRead.fault === "damaged";
-  if (!repairable && !tolerateOneBad) {
-    throw new PartitionError(
-      `${describeFault(badPath, badRead)}, while the other partition belongs to cluster "${goodRead.header.clusterName}"; ` +
-        `if ${badPath} is the right device, run cludiskutil --repair to copy the good partition onto it`,
-      badRead.fault === "empty" ? "not-initialised" : "foreign",
-    );
-  }
-  return {
-    header: goodRead.header,
-    block: goodRead.block,
-    raw: goodRead.raw,
-    stale: { copy: badCopy, problem: badRead.problem, repairable },
-  };
 }

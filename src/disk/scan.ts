@@ -1,8 +1,9 @@
 // Reads every block of both copies and judges each pair of copies. Shared by verify, repair and
 // print, which all need the whole picture rather than the daemon's fast path.
-import { type Block, type Decoded, decodeBlock } from "./block.js";
-import { decodeConfig, type StoredConfig } from "./config-region.js";
-import type { Copy } from "./errors.js";
+import { type Block, type BlockExpectation, type Decoded, decodeBlock } from "./block.js";
+import { decodeConfigRegion, type StoredConfig } from "./config-region.js";
+import type { DirectDevice } from "./device.js";
+import { type Copy, DiskIoError } from "./errors.js";
 import { locateSlot, type RegionName, slotOffset } from "./layout.js";
 import { MAX_READ_CHUNK_BYTES, type QuorumPair } from "./pair.js";
 
@@ -33,6 +34,29 @@ export interface ConfigCheck {
   verdict: Verdict;
   primaryRaw: Buffer;
   backupRaw: Buffer;
+}
+
+/** A copy's bytes, or why it could not be read at all (then every block in the range is bad on it). */
+type CopyRead = { ok: true; bytes: Buffer } | { ok: false; problem: string };
+
+async function readOrFail(device: DirectDevice, offset: number, length: number): Promise<CopyRead> {
+  try {
+    return { ok: true, bytes: await device.read(offset, length) };
+  } catch (err) {
+    if (err instanceof DiskIoError) return { ok: false, problem: `could not be read (${err.code})` };
+    throw err;
+  }
+}
+
+function sliceAndDecode(
+  read: CopyRead,
+  start: number,
+  blockSize: number,
+  expect: BlockExpectation,
+): [Buffer, Decoded<Block>] {
+  if (!read.ok) return [Buffer.alloc(0), { ok: false, problem: read.problem }];
+  const raw = Buffer.from(read.bytes.subarray(start, start + blockSize));
+  return [raw, decodeBlock(raw, expect)];
 }
 
 /** The copy that holds the good version, for a verdict that can be repaired. */
@@ -75,19 +99,17 @@ export async function* scanSlots(pair: QuorumPair): AsyncGenerator<SlotCheck> {
     const count = Math.min(perChunk, layout.totalSlots - first);
     const offset = slotOffset(layout, first);
     const [pBytes, bBytes] = await Promise.all([
-      pair.primary.read(offset, count * layout.slotBytes),
-      pair.backup.read(offset, count * layout.slotBytes),
+      readOrFail(pair.primary, offset, count * layout.slotBytes),
+      readOrFail(pair.backup, offset, count * layout.slotBytes),
     ]);
     for (let i = 0; i < count; i++) {
       const slot = first + i;
       if (slot >= config.firstSlot && slot < config.firstSlot + config.slots) continue;
       const { region, index } = locateSlot(layout, slot);
       const start = i * layout.slotBytes;
-      const primaryRaw = Buffer.from(pBytes.subarray(start, start + layout.blockSize));
-      const backupRaw = Buffer.from(bBytes.subarray(start, start + layout.blockSize));
       const expect = { type: region.type, slot, clusterUuid: pair.clusterUuid };
-      const primary = decodeBlock(primaryRaw, expect);
-      const backup = decodeBlock(backupRaw, expect);
+      const [primaryRaw, primary] = sliceAndDecode(pBytes, start, layout.blockSize, expect);
+      const [backupRaw, backup] = sliceAndDecode(bBytes, start, layout.blockSize, expect);
       yield {
         region: region.name,
         index,
@@ -108,26 +130,16 @@ export async function checkConfig(pair: QuorumPair): Promise<ConfigCheck> {
   const region = layout.regions.config;
   const offset = slotOffset(layout, region.firstSlot);
   const length = region.slots * layout.slotBytes;
-  const [primaryRaw, backupRaw] = await Promise.all([
-    pair.primary.read(offset, length),
-    pair.backup.read(offset, length),
+  const [pBytes, bBytes] = await Promise.all([
+    readOrFail(pair.primary, offset, length),
+    readOrFail(pair.backup, offset, length),
   ]);
-  const decodeCopy = (bytes: Buffer): Decoded<StoredConfig> => {
-    const blocks: Block[] = [];
-    for (let i = 0; i < region.slots; i++) {
-      const raw = bytes.subarray(i * layout.slotBytes, i * layout.slotBytes + layout.blockSize);
-      const decoded = decodeBlock(raw, {
-        type: region.type,
-        slot: region.firstSlot + i,
-        clusterUuid: pair.clusterUuid,
-      });
-      if (!decoded.ok) return { ok: false, problem: `block ${i}: ${decoded.problem}` };
-      blocks.push(decoded.value);
-    }
-    return decodeConfig(blocks);
-  };
-  const primary = decodeCopy(primaryRaw);
-  const backup = decodeCopy(backupRaw);
+  const decodeCopy = (read: CopyRead): Decoded<StoredConfig> =>
+    read.ok ? decodeConfigRegion(read.bytes, layout, pair.clusterUuid) : { ok: false, problem: read.problem };
+  const primary = decodeCopy(pBytes);
+  const backup = decodeCopy(bBytes);
+  const primaryRaw = pBytes.ok ? pBytes.bytes : Buffer.alloc(0);
+  const backupRaw = bBytes.ok ? bBytes.bytes : Buffer.alloc(0);
   const asGeneration = (d: Decoded<StoredConfig>): Decoded<{ generation: number }> =>
     d.ok ? { ok: true, value: { generation: d.value.view } } : d;
   return {

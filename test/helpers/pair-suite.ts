@@ -3,10 +3,10 @@
 // careless administrator would do it.
 import { expect, it, vi } from "vitest";
 import { encodeBlock } from "../../src/disk/block.js";
-import { BothCopiesBadError } from "../../src/disk/errors.js";
+import { BothCopiesBadError, DiskIoError } from "../../src/disk/errors.js";
 import { BlockType } from "../../src/disk/format.js";
 import { initialisePair } from "../../src/disk/initialise.js";
-import { slotOffset } from "../../src/disk/layout.js";
+import { mailboxIndex, ownerOf, slotOffset } from "../../src/disk/layout.js";
 import { MailKind } from "../../src/disk/mailbox-block.js";
 import { QuorumPair } from "../../src/disk/pair.js";
 import { encodeStatus, MemberState, type MemberStatus } from "../../src/disk/status-block.js";
@@ -48,6 +48,10 @@ function blockOffset(
   index: number,
 ): number {
   return slotOffset(pair.layout, pair.layout.regions[region].firstSlot + index);
+}
+
+function ownerOfMailbox(pair: QuorumPair, to: number, from: number): number | undefined {
+  return ownerOf(pair.layout, "mailbox", mailboxIndex(pair.layout, to, from));
 }
 
 export function pairSuite(makeTarget: () => PairTarget): void {
@@ -311,20 +315,150 @@ export function pairSuite(makeTarget: () => PairTarget): void {
     try {
       const v1 = { view: 1, text: `[cluster]\nname = octane\n${"# padding\n".repeat(200)}` };
       await pair.writeConfig(v1);
-      expect((await pair.readConfig()).config).toEqual(v1);
+      expect(await pair.readConfig()).toEqual({ config: v1, repairs: [] });
       // Half of view 2 reached the primary: its first block only.
       const v2 = pair.encodeConfigRegion({
         view: 2,
         text: `[cluster]\nname = renamed\n${"# more\n".repeat(300)}`,
       });
-      ddWrite(pair.primary.path, blockOffset(pair, "config", 0), v2.subarray(0, pair.layout.blockSize));
+      const first = blockOffset(pair, "config", 0);
+      ddWrite(pair.primary.path, first, v2.subarray(0, pair.layout.blockSize));
       const { config, repairs } = await pair.readConfig();
       expect(config).toEqual(v1);
+      // A reader cannot tell an interrupted update from one in flight: it reports, never writes.
       expect(repairs).toEqual([
-        expect.objectContaining({ region: "config", repaired: "primary", done: true }),
+        expect.objectContaining({ region: "config", repaired: "primary", done: false }),
       ]);
       expect(repairs[0]?.problem).toMatch(/interrupted update/);
-      expect((await pair.readConfig()).repairs).toEqual([]);
+      expect(ddRead(pair.primary.path, first, pair.layout.blockSize)).toEqual(
+        v2.subarray(0, pair.layout.blockSize),
+      );
+      // The next write mends both copies.
+      const v3 = { view: 3, text: "[cluster]\nname = octane\n" };
+      await pair.writeConfig(v3);
+      expect(await pair.readConfig()).toEqual({ config: v3, repairs: [] });
+    } finally {
+      pair.close();
+    }
+  });
+
+  it("reads the newer configuration when the primary holds an older one", async () => {
+    const pair = await fresh(makeTarget());
+    try {
+      await pair.writeConfig({ view: 1, text: "one" });
+      const old = pair.encodeConfigRegion({ view: 1, text: "one" });
+      await pair.writeConfig({ view: 2, text: "two" });
+      ddWrite(pair.primary.path, blockOffset(pair, "config", 0), old); // the primary lost the last write
+      const { config, repairs } = await pair.readConfig();
+      expect(config).toEqual({ view: 2, text: "two" });
+      expect(repairs).toEqual([
+        expect.objectContaining({ repaired: "primary", problem: "holds the older view 1" }),
+      ]);
+    } finally {
+      pair.close();
+    }
+  });
+
+  it("a member repairs only the blocks it writes, and serves the backup's copy of the others", async () => {
+    const target = makeTarget();
+    (await fresh(target)).close();
+    const pair = await QuorumPair.open(target.primary, target.backup, { write: true, member: 0 });
+    try {
+      await pair.writeStatus(status(0, 3), 3);
+      await pair.writeStatus(status(1, 4), 4); // standing in for member 1's own write
+      for (const m of [0, 1])
+        ddWrite(target.primary, blockOffset(pair, "status", m) + 80, Buffer.from("rot"));
+      const damaged1 = ddRead(target.primary, blockOffset(pair, "status", 1), pair.layout.blockSize);
+      const { records, repairs } = await pair.readStatusRegion();
+      expect(records[0]).toEqual(status(0, 3));
+      expect(records[1]).toEqual(status(1, 4));
+      expect(repairs).toEqual([
+        expect.objectContaining({ index: 0, done: true }),
+        expect.objectContaining({
+          index: 1,
+          done: false,
+          deferred: "member 1 writes this block and repairs it",
+        }),
+      ]);
+      expect(ddRead(target.primary, blockOffset(pair, "status", 1), pair.layout.blockSize)).toEqual(damaged1);
+      // Member 1's mailbox to member 0 is member 1's to mend too; member 0's own outgoing one is not.
+      expect(ownerOfMailbox(pair, 0, 1)).toBe(1);
+    } finally {
+      pair.close();
+    }
+  });
+
+  it("leaves a damaged block alone if it was rewritten between the read and the repair", async () => {
+    const pair = await fresh(makeTarget());
+    try {
+      await pair.writeStatus(status(2, 1), 1);
+      const slot = pair.layout.regions.status.firstSlot + 2;
+      ddWrite(pair.primary.path, slotOffset(pair.layout, slot) + 80, Buffer.from("rot"));
+      const newer = encodeBlock(
+        {
+          type: BlockType.Status,
+          slot,
+          generation: 2,
+          clusterUuid: pair.clusterUuid,
+          payload: encodeStatus(status(2, 2)),
+        },
+        pair.layout.blockSize,
+      );
+      // The owner's write lands just before the repair looks again.
+      const read = pair.primary.read.bind(pair.primary);
+      let calls = 0;
+      vi.spyOn(pair.primary, "read").mockImplementation(async (offset, length) => {
+        calls++;
+        if (calls === 2) ddWrite(pair.primary.path, slotOffset(pair.layout, slot), newer);
+        return read(offset, length);
+      });
+      const { repairs } = await pair.readStatusRegion();
+      expect(repairs).toEqual([expect.objectContaining({ index: 2, done: true })]);
+      expect(repairs[0]?.problem).toMatch(/rewritten meanwhile, so left alone/);
+      expect(ddRead(pair.primary.path, slotOffset(pair.layout, slot), pair.layout.blockSize)).toEqual(newer);
+    } finally {
+      pair.close();
+    }
+  });
+
+  it("serves a region from the backup when the primary cannot be read at all", async () => {
+    const pair = await fresh(makeTarget());
+    try {
+      await pair.writeStatus(status(3, 8), 8);
+      const read = pair.primary.read.bind(pair.primary);
+      let failed = false;
+      vi.spyOn(pair.primary, "read").mockImplementation(async (offset, length) => {
+        if (!failed) {
+          failed = true;
+          throw new DiskIoError(
+            `read of ${length} bytes at offset ${offset} on ${pair.primary.path} failed: EIO`,
+            "EIO",
+            pair.primary.path,
+            "read",
+          );
+        }
+        return read(offset, length);
+      });
+      const { records, repairs } = await pair.readStatusRegion();
+      expect(records[3]).toEqual(status(3, 8));
+      expect(repairs).toHaveLength(8);
+      expect(repairs[0]?.problem).toMatch(/^the primary could not be read: EIO/);
+    } finally {
+      pair.close();
+    }
+  });
+
+  it("reports the repairs it made even when the same read then fails on a block bad on both copies", async () => {
+    const pair = await fresh(makeTarget());
+    try {
+      ddWrite(pair.primary.path, blockOffset(pair, "status", 0) + 80, Buffer.from("rot"));
+      for (const path of [pair.primary.path, pair.backup.path])
+        ddWrite(path, blockOffset(pair, "status", 1) + 80, Buffer.from("rot"));
+      const err = await pair.readStatusRegion().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BothCopiesBadError);
+      expect((err as BothCopiesBadError).repairs).toEqual([
+        expect.objectContaining({ index: 0, done: true }),
+      ]);
     } finally {
       pair.close();
     }

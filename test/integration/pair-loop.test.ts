@@ -11,7 +11,7 @@ import { verifyPair } from "../../src/disk/verify.js";
 import { attachLoop, detachAll, detachLoop, setReadOnly } from "../helpers/loop.js";
 import { pairSuite } from "../helpers/pair-suite.js";
 import { describeAsRoot } from "../helpers/root.js";
-import { ddRead, scratchDir, zeroFile } from "../helpers/scratch.js";
+import { ddRead, ddWrite, scratchDir, zeroFile } from "../helpers/scratch.js";
 
 const dir = scratchDir();
 afterAll(() => {
@@ -123,6 +123,24 @@ describeAsRoot("quorum partitions on loop devices", () => {
       await expect(pair.heartbeat({ ...sample, heartbeat: 3 }, 3)).rejects.toMatchObject({ copy: "backup" });
     } finally {
       setReadOnly(target.primary, false);
+      setReadOnly(target.backup, false);
+      pair.close();
+    }
+  });
+
+  it("reports a heartbeat's read repairs on the error when its backup write fails", async () => {
+    const target = loopPair(512);
+    await initialisePair(target.primary, target.backup, { clusterName: "octane", maxMembers: 4 });
+    const pair = await QuorumPair.open(target.primary, target.backup, { write: true });
+    try {
+      ddWrite(target.primary, (pair.layout.regions.status.firstSlot + 2) * 512 + 80, Buffer.from("rot"));
+      setReadOnly(target.backup, true);
+      const err = await pair.heartbeat(sample, 1).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DiskWriteError);
+      expect((err as DiskWriteError).repairs).toEqual([
+        expect.objectContaining({ region: "status", index: 2, done: true }),
+      ]);
+    } finally {
       setReadOnly(target.backup, false);
       pair.close();
     }
