@@ -12,6 +12,7 @@ import {
   PartitionError,
   QuorumPair,
   type RepairReport,
+  repairExitCode,
   repairPair,
   testAccess,
   uuidString,
@@ -45,6 +46,9 @@ interface Options {
 
 class UsageError extends Error {}
 
+/** Errors opening a path that mean "no such usable path" rather than a failing device. */
+const NO_INPUT_CODES = ["ENOENT", "EACCES", "EPERM", "ENOTDIR", "ENXIO", "ENODEV", "ENOTBLK", "EISDIR"];
+
 function positiveInt(value: string, flag: string): number {
   if (!/^\d+$/.test(value)) throw new UsageError(`${flag} needs a whole number, not "${value}"`);
   return Number(value);
@@ -52,10 +56,10 @@ function positiveInt(value: string, flag: string): number {
 
 function seconds(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || n > 600) {
-    throw new UsageError(`--timeout needs a number of seconds between 0 and 600, not "${value}"`);
+  if (!Number.isFinite(n) || n < 0.001 || n > 600) {
+    throw new UsageError(`--timeout needs a number of seconds from 0.001 to 600, not "${value}"`);
   }
-  return Math.round(n * 1000);
+  return Math.max(1, Math.round(n * 1000));
 }
 
 function buildProgram(io: CommandIo): Command {
@@ -72,7 +76,7 @@ function buildProgram(io: CommandIo): Command {
     .option("--name <name>", "with -I: the cluster name")
     .option("--members <n>", "with -I: the most members the cluster may have (default 16)")
     .option("--services <n>", "with -I: the most services the cluster may have (default 64)")
-    .option("--force", "with -I: overwrite whatever the partitions hold")
+    .option("--force", "with -I or --repair: overwrite what the partitions hold")
     .option("--json", "print JSON for scripts")
     .option("--timeout <seconds>", "deadline for each disk transfer", "10")
     .helpOption("-h, --help", "show this help")
@@ -122,9 +126,11 @@ async function run(opts: Options, io: CommandIo): Promise<number> {
     throw new UsageError("name both partitions with --primary PATH and --backup PATH");
   }
   if (mode !== "initialise") {
-    for (const flag of ["name", "members", "services", "force"] as const) {
+    for (const flag of ["name", "members", "services"] as const) {
       if (opts[flag] !== undefined) throw new UsageError(`--${flag} only goes with -I`);
     }
+    if (opts.force !== undefined && mode !== "repair")
+      throw new UsageError("--force only goes with -I or --repair");
   }
   const timeoutMs = seconds(opts.timeout);
   const { primary, backup } = opts;
@@ -166,6 +172,10 @@ async function run(opts: Options, io: CommandIo): Promise<number> {
           ? JSON.stringify({ ok: results.every((r) => r.ok), copies: results }, null, 2)
           : formatAccess(results),
       );
+      const missing = results.some(
+        (r: CopyAccess) => r.code !== undefined && NO_INPUT_CODES.includes(r.code),
+      );
+      if (missing) return EXIT.noInput;
       return results.every((r: CopyAccess) => r.ok) ? EXIT.ok : EXIT.failed;
     }
     case "verify": {
@@ -194,8 +204,8 @@ async function run(opts: Options, io: CommandIo): Promise<number> {
         tolerateOneBadHeader: true,
       });
       try {
-        const report: RepairReport = await repairPair(pair);
-        const code = verifyExitCode(report.after) === EXIT.ok ? EXIT.ok : EXIT.unrepairable;
+        const report: RepairReport = await repairPair(pair, { force: opts.force === true });
+        const code = repairExitCode(report);
         io.out(
           json
             ? JSON.stringify(
@@ -226,9 +236,7 @@ function reportFailure(err: unknown, io: CommandIo): number {
     return EXIT.dataError;
   }
   if (err instanceof DiskIoError && err.operation === "open") {
-    return ["ENOENT", "EACCES", "ENOTDIR", "ENXIO", "ENODEV", "ENOTBLK", "EISDIR"].includes(err.code)
-      ? EXIT.noInput
-      : EXIT.ioError;
+    return NO_INPUT_CODES.includes(err.code) ? EXIT.noInput : EXIT.ioError;
   }
   if (err instanceof DiskIoError || err instanceof DiskTimeoutError || err instanceof DiskError)
     return EXIT.ioError;

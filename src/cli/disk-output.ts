@@ -7,7 +7,7 @@ import type {
   RepairReport,
   VerifyReport,
 } from "../disk/index.js";
-import { formatBytes } from "../disk/index.js";
+import { formatBytes, wallClock } from "../disk/index.js";
 import { table } from "./io.js";
 
 function plural(n: number, word: string): string {
@@ -35,7 +35,7 @@ export function formatPrint(r: PrintReport): string {
   const head = table([
     ["Cluster", `"${r.header.clusterName}"`],
     ["UUID", r.clusterUuid],
-    ["Initialised", `${new Date(r.header.initialisedAtMs).toISOString()} by ${r.header.initialisedBy}`],
+    ["Initialised", `${wallClock(r.header.initialisedAtMs)} by ${r.header.initialisedBy}`],
     ["Layout", layoutLine(r.layout)],
     ["Primary", r.primaryPath],
     ["Backup", r.backupPath],

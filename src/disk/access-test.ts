@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import { decodeBlock, encodeBlock } from "./block.js";
 import { DirectDevice } from "./device.js";
-import { type Copy, errorMessage } from "./errors.js";
+import { type Copy, DiskIoError, errorMessage } from "./errors.js";
 import { readHeader } from "./header-read.js";
 import { slotOffset } from "./layout.js";
 import { encodeScratch, newScratch } from "./scratch-block.js";
@@ -18,6 +18,8 @@ export interface CopyAccess {
   writeMs?: number;
   readBackMs?: number;
   error?: string;
+  /** The errno name, when the partition could not be opened or a transfer failed. */
+  code?: string;
 }
 
 export interface AccessOptions {
@@ -86,6 +88,7 @@ async function prepare(copy: Copy, path: string, options: AccessOptions): Promis
     };
   } catch (err) {
     prepared.result.error = errorMessage(err);
+    if (err instanceof DiskIoError) prepared.result.code = err.code;
   }
   return prepared;
 }
@@ -111,5 +114,6 @@ async function writeAndReadBack(c: Prepared, payload: Buffer, generation: number
     result.ok = true;
   } catch (err) {
     result.error = errorMessage(err);
+    if (err instanceof DiskIoError) result.code = err.code;
   }
 }

@@ -24,12 +24,14 @@ export {
 } from "./layout.js";
 export { emptyLock, type LockSlot, NO_TARGET } from "./lock-block.js";
 export { emptyMail, type Mail, MailKind } from "./mailbox-block.js";
-export { openBoth, type PairOptions, QuorumPair, type ReadResult, type Repair } from "./pair.js";
+export { openBoth, type PairOptions, QuorumPair, type ReadResult } from "./pair.js";
 export { emptyService, NO_OWNER, type ServiceRecord, ServiceState } from "./service-block.js";
 export { emptyStatus, MemberState, type MemberStatus } from "./status-block.js";
 export {
   type Damage,
+  type RepairOptions,
   type RepairReport,
+  repairExitCode,
   repairPair,
   VERIFY_CLEAN,
   VERIFY_REPAIRABLE,
@@ -38,3 +40,4 @@ export {
   verifyExitCode,
   verifyPair,
 } from "./verify.js";
+export { wallClock } from "./wall-clock.js";

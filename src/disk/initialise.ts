@@ -16,6 +16,7 @@ import { decodeHeaderBlock } from "./header-read.js";
 import { formatBytes, type Layout, layoutFor, slotOffset } from "./layout.js";
 import { MAX_READ_CHUNK_BYTES, openBoth } from "./pair.js";
 import { findSignature, SIGNATURE_SCAN_BYTES } from "./signatures.js";
+import { wallClock } from "./wall-clock.js";
 
 export interface InitOptions {
   clusterName: string;
@@ -154,7 +155,7 @@ export async function describeExistingContent(
   const existing = decodeHeaderBlock(head, device.sectorSize);
   if (existing.ok) {
     const h = existing.header;
-    const when = new Date(h.initialisedAtMs).toISOString();
+    const when = wallClock(h.initialisedAtMs);
     const owner = `holds the quorum partition of cluster "${h.clusterName}" (initialised by ${h.initialisedBy} at ${when})`;
     if (h.clusterName !== clusterName) return owner;
     const used = await firstUsedSlot(device, h.layout, existing.block.clusterUuid);

@@ -11,6 +11,7 @@ import { checkConfig, scanSlots, type Verdict } from "./scan.js";
 import { decodeScratch } from "./scratch-block.js";
 import { decodeService, NO_OWNER, ServiceState } from "./service-block.js";
 import { decodeStatus, MemberState } from "./status-block.js";
+import { wallClock } from "./wall-clock.js";
 
 export interface CopyView {
   generation?: number;
@@ -49,9 +50,7 @@ function summarise(region: RegionName, block: Block): string {
     }
     case "scratch": {
       const s = decodeScratch(p);
-      return s.ok
-        ? `access test by ${s.value.host} at ${new Date(s.value.wallClockMs).toISOString()}`
-        : "never tested";
+      return s.ok ? `access test by ${s.value.host} at ${wallClock(s.value.wallClockMs)}` : "never tested";
     }
     case "status": {
       const s = decodeStatus(p);

@@ -1,7 +1,8 @@
 // `cludiskutil --verify` and `--repair`: check every block of both copies, and mend each damaged
 // copy from the good one.
 import type { Decoded } from "./block.js";
-import { type Copy, errorMessage } from "./errors.js";
+import { type Copy, errorMessage, PartitionError } from "./errors.js";
+import { foreignContent } from "./foreign-content.js";
 import { type RegionName, slotOffset } from "./layout.js";
 import type { QuorumPair } from "./pair.js";
 import { checkConfig, repairSource, scanSlots, type Verdict } from "./scan.js";
@@ -29,6 +30,8 @@ export interface VerifyReport {
 export const VERIFY_CLEAN = 0;
 export const VERIFY_REPAIRABLE = 1;
 export const VERIFY_UNREPAIRABLE = 2;
+/** EX_IOERR: a repair write failed. */
+export const REPAIR_WRITE_FAILED = 74;
 
 export function verifyExitCode(report: VerifyReport): number {
   if (report.unrepairable > 0) return VERIFY_UNREPAIRABLE;
@@ -38,7 +41,7 @@ export function verifyExitCode(report: VerifyReport): number {
 interface Found {
   damage: Damage;
   /** The good bytes and where they go, for repair. */
-  fix?: { target: Copy; offset: number; data: Buffer };
+  fix?: { target: Copy; offset: number; data: Buffer; expected: Buffer };
 }
 
 /** One pair of copies that disagree, as a Damage and (where one copy is good) the fix for it. */
@@ -70,6 +73,8 @@ function found(d: Disagreement, offset: number): Found {
       target: source === "primary" ? "backup" : "primary",
       offset,
       data: source === "primary" ? d.primaryRaw : d.backupRaw,
+      // What the damaged copy held when it was checked: it is rewritten only if it still does.
+      expected: source === "primary" ? d.backupRaw : d.primaryRaw,
     },
   };
 }
@@ -125,19 +130,50 @@ export interface RepairReport {
   before: VerifyReport;
   repaired: Damage[];
   failed: { damage: Damage; error: string }[];
+  /** Damaged copies that changed between the check and the repair, and were left alone. */
+  skipped: Damage[];
   after: VerifyReport;
 }
 
 /** Rewrites every damaged copy from the good one, then checks everything again. */
-export async function repairPair(pair: QuorumPair): Promise<RepairReport> {
+export interface RepairOptions {
+  /** Write over a copy whose block 0 holds something that is not a clumanager header. */
+  force?: boolean;
+}
+
+/**
+ * Rewrites every damaged copy from the good one, then checks everything again. Each damaged copy
+ * is read once more just before it is rewritten, and left alone if it changed since it was
+ * checked (a member wrote it meanwhile); the final check then reports what is left.
+ */
+export async function repairPair(pair: QuorumPair, options: RepairOptions = {}): Promise<RepairReport> {
   if (!pair.writable) throw new Error("repairPair needs the partitions opened for writing");
+  const stale = pair.staleHeader;
+  if ((stale?.fault === "foreign" || stale?.fault === "empty") && options.force !== true) {
+    const device = stale.copy === "primary" ? pair.primary : pair.backup;
+    const content =
+      stale.fault === "foreign" ? `block 0 ${stale.problem}` : await foreignContent(device, pair.layout);
+    if (content !== undefined) {
+      throw new PartitionError(
+        `the ${stale.copy} ${device.path} does not hold a clumanager quorum partition (it ${content}); ` +
+          "--repair will not write over it unless you add --force",
+        "foreign",
+      );
+    }
+  }
   const { checkedBlocks, found } = await survey(pair);
   const repaired: Damage[] = [];
   const failed: { damage: Damage; error: string }[] = [];
+  const skipped: Damage[] = [];
   for (const { damage, fix } of found) {
     if (fix === undefined) continue;
     const device = fix.target === "primary" ? pair.primary : pair.backup;
     try {
+      const now = fix.expected.length > 0 ? await device.read(fix.offset, fix.expected.length) : undefined;
+      if (now !== undefined && !now.equals(fix.expected)) {
+        skipped.push(damage);
+        continue;
+      }
       await device.write(fix.offset, fix.data);
       repaired.push(damage);
     } catch (err) {
@@ -148,5 +184,14 @@ export async function repairPair(pair: QuorumPair): Promise<RepairReport> {
     checkedBlocks,
     found.map((f) => f.damage),
   );
-  return { before, repaired, failed, after: await verifyPair(pair) };
+  return { before, repaired, failed, skipped, after: await verifyPair(pair) };
+}
+
+/** --repair's exit status: 0 clean, 2 something bad on both copies, 74 a rewrite failed, 1 a
+ * copy changed while it was being repaired (run it again). */
+export function repairExitCode(r: RepairReport): number {
+  if (r.after.damage.length === 0) return VERIFY_CLEAN;
+  if (r.after.unrepairable > 0) return VERIFY_UNREPAIRABLE;
+  if (r.failed.length > 0) return REPAIR_WRITE_FAILED;
+  return VERIFY_REPAIRABLE;
 }

@@ -4,7 +4,10 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/cludiskutil-main.js";
-import { ddWrite, scratchDir, zeroFile } from "../helpers/scratch.js";
+import { encodeBlock } from "../../src/disk/block.js";
+import { BlockType } from "../../src/disk/format.js";
+import { encodeScratch } from "../../src/disk/scratch-block.js";
+import { ddRead, ddWrite, scratchDir, zeroFile } from "../helpers/scratch.js";
 
 const dir = scratchDir();
 afterAll(() => dir.remove());
@@ -108,6 +111,64 @@ describe("cludiskutil", () => {
     expect((await run("--verify", ...f.args)).code).toBe(0);
   });
 
+  it("--repair will not write over a filesystem on the backup unless forced", async () => {
+    const f = await initialised();
+    execFileSync("mkfs.ext4", ["-q", "-F", f.b]);
+    const verify = await run("--verify", ...f.args);
+    expect(verify.code).toBe(1);
+    const refused = await run("--repair", ...f.args);
+    expect(refused.code).toBe(65);
+    expect(refused.err).toMatch(
+      new RegExp(`the backup ${f.b} does not hold a clumanager quorum partition .*unless you add --force`),
+    );
+    expect(execFileSync("dumpe2fs", ["-h", f.b], { stdio: ["ignore", "pipe", "ignore"] }).toString()).toMatch(
+      /Filesystem magic number/,
+    );
+    const forced = await run("--repair", "--force", ...f.args);
+    expect(forced.code).toBe(0);
+    expect((await run("--verify", ...f.args)).code).toBe(0);
+  });
+
+  it("exits 2 and says so when the header is damaged on both copies", async () => {
+    const f = await initialised();
+    ddWrite(f.p, 30, Buffer.from("xx"));
+    ddWrite(f.b, 30, Buffer.from("yy"));
+    const r = await run("--verify", ...f.args);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/the header \(block 0\) is damaged on both copies/);
+  });
+
+  it("prints a stored time that is not a valid date instead of failing", async () => {
+    const f = await initialised();
+    // A scratch block whose CRC is valid but whose wall-clock field is far beyond any date.
+    const raw = encodeBlock(
+      {
+        type: BlockType.Scratch,
+        slot: 1,
+        generation: 7,
+        clusterUuid: ddRead(f.p, 24, 16),
+        payload: encodeScratch({
+          host: "h",
+          wallClockMs: Number.MAX_SAFE_INTEGER,
+          pattern: Buffer.alloc(32),
+        }),
+      },
+      512,
+    );
+    ddWrite(f.p, 512, raw);
+    ddWrite(f.b, 512, raw);
+    const r = await run("-p", ...f.args);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/access test by h at \(invalid time 9007199254740991\)/);
+  });
+
+  it("-t exits 66 when a partition path does not exist", async () => {
+    const f = await initialised();
+    const r = await run("-t", "--primary", f.p, "--backup", join(dir.path, "gone.img"));
+    expect(r.code).toBe(66);
+    expect(r.out).toMatch(/FAILED: .*gone\.img.*ENOENT/);
+  });
+
   it("-I refuses a partition holding a real ext4 filesystem, and --force overwrites it", async () => {
     const f = files(4 << 20);
     execFileSync("mkfs.ext4", ["-q", "-F", f.b]);
@@ -134,6 +195,8 @@ describe("cludiskutil", () => {
     const r2 = await run("-I", "--name", "another", ...other.args);
     expect(r2.code).toBe(73);
     expect(r2.err).toMatch(/holds the quorum partition of cluster "octane"/);
+    // An access test writes only the scratch block, which holds no cluster state.
+    expect((await run("-t", ...other.args)).code).toBe(0);
     expect((await run("-I", "--name", "octane", ...other.args)).code).toBe(0);
   });
 
@@ -176,6 +239,8 @@ describe("cludiskutil", () => {
     [["-p", "--name", "c", "--primary", "x", "--backup", "y"], /--name only goes with -I/],
     [["--frobnicate"], /unknown option '--frobnicate'/],
     [["-p", "--timeout", "0", "--primary", "x", "--backup", "y"], /--timeout needs a number of seconds/],
+    [["-p", "--timeout", "0.0001", "--primary", "x", "--backup", "y"], /from 0.001 to 600/],
+    [["-p", "--force", "--primary", "x", "--backup", "y"], /--force only goes with -I or --repair/],
   ])("usage error %j exits 64 with one line of help", async (argv, message) => {
     const r = await run(...(argv as string[]));
     expect(r.code).toBe(64);
