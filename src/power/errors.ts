@@ -1,0 +1,35 @@
+// Everything a switch can do wrong ends in one of these: it names the switch, the outlet and the
+// step, and never carries a password.
+
+export type PowerFailure =
+  /** The switch did not answer within the step's deadline. */
+  | "timeout"
+  /** It answered something that is not the protocol. */
+  | "garbled"
+  /** The line or connection closed under us, or could not be opened. */
+  | "disconnected"
+  /** It refused the password or community. */
+  | "auth"
+  /** It does not have that outlet. */
+  | "unknown-outlet"
+  /** It answered, but the outlet did not end in the state asked for. */
+  | "not-confirmed"
+  /** A fence agent or other program failed. */
+  | "failed"
+  /** This switch type cannot do that (a watchdog has no outlet state to read). */
+  | "unsupported"
+  /** The switch's configuration is incomplete or invalid. */
+  | "config";
+
+export class PowerSwitchError extends Error {
+  override name = "PowerSwitchError";
+  constructor(
+    readonly kind: PowerFailure,
+    readonly switchName: string,
+    readonly outlet: string | undefined,
+    readonly step: string,
+    detail: string,
+  ) {
+    super(`${switchName}${outlet !== undefined ? ` outlet ${outlet}` : ""}: ${step}: ${detail}`);
+  }
+}

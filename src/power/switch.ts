@@ -1,0 +1,34 @@
+// One interface for every kind of power switch. A member is fenced only once a switch has
+// confirmed the outlet is off; every driver's off() returns only after that confirmation.
+
+export type OutletState = "on" | "off";
+
+export const SWITCH_TYPES = ["rps10", "wti_nps", "apc_snmp", "fence_agent", "watchdog", "none"] as const;
+export type SwitchType = (typeof SWITCH_TYPES)[number];
+
+/** One step of talking to a switch, reported as it finishes (clustonith prints them). */
+export interface StepEvent {
+  /** What happened: "connecting", "banner", "off sent", "off confirmed", ... */
+  step: string;
+  durationMs: number;
+  detail?: string;
+}
+
+export type StepObserver = (event: StepEvent) => void;
+
+export interface PowerSwitch {
+  readonly type: SwitchType;
+  /** Names the switch in messages, without secrets: "rps10 /dev/ttyS0", "wti_nps 10.0.0.5:23". */
+  readonly name: string;
+  /** Proves the switch itself answers (banner, login, a status read); outlets are not touched. */
+  health(): Promise<void>;
+  status(outlet: string): Promise<OutletState>;
+  /** Switches the outlet on and returns once the switch confirms it is on. */
+  on(outlet: string): Promise<void>;
+  /** Switches the outlet off and returns once the switch confirms it is off. */
+  off(outlet: string): Promise<void>;
+  /** Off, confirmed off, on, confirmed on. Never reports success before off is confirmed. */
+  reboot(outlet: string): Promise<void>;
+  /** Releases the line or connection. */
+  close(): Promise<void>;
+}

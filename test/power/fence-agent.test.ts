@@ -1,0 +1,117 @@
+// Our fence_agent driver against real programs: Debian's fence_dummy, and small agents of our own
+// that hang or misbehave, run as real child processes.
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { PowerSwitchError } from "../../src/power/errors.js";
+import { FenceAgentSwitch } from "../../src/power/fence-agent.js";
+import type { StepEvent } from "../../src/power/switch.js";
+import { scratchDir } from "../helpers/scratch.js";
+
+const dir = scratchDir("clumanager-agent-");
+afterAll(() => dir.remove());
+const haveDummy = existsSync("/usr/sbin/fence_dummy");
+if (!haveDummy && process.env.CI === "true")
+  throw new Error("fence_dummy is missing: .ci/run installs fence-agents");
+if (!haveDummy) process.stderr.write("\n*** SKIPPED (fence-agents not installed): fence_dummy tests ***\n\n");
+
+function script(name: string, body: string): string {
+  const path = join(dir.path, name);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+describe.skipIf(!haveDummy)("fence_agent driving Debian's fence_dummy", () => {
+  it("reads status as exit 2 = off and 0 = on, and switches on, off and reboot", async () => {
+    const statusFile = join(dir.path, "dummy.status");
+    const steps: StepEvent[] = [];
+    const sw = new FenceAgentSwitch({
+      agent: "fence_dummy",
+      args: { type: "file", status_file: statusFile },
+      timeoutMs: 30_000,
+      observer: (e) => steps.push(e),
+    });
+    expect(await sw.status("1")).toBe("off");
+    await sw.on("1");
+    expect(readFileSync(statusFile, "utf8").trim()).toBe("on");
+    expect(await sw.status("1")).toBe("on");
+    await sw.off("1");
+    expect(await sw.status("1")).toBe("off");
+    await sw.reboot("1");
+    expect(await sw.status("1")).toBe("on");
+    await sw.health();
+    expect(steps.map((s) => s.step)).toContain("off confirmed");
+    expect(steps.every((s) => s.durationMs >= 0)).toBe(true);
+  });
+
+  it("reports a failing agent with its exit code and last words", async () => {
+    const sw = new FenceAgentSwitch({
+      agent: "fence_dummy",
+      args: { type: "fail", power_timeout: "1" },
+      timeoutMs: 30_000,
+    });
+    const err = await sw.off("1").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PowerSwitchError);
+    expect(err).toMatchObject({ kind: "failed", outlet: "1", step: "off" });
+    expect((err as Error).message).toMatch(/fence_agent fence_dummy outlet 1: off: fence_dummy exited 1/);
+  });
+});
+
+describe("fence_agent with agents that misbehave", () => {
+  it("kills an agent that hangs, and its children, at the deadline", async () => {
+    const pidFile = join(dir.path, "child.pid");
+    const agent = script("fence_hang", `sleep 300 & echo $! > ${pidFile}\nwait`);
+    const sw = new FenceAgentSwitch({ agent, timeoutMs: 300 });
+    const started = Date.now();
+    const err = await sw.off("3").catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: "failed", step: "off" });
+    expect((err as Error).message).toMatch(/killed by SIGTERM/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // The agent's child is gone too: no process, or one that is dead and only waits to be reaped.
+    const child = Number(readFileSync(pidFile, "utf8"));
+    const alive = () => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${child}/stat`, "utf8"));
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(alive()).toBe(false);
+  });
+
+  it("passes action, plug and arguments as key=value lines on stdin, and hides secrets", async () => {
+    const seen = join(dir.path, "stdin.txt");
+    const agent = script("fence_echo", `cat > ${seen}\necho "login failed for password hunter2" >&2\nexit 1`);
+    const sw = new FenceAgentSwitch({
+      agent,
+      args: { ip: "10.0.0.9", password: "hunter2" },
+      timeoutMs: 5_000,
+    });
+    const err = await sw.on("7").catch((e: unknown) => e);
+    expect(readFileSync(seen, "utf8")).toBe("action=on\nplug=7\nip=10.0.0.9\npassword=hunter2\n");
+    expect((err as Error).message).toContain("login failed for password ***");
+    expect((err as Error).message).not.toContain("hunter2");
+  });
+
+  it("treats a status exit other than 0 or 2 as a failure, not as a state", async () => {
+    const agent = script("fence_confused", "cat > /dev/null\nexit 1");
+    await expect(new FenceAgentSwitch({ agent, timeoutMs: 5_000 }).status("1")).rejects.toMatchObject({
+      kind: "failed",
+      step: "status",
+    });
+  });
+
+  it("says where it looked for an agent that does not exist", () => {
+    expect(() => new FenceAgentSwitch({ agent: "fence_nonexistent" })).toThrow(
+      /no executable fence_nonexistent in \/usr\/sbin/,
+    );
+  });
+
+  it("refuses an argument that would inject another line", async () => {
+    const agent = script("fence_ok", "cat > /dev/null\nexit 0");
+    const sw = new FenceAgentSwitch({ agent, args: { ip: "1.2.3.4\naction=off" } });
+    await expect(sw.on("1")).rejects.toMatchObject({ kind: "config" });
+  });
+});
