@@ -1,0 +1,149 @@
+// The RPS-10 driver against the simulator over a real pseudo-terminal (socat), the serialport
+// package on one side and the serial protocol byte for byte.
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PowerSwitchError } from "../../src/power/errors.js";
+import { Rps10Switch } from "../../src/power/rps10.js";
+import { rps10Frame } from "../../src/power/rps10-protocol.js";
+import type { StepEvent } from "../../src/power/switch.js";
+import { LATE_REPLY_MS, Rps10Simulator } from "../../tools/sim/rps10.js";
+import { scratchDir } from "../helpers/scratch.js";
+
+const dir = scratchDir("clumanager-rps10-");
+const sim = new Rps10Simulator({
+  link: join(dir.path, "ttyRPS"),
+  outlets: 4,
+  stateFile: join(dir.path, "state.json"),
+  toggleDelayMs: 50,
+});
+const fast = { reply: 700, complete: 700, banner: 700 };
+
+beforeAll(() => sim.start());
+afterAll(async () => {
+  await sim.stop();
+  dir.remove();
+});
+
+function driver(observer?: (e: StepEvent) => void): Rps10Switch {
+  return new Rps10Switch({ device: sim.link, timeouts: fast, ...(observer ? { observer } : {}) });
+}
+
+describe("rps10 driver against the simulator", () => {
+  it("switches off and on, confirms each from the switch's own reply, and reads status", async () => {
+    sim.fault = "none";
+    const steps: StepEvent[] = [];
+    const sw = driver((e) => steps.push(e));
+    await sw.off("2");
+    expect(sim.bank.get("2")).toBe("off");
+    expect(JSON.parse(readFileSync(join(dir.path, "state.json"), "utf8"))).toMatchObject({
+      "2": "off",
+      "1": "on",
+    });
+    expect(await sw.status("2")).toBe("off");
+    await sw.on("2");
+    expect(await sw.status("2")).toBe("on");
+    // The exact nine-byte frame reached the switch.
+    expect(sim.frames.at(-1)).toEqual({ address: "2", op: "?" });
+    expect(rps10Frame("2", "0").toString("hex")).toBe("0218180218183230" + "0d");
+    expect(steps.map((s) => s.step)).toEqual(
+      expect.arrayContaining(["opening the line", "no modem lines", "off sent", "off confirmed", "complete"]),
+    );
+  });
+
+  it("reboots as off confirmed, then on confirmed", async () => {
+    sim.fault = "none";
+    const changes: string[] = [];
+    const listener = (c: { outlet: string; state: string }) => changes.push(`${c.outlet}:${c.state}`);
+    sim.bank.on("change", listener);
+    await driver().reboot("1");
+    sim.bank.off("change", listener);
+    expect(changes).toEqual(["1:off", "1:on"]);
+  });
+
+  it("checks the whole chain for health", async () => {
+    sim.fault = "none";
+    await driver().health();
+    expect(sim.frames.at(-1)).toEqual({ address: "*", op: "?" });
+  });
+
+  it("refuses an outlet that is no module address", async () => {
+    await expect(driver().off("12")).rejects.toMatchObject({ kind: "unknown-outlet", outlet: "12" });
+  });
+
+  it("times out, naming the step, on a module that is not on the chain", async () => {
+    sim.fault = "none";
+    const err = await driver()
+      .off("7")
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PowerSwitchError);
+    expect(err).toMatchObject({ kind: "timeout", outlet: "7", step: "off confirmed" });
+    expect((err as Error).message).toMatch(
+      /^rps10 .*ttyRPS outlet 7: off confirmed: no answer within 700 ms$/,
+    );
+  });
+
+  it("never confirms off from a switch that goes silent mid-command", async () => {
+    sim.fault = "stall";
+    await expect(driver().off("3")).rejects.toMatchObject({ kind: "timeout", step: "complete" });
+    sim.fault = "silent";
+    await expect(driver().off("3")).rejects.toMatchObject({ kind: "timeout", step: "off confirmed" });
+    sim.fault = "none";
+  });
+
+  it("does not take garbage for an answer", async () => {
+    sim.fault = "garbage";
+    await expect(driver().status("0")).rejects.toMatchObject({ kind: "timeout", step: "status received" });
+    sim.fault = "none";
+  });
+
+  it("does not take a late reply to an abandoned command as the answer to the next one", async () => {
+    // The switch answers an off only after the driver gave up on it, while the next session
+    // (a status, to which the switch now says nothing) already has the line open.
+    sim.fault = "late";
+    await expect(driver().off("0")).rejects.toMatchObject({ kind: "timeout" });
+    sim.fault = "silent";
+    const quietLonger = new Rps10Switch({
+      device: sim.link,
+      timeouts: { ...fast, quiet: LATE_REPLY_MS, reply: 2 * LATE_REPLY_MS },
+    });
+    await expect(quietLonger.status("0")).rejects.toMatchObject({ kind: "timeout", step: "status received" });
+    expect(sim.bank.get("0")).toBe("off"); // the late reply did arrive, and was discarded
+    sim.fault = "none";
+    await driver().on("0");
+  });
+
+  it("reports a device path that does not exist as disconnected", async () => {
+    const sw = new Rps10Switch({ device: join(dir.path, "nope"), timeouts: fast });
+    await expect(sw.status("0")).rejects.toMatchObject({ kind: "disconnected", step: "opening the line" });
+  });
+});
+
+describe("rps10 simulator as a program", () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => child?.kill("SIGTERM"));
+
+  it("prints ready PATH, serves the driver, and writes its state file", async () => {
+    const link = join(dir.path, "ttyCLI");
+    const stateFile = join(dir.path, "cli-state.json");
+    child = spawn(
+      process.execPath,
+      ["--import", "tsx", "tools/sim/rps10.ts", "--link", link, "--outlets", "2", "--state-file", stateFile],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    const ready = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child?.stdout?.on("data", (c: Buffer) => {
+        out += c.toString();
+        if (out.includes("\n")) resolve(out.trim());
+      });
+      child?.on("exit", (code) => reject(new Error(`simulator exited ${code}`)));
+    });
+    expect(ready).toBe(`ready ${link}`);
+    await new Rps10Switch({ device: link, timeouts: fast }).off("1");
+    expect(JSON.parse(readFileSync(stateFile, "utf8"))).toEqual({ "0": "on", "1": "off" });
+  });
+});

@@ -1,0 +1,203 @@
+// A WTI RPS-10 power switch on a pseudo-terminal, speaking the real serial protocol.
+//
+//   npx tsx tools/sim/rps10.ts --link /tmp/rps10 [--outlets 10] [--state-file F] [--hook CMD]
+//
+// socat makes the pseudo-terminal and puts a symlink to it at --link; a driver opens that path as
+// it would /dev/ttyS0. The simulator prints "ready PATH" once the link exists.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { FrameScanner, RPS10_BANNER } from "../../src/power/rps10-protocol.js";
+import { OutletBank, type State } from "./outlets.js";
+
+/** How a simulated switch misbehaves, for tests of what a driver does then. */
+export type Rps10Fault =
+  | "none"
+  /** Ignores every frame, as a switch with a broken cable would. */
+  | "silent"
+  /** Prints the "Plug N ..." line and then goes quiet, never "Complete". */
+  | "stall"
+  /** Answers with noise instead of the protocol. */
+  | "garbage"
+  /** Answers correctly, but only after LATE_REPLY_MS, when a driver may have given up. */
+  | "late";
+
+export const LATE_REPLY_MS = 1_200;
+
+export interface Rps10SimOptions {
+  link: string;
+  outlets?: number;
+  stateFile?: string;
+  hook?: string;
+  /** Off time of a toggle ('T'); the drivers that ran on hardware wait up to 10 s for the "On". */
+  toggleDelayMs?: number;
+}
+
+const STARTUP_TIMEOUT_MS = 5_000;
+
+export class Rps10Simulator {
+  readonly bank: OutletBank;
+  fault: Rps10Fault = "none";
+  /** Every frame received, in order, for tests. */
+  readonly frames: { address: string; op: string }[] = [];
+  private socat: ChildProcess | undefined;
+  private readonly scanner = new FrameScanner();
+
+  constructor(private readonly options: Rps10SimOptions) {
+    const count = options.outlets ?? 10;
+    if (!Number.isInteger(count) || count < 1 || count > 10)
+      throw new RangeError("an RPS-10 chain has 1 to 10 outlets");
+    this.bank = new OutletBank({
+      names: [...Array(count).keys()].map(String),
+      ...(options.stateFile !== undefined ? { stateFile: options.stateFile } : {}),
+      ...(options.hook !== undefined ? { hook: options.hook } : {}),
+    });
+  }
+
+  get link(): string {
+    return this.options.link;
+  }
+
+  async start(): Promise<void> {
+    rmSync(this.options.link, { force: true });
+    const socat = spawn("socat", [`pty,raw,echo=0,link=${this.options.link}`, "STDIO"], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    this.socat = socat;
+    socat.stdout?.on("data", (chunk: Buffer) => this.receive(chunk));
+    socat.on("error", (err) => {
+      process.stderr.write(`rps10 simulator: cannot run socat (${err.message}); install the socat package\n`);
+    });
+    const started = Date.now();
+    while (!existsSync(this.options.link)) {
+      if (socat.exitCode !== null || Date.now() - started > STARTUP_TIMEOUT_MS) {
+        throw new Error(`socat did not create ${this.options.link}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // Power-up: the controller announces itself (a driver discards it before its command).
+    this.send(`${RPS10_BANNER}\r\n`);
+  }
+
+  async stop(): Promise<void> {
+    const socat = this.socat;
+    if (socat === undefined || socat.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      socat.once("exit", () => resolve());
+      socat.kill("SIGTERM");
+    });
+    rmSync(this.options.link, { force: true });
+  }
+
+  private send(text: string): void {
+    this.socat?.stdin?.write(Buffer.from(text, "latin1"));
+  }
+
+  private receive(chunk: Buffer): void {
+    for (const frame of this.scanner.push(chunk)) {
+      this.frames.push(frame);
+      this.handle(frame.address, frame.op);
+    }
+  }
+
+  private handle(address: string, op: string): void {
+    if (this.fault === "silent") return;
+    if (this.fault === "late") {
+      setTimeout(() => this.answer(address, op), LATE_REPLY_MS);
+      return;
+    }
+    this.answer(address, op);
+  }
+
+  private answer(address: string, op: string): void {
+    if (this.fault === "garbage") {
+      this.send("\x1b[2J#@!%\r\nPl?g ~ 0ff\r\n");
+      return;
+    }
+    // A module that is not on the chain does not answer; neither does an unknown operation.
+    const targets = address === "*" ? this.bank.names : this.bank.has(address) ? [address] : [];
+    if (targets.length === 0 || !["0", "1", "T", "?"].includes(op)) return;
+    const line = (outlet: string, state: State) => `Plug ${outlet} ${state === "on" ? "On" : "Off"}\r\n`;
+    if (op === "?") {
+      for (const t of targets) this.send(line(t, this.bank.get(t)));
+      this.complete();
+      return;
+    }
+    if (op === "0" || op === "1") {
+      const state: State = op === "1" ? "on" : "off";
+      for (const t of targets) {
+        this.bank.set(t, state);
+        this.send(line(t, state));
+      }
+      this.complete();
+      return;
+    }
+    for (const t of targets) {
+      this.bank.set(t, "off");
+      this.send(line(t, "off"));
+    }
+    setTimeout(() => {
+      for (const t of targets) {
+        this.bank.set(t, "on");
+        this.send(line(t, "on"));
+      }
+      this.complete();
+    }, this.options.toggleDelayMs ?? 1_000);
+  }
+
+  private complete(): void {
+    if (this.fault === "stall") return;
+    this.send("Complete\r\n");
+  }
+}
+
+const HELP = `usage: npx tsx tools/sim/rps10.ts --link PATH [options]
+
+A simulated WTI RPS-10 power switch on a pseudo-terminal (needs socat).
+
+  --link PATH         where to put the symlink to the serial device (required)
+  --outlets N         modules on the chain, addresses 0..N-1 (1-10, default 10)
+  --state-file FILE   write the outlet states as JSON after every change
+  --hook CMD          run CMD (with OUTLET and STATE set) whenever an outlet changes
+  --toggle-delay MS   off time of a toggle command (default 1000)
+  --fault KIND        misbehave: silent, stall, garbage or late (default none)
+  -h, --help          show this help
+
+Prints "ready PATH" when the device can be opened; stops on SIGINT or SIGTERM.`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      link: { type: "string" },
+      outlets: { type: "string" },
+      "state-file": { type: "string" },
+      hook: { type: "string" },
+      "toggle-delay": { type: "string" },
+      fault: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  if (values.link === undefined) {
+    process.stderr.write(`rps10 simulator: --link PATH is required\n${HELP}\n`);
+    process.exit(64);
+  }
+  const sim = new Rps10Simulator({
+    link: values.link,
+    ...(values.outlets !== undefined ? { outlets: Number(values.outlets) } : {}),
+    ...(values["state-file"] !== undefined ? { stateFile: values["state-file"] } : {}),
+    ...(values.hook !== undefined ? { hook: values.hook } : {}),
+    ...(values["toggle-delay"] !== undefined ? { toggleDelayMs: Number(values["toggle-delay"]) } : {}),
+  });
+  if (values.fault !== undefined) sim.fault = values.fault as Rps10Fault;
+  await sim.start();
+  process.stdout.write(`ready ${sim.link}\n`);
+  const stop = () => void sim.stop().then(() => process.exit(0));
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
