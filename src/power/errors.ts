@@ -21,6 +21,11 @@ export type PowerFailure =
   /** The switch's configuration is incomplete or invalid. */
   | "config";
 
+/** The line or connection to a switch closed while a step was waiting on it. */
+export class LineClosed extends Error {
+  override name = "LineClosed";
+}
+
 export class PowerSwitchError extends Error {
   override name = "PowerSwitchError";
   constructor(

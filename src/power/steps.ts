@@ -2,7 +2,7 @@
 // its duration. A step that misses its deadline becomes a PowerSwitchError naming the switch,
 // the outlet and the step, so no switch can hang its caller.
 import { performance } from "node:perf_hooks";
-import { PowerSwitchError } from "./errors.js";
+import { LineClosed, PowerSwitchError } from "./errors.js";
 import type { StepObserver } from "./switch.js";
 
 export class Steps {
@@ -41,6 +41,7 @@ export class Steps {
     } catch (err) {
       abort.abort();
       if (err instanceof PowerSwitchError) throw err;
+      if (err instanceof LineClosed) throw this.error("disconnected", step, err.message);
       throw this.error("failed", step, err instanceof Error ? err.message : String(err));
     } finally {
       clearTimeout(timer);

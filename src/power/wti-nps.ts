@@ -1,0 +1,291 @@
+// WTI NPS (and IPS, TPS, NBB) network power switches over telnet.
+//
+// The switch takes one session at a time, so every operation is one short session: connect, log
+// in, read the /S plug table, act, and log out with /X. A change is confirmed by reading the table
+// again until the plug shows the new state, never by the command's own echo.
+import { connect, type Socket } from "node:net";
+import { LineClosed, PowerSwitchError } from "./errors.js";
+import { Steps } from "./steps.js";
+import type { OutletState, PowerSwitch, StepObserver } from "./switch.js";
+import { TelnetFilter } from "./telnet.js";
+import {
+  NPS_CONFIRM_PROMPT,
+  NPS_PASSWORD_PROMPT,
+  NPS_PROMPT,
+  type PlugRow,
+  parseStatusTable,
+} from "./wti-nps-protocol.js";
+
+export const NPS_DEFAULT_PORT = 23;
+/** Output kept while waiting for a prompt; a switch that sends more without one is garbled. */
+const MAX_SESSION_OUTPUT = 64 * 1024;
+const LOGIN_PROMPT = /(?:login|login name|username|user name)\s*:\s*$/i;
+const PAGER_PROMPT = /Enter:\s*$/;
+const INVALID_PASSWORD = /invalid password|access denied/i;
+/** The switch serves one session at a time and frees it a moment after the last one ends. */
+const BUSY_RETRY_MS = 200;
+
+export interface NpsTimeouts {
+  connect: number;
+  login: number;
+  command: number;
+  /** How long a plug may take to reach the new state (fence-agents' power_timeout is 20 s). */
+  confirm: number;
+  /** Between two reads of the table while waiting for a plug to change. */
+  poll: number;
+}
+
+export const NPS_TIMEOUTS: NpsTimeouts = {
+  connect: 5_000,
+  login: 10_000,
+  command: 10_000,
+  confirm: 20_000,
+  poll: 500,
+};
+
+export interface WtiNpsOptions {
+  host: string;
+  port?: number;
+  username?: string;
+  password?: string;
+  timeouts?: Partial<NpsTimeouts>;
+  observer?: StepObserver;
+}
+
+/** One telnet session: text in, lines out, and waiting for the output to end in a pattern. */
+class Session {
+  private text = "";
+  private wake: (() => void) | undefined;
+  private closedBecause: string | undefined;
+  private readonly filter = new TelnetFilter();
+
+  constructor(private readonly socket: Socket) {
+    socket.on("data", (chunk: Buffer) => {
+      const { data, replies } = this.filter.push(chunk, "client");
+      if (replies.length > 0) socket.write(replies);
+      this.text = (this.text + data.toString("latin1")).slice(-MAX_SESSION_OUTPUT);
+      this.wake?.();
+    });
+    socket.on("close", () => {
+      this.closedBecause ??= "the switch closed the connection";
+      this.wake?.();
+    });
+    socket.on("error", (err) => {
+      this.closedBecause = err.message;
+      this.wake?.();
+    });
+  }
+
+  send(line: string): void {
+    this.socket.write(`${line}\r\n`);
+  }
+
+  /** Waits until the output ends in one of `patterns`; returns its index and the output, consumed. */
+  async until(patterns: readonly RegExp[], signal: AbortSignal): Promise<{ index: number; output: string }> {
+    for (;;) {
+      const index = patterns.findIndex((p) => p.test(this.text));
+      if (index !== -1) {
+        const output = this.text;
+        this.text = "";
+        return { index, output };
+      }
+      if (this.closedBecause !== undefined) throw new LineClosed(this.closedBecause);
+      if (signal.aborted) throw new Error("aborted");
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      this.wake = undefined;
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+export class WtiNpsSwitch implements PowerSwitch {
+  readonly type = "wti_nps" as const;
+  readonly name: string;
+  private readonly steps: Steps;
+  private readonly timeouts: NpsTimeouts;
+
+  constructor(private readonly options: WtiNpsOptions) {
+    this.name = `wti_nps ${options.host}:${options.port ?? NPS_DEFAULT_PORT}`;
+    this.steps = new Steps(this.name, options.observer);
+    this.timeouts = { ...NPS_TIMEOUTS, ...options.timeouts };
+  }
+
+  async health(): Promise<void> {
+    await this.session(this.steps, async (s) => {
+      await this.table(this.steps, s);
+    });
+  }
+
+  async status(outlet: string): Promise<OutletState> {
+    const steps = this.steps.forOutlet(outlet);
+    return this.session(steps, async (s) => this.plug(steps, await this.table(steps, s), outlet).state);
+  }
+
+  async on(outlet: string): Promise<void> {
+    await this.switchTo(outlet, "on");
+  }
+
+  async off(outlet: string): Promise<void> {
+    await this.switchTo(outlet, "off");
+  }
+
+  /** Off and on as in fence_wti (never /BOOT, whose off the switch does not let us see). */
+  async reboot(outlet: string): Promise<void> {
+    await this.switchTo(outlet, "off");
+    await this.switchTo(outlet, "on");
+  }
+
+  async close(): Promise<void> {}
+
+  private async switchTo(outlet: string, state: OutletState): Promise<void> {
+    const steps = this.steps.forOutlet(outlet);
+    const t = this.timeouts;
+    await this.session(steps, async (s) => {
+      const before = this.plug(steps, await this.table(steps, s), outlet);
+      if (before.state === state) {
+        steps.note(`already ${state}`);
+        return;
+      }
+      await steps.run(`${state} sent`, t.command, async (signal) => {
+        s.send(`/${state} ${before.plug},y`);
+        const answer = await s.until([NPS_PROMPT, NPS_CONFIRM_PROMPT], signal);
+        if (answer.index === 1) {
+          s.send("Y");
+          await s.until([NPS_PROMPT], signal);
+        }
+      });
+      await steps.run(
+        `${state} confirmed`,
+        t.confirm,
+        async (signal) => {
+          for (;;) {
+            const rows = await this.readTable(steps, s, signal);
+            if (this.plug(steps, rows, outlet).state === state) return;
+            await new Promise((r) => setTimeout(r, t.poll));
+          }
+        },
+        () => `plug ${outlet} ${state}`,
+      );
+    });
+  }
+
+  /** Connects, logs in, runs `work`, logs out; always closes the connection. */
+  private async session<T>(steps: Steps, work: (s: Session) => Promise<T>): Promise<T> {
+    const s = await this.connectAndLogin(steps);
+    try {
+      const result = await work(s);
+      s.send("/X");
+      return result;
+    } finally {
+      s.close();
+    }
+  }
+
+  /**
+   * A switch busy with another session closes the connection before any prompt; try again until
+   * the login deadline, as the Linux-HA plugin does.
+   */
+  private async connectAndLogin(steps: Steps): Promise<Session> {
+    const t = this.timeouts;
+    const { host } = this.options;
+    const port = this.options.port ?? NPS_DEFAULT_PORT;
+    const giveUp = Date.now() + t.login;
+    for (;;) {
+      const socket = await steps
+        .run(
+          "connecting",
+          t.connect,
+          () => openSocket(host, port),
+          () => `${host}:${port}`,
+        )
+        .catch((err: unknown) => {
+          if (err instanceof PowerSwitchError && err.kind === "timeout") throw err;
+          throw steps.error("disconnected", "connecting", err instanceof Error ? err.message : String(err));
+        });
+      const s = new Session(socket);
+      try {
+        await this.login(steps, s);
+        return s;
+      } catch (err) {
+        s.close();
+        const busy = err instanceof PowerSwitchError && err.kind === "disconnected" && err.step === "login";
+        if (!busy || Date.now() + BUSY_RETRY_MS >= giveUp) throw err;
+        steps.note("switch busy", "it closed the connection before a prompt; trying again");
+        await new Promise((r) => setTimeout(r, BUSY_RETRY_MS));
+      }
+    }
+  }
+
+  private async login(steps: Steps, s: Session): Promise<void> {
+    const { username, password } = this.options;
+    const prompts = [NPS_PROMPT, NPS_PASSWORD_PROMPT, LOGIN_PROMPT];
+    await steps.run("login", this.timeouts.login, async (signal) => {
+      let answer = await s.until(prompts, signal);
+      if (answer.index === 2) {
+        if (username === undefined)
+          throw steps.error("auth", "login", "the switch asks for a user name and none is configured");
+        s.send(username);
+        answer = await s.until(prompts, signal);
+      }
+      if (answer.index === 1) {
+        if (password === undefined)
+          throw steps.error("auth", "login", "the switch asks for a password and none is configured");
+        s.send(password);
+        answer = await s.until([NPS_PROMPT, NPS_PASSWORD_PROMPT, INVALID_PASSWORD], signal);
+        if (answer.index !== 0) throw steps.error("auth", "login", "the switch refused the password");
+      }
+    });
+  }
+
+  private table(steps: Steps, s: Session): Promise<PlugRow[]> {
+    return steps.run("status table", this.timeouts.command, (signal) => this.readTable(steps, s, signal));
+  }
+
+  private async readTable(steps: Steps, s: Session, signal: AbortSignal): Promise<PlugRow[]> {
+    s.send("/S");
+    let output = "";
+    for (;;) {
+      const answer = await s.until([NPS_PROMPT, PAGER_PROMPT], signal);
+      output += answer.output;
+      if (answer.index === 0) break;
+      s.send(""); // next page
+    }
+    const rows = parseStatusTable(output);
+    if (rows === undefined)
+      throw steps.error(
+        "garbled",
+        "status table",
+        "the /S output holds no plug table with plug, name and status columns",
+      );
+    return rows;
+  }
+
+  private plug(steps: Steps, rows: PlugRow[], outlet: string): PlugRow {
+    const row = rows.find((r) => r.plug === outlet);
+    if (row === undefined) {
+      throw steps.error(
+        "unknown-outlet",
+        "status table",
+        `the switch has plugs ${rows.map((r) => r.plug).join(", ")}, not ${outlet}`,
+      );
+    }
+    return row;
+  }
+}
+
+function openSocket(host: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    socket.once("connect", () => {
+      socket.removeAllListeners("error");
+      resolve(socket);
+    });
+    socket.once("error", reject);
+  });
+}
