@@ -142,7 +142,7 @@ export class FenceAgentSwitch implements PowerSwitch {
     return steps.run(
       `${action} (${this.options.agent})`,
       this.timeoutMs + AGENT_KILL_GRACE_MS + 1_000,
-      () => this.spawnAgent(lines.join("\n") + "\n"),
+      () => this.spawnAgent(`${lines.join("\n")}\n`),
       (r) => (r.signal !== null ? `killed by ${r.signal}` : `exit ${r.code}`),
     );
   }

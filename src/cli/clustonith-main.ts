@@ -1,0 +1,339 @@
+// clustonith: the power-switch test command. Parses arguments, builds one driver, runs one action
+// and prints every step as it happens.
+import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { Command, CommanderError, Option } from "commander";
+import { createSwitch, describeSwitch, type SwitchConfig } from "../power/create.js";
+import { PowerSwitchError } from "../power/errors.js";
+import { type StepEvent, SWITCH_TYPES } from "../power/switch.js";
+import { EXIT } from "./exit-codes.js";
+import { type CommandIo, processIo, table } from "./io.js";
+
+/** clustonith's own exit codes, as its man page lists them. */
+export const STONITH_EXIT = { ok: 0, failed: 1, off: 2, usage: 64 } as const;
+
+const USAGE =
+  "usage: clustonith --type TYPE [switch options] --outlet N {-S|--status|--on|--off|-r} [--json]; see clustonith(8)";
+
+type Action = "switch-status" | "status" | "on" | "off" | "reboot";
+
+interface Options {
+  config?: string;
+  type?: string;
+  outlet?: string;
+  device?: string;
+  host?: string;
+  port?: string;
+  username?: string;
+  password?: string;
+  passwordFile?: string;
+  community?: string;
+  communityFile?: string;
+  snmpVersion?: string;
+  agent?: string;
+  arg: string[];
+  timeout?: string;
+  watchdogTimeout?: string;
+  switchStatus?: boolean;
+  status?: boolean;
+  on?: boolean;
+  off?: boolean;
+  reboot?: boolean;
+  json?: boolean;
+}
+
+class UsageError extends Error {}
+
+function program(io: CommandIo): Command {
+  return new Command("clustonith")
+    .description("Test a power switch: read an outlet, switch it on or off, or power-cycle it.")
+    .option("-c, --config <file>", "cluster.conf (not supported yet: use --type)")
+    .option("--type <type>", `switch type: ${SWITCH_TYPES.join(", ")}`)
+    .option("--outlet <n>", "the outlet (plug) to act on")
+    .option("--device <path>", "rps10: the serial device")
+    .option("--host <host>", "wti_nps, apc_snmp: the switch's address")
+    .option("--port <port>", "wti_nps, apc_snmp: the TCP or UDP port")
+    .option("--username <name>", "wti_nps: the login name, if the switch asks for one")
+    .option("--password <pw>", "wti_nps: the password (visible to ps; prefer --password-file)")
+    .option("--password-file <file>", "wti_nps: read the password from this file")
+    .option("--community <c>", "apc_snmp: the read-write community (default private)")
+    .option("--community-file <file>", "apc_snmp: read the community from this file")
+    .option("--snmp-version <v>", "apc_snmp: 1 or 2c (default 1)")
+    .option("--agent <name>", "fence_agent: the agent program, e.g. fence_ipmilan")
+    .option(
+      "--arg <key=value>",
+      "fence_agent: an argument for the agent (repeatable)",
+      (v: string, all: string[]) => [...all, v],
+      [],
+    )
+    .option("--timeout <seconds>", "fence_agent: the deadline for one agent run (default 60)")
+    .option("--watchdog-timeout <seconds>", "watchdog: the member's watchdog timeout")
+    .addOption(
+      new Option("-S, --switch-status", "check the switch answers, and read the outlet if one is given"),
+    )
+    .option("--status", "read the outlet (exit 0 on, 2 off)")
+    .option("--on", "switch the outlet on and confirm it")
+    .option("--off", "switch the outlet off and confirm it")
+    .option("-r, --reboot", "power-cycle: off, confirmed off, on, confirmed on")
+    .option("--json", "print JSON for scripts")
+    .helpOption("-h, --help", "show this help")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: () => {} })
+    .allowExcessArguments(false);
+}
+
+function secret(direct: string | undefined, file: string | undefined, what: string): string | undefined {
+  if (direct !== undefined && file !== undefined)
+    throw new UsageError(`give the ${what} or a ${what} file, not both`);
+  if (file === undefined) return direct;
+  try {
+    return readFileSync(file, "utf8").split(/\r?\n/)[0] ?? "";
+  } catch (err) {
+    throw new UsageError(
+      `cannot read the ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+}
+
+function number(value: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new UsageError(`${flag} needs a number from ${min} to ${max}, not "${value}"`);
+  return n;
+}
+
+function required(value: string | undefined, flag: string, type: string): string {
+  if (value === undefined || value === "") throw new UsageError(`--type ${type} needs ${flag}`);
+  return value;
+}
+
+/** The switch described by the flags. */
+export function switchFromOptions(o: Options): SwitchConfig {
+  const type = o.type;
+  if (type === undefined)
+    throw new UsageError("say which switch with --type (or -c, once cluster.conf is supported)");
+  const port = number(o.port, "--port", 1, 65535);
+  switch (type) {
+    case "rps10":
+      return { type, device: required(o.device, "--device PATH", type) };
+    case "wti_nps": {
+      const password = secret(o.password, o.passwordFile, "password");
+      return {
+        type,
+        host: required(o.host, "--host HOST", type),
+        ...(port !== undefined ? { port } : {}),
+        ...(o.username !== undefined ? { username: o.username } : {}),
+        ...(password !== undefined ? { password } : {}),
+      };
+    }
+    case "apc_snmp": {
+      const community = secret(o.community, o.communityFile, "community");
+      if (o.snmpVersion !== undefined && o.snmpVersion !== "1" && o.snmpVersion !== "2c") {
+        throw new UsageError(`--snmp-version must be 1 or 2c, not "${o.snmpVersion}"`);
+      }
+      return {
+        type,
+        host: required(o.host, "--host HOST", type),
+        ...(port !== undefined ? { port } : {}),
+        ...(community !== undefined ? { community } : {}),
+        ...(o.snmpVersion !== undefined ? { version: o.snmpVersion } : {}),
+      };
+    }
+    case "fence_agent": {
+      const args: Record<string, string> = {};
+      for (const pair of o.arg) {
+        const at = pair.indexOf("=");
+        if (at < 1) throw new UsageError(`--arg needs key=value, not "${pair}"`);
+        args[pair.slice(0, at)] = pair.slice(at + 1);
+      }
+      const timeout = number(o.timeout, "--timeout", 1, 3600);
+      return {
+        type,
+        agent: required(o.agent, "--agent NAME", type),
+        args,
+        ...(timeout !== undefined ? { timeoutMs: timeout * 1000 } : {}),
+      };
+    }
+    case "watchdog":
+      return {
+        type,
+        timeoutSeconds: number(
+          required(o.watchdogTimeout, "--watchdog-timeout SECONDS", type),
+          "--watchdog-timeout",
+          1,
+          3600,
+        )!,
+      };
+    case "none":
+      return { type };
+    default:
+      throw new UsageError(`unknown switch type "${type}"; use ${SWITCH_TYPES.join(", ")}`);
+  }
+}
+
+function actionOf(o: Options): Action {
+  const chosen = (
+    [
+      ["switch-status", o.switchStatus],
+      ["status", o.status],
+      ["on", o.on],
+      ["off", o.off],
+      ["reboot", o.reboot],
+    ] as const
+  ).filter(([, set]) => set === true);
+  if (chosen.length !== 1)
+    throw new UsageError(chosen.length === 0 ? "choose what to do" : "choose one action");
+  return chosen[0]![0];
+}
+
+export async function main(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
+  let o: Options;
+  try {
+    o = program(io)
+      .parse([...argv], { from: "user" })
+      .opts<Options>();
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return EXIT.ok;
+      io.err(`clustonith: ${err.message.replace(/^error: /, "")}; ${USAGE}`);
+      return STONITH_EXIT.usage;
+    }
+    throw err;
+  }
+  let config: SwitchConfig;
+  let action: Action;
+  try {
+    if (o.config !== undefined) {
+      throw new UsageError(
+        "-c (cluster.conf) is not supported in this version yet; describe the switch with --type",
+      );
+    }
+    config = switchFromOptions(o);
+    action = actionOf(o);
+    if (action !== "switch-status" && o.outlet === undefined)
+      throw new UsageError(`--${action} needs --outlet N`);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.err(`clustonith: ${err.message}; ${USAGE}`);
+    return STONITH_EXIT.usage;
+  }
+  return run(config, action, o.outlet, o.json === true, io);
+}
+
+async function run(
+  config: SwitchConfig,
+  action: Action,
+  outlet: string | undefined,
+  json: boolean,
+  io: CommandIo,
+): Promise<number> {
+  const steps: StepEvent[] = [];
+  const started = performance.now();
+  const show = (e: StepEvent) => {
+    steps.push(e);
+    if (!json)
+      io.out(
+        `  ${e.step.padEnd(26)} ${`${e.durationMs.toFixed(1)} ms`.padStart(10)}${e.detail ? `  ${e.detail}` : ""}`,
+      );
+  };
+  let sw: ReturnType<typeof createSwitch>;
+  try {
+    sw = createSwitch(config, { observer: show, warn: (m) => io.err(`clustonith: warning: ${m}`) });
+  } catch (err) {
+    if (err instanceof PowerSwitchError) {
+      io.err(`clustonith: ${err.message}`);
+      return err.kind === "config" ? STONITH_EXIT.usage : STONITH_EXIT.failed;
+    }
+    throw err;
+  }
+  if (!json) io.out(`${sw.name}${outlet !== undefined ? ` outlet ${outlet}` : ""}: ${action}`);
+  let state: "on" | "off" | undefined;
+  let reachable = false;
+  try {
+    switch (action) {
+      case "switch-status":
+        await sw.health();
+        reachable = true;
+        if (outlet !== undefined) state = await sw.status(outlet);
+        break;
+      case "status":
+        state = await sw.status(outlet!);
+        break;
+      case "on":
+        await sw.on(outlet!);
+        state = "on";
+        break;
+      case "off":
+        await sw.off(outlet!);
+        state = "off";
+        break;
+      case "reboot":
+        await sw.reboot(outlet!);
+        state = "on";
+        break;
+    }
+  } catch (err) {
+    if (!(err instanceof PowerSwitchError)) throw err;
+    const totalMs = performance.now() - started;
+    if (json) {
+      io.out(
+        JSON.stringify(
+          {
+            switch: describeSwitch(config),
+            outlet,
+            action,
+            ok: false,
+            steps,
+            totalMs,
+            error: { kind: err.kind, step: err.step, message: err.message },
+          },
+          null,
+          2,
+        ),
+      );
+    } else io.err(`clustonith: ${err.message}`);
+    if (action === "switch-status" && !json)
+      printTable(io, sw.name, config.type, reachable, outlet, undefined);
+    return err.kind === "config" ? STONITH_EXIT.usage : STONITH_EXIT.failed;
+  } finally {
+    await sw.close();
+  }
+  const totalMs = performance.now() - started;
+  if (json) {
+    io.out(
+      JSON.stringify(
+        { switch: describeSwitch(config), outlet, action, ok: true, state, steps, totalMs },
+        null,
+        2,
+      ),
+    );
+  } else if (action === "switch-status") {
+    printTable(io, sw.name, config.type, true, outlet, state);
+  } else {
+    const what =
+      action === "status"
+        ? `is ${state}`
+        : action === "reboot"
+          ? "was power-cycled (off confirmed, then on confirmed)"
+          : `is ${state} (confirmed)`;
+    io.out(`Outlet ${outlet} ${what}; ${totalMs.toFixed(0)} ms in all.`);
+  }
+  return action === "status" && state === "off" ? STONITH_EXIT.off : STONITH_EXIT.ok;
+}
+
+function printTable(
+  io: CommandIo,
+  name: string,
+  type: string,
+  reachable: boolean,
+  outlet: string | undefined,
+  state: string | undefined,
+): void {
+  io.out(
+    table([
+      ["SWITCH", "TYPE", "REACHABLE", "OUTLET", "STATE"],
+      [name, type, reachable ? "yes" : "no", outlet ?? "-", state ?? "-"],
+    ]),
+  );
+}

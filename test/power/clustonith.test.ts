@@ -1,0 +1,223 @@
+// clustonith end to end against every simulator: the flags, the steps it prints, --json without
+// secrets, and its exit codes (0 success or on, 2 off, 1 failure, 64 usage).
+import { spawnSync } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/clustonith-main.js";
+import { ApcSimulator } from "../../tools/sim/apc-snmp.js";
+import { Rps10Simulator } from "../../tools/sim/rps10.js";
+import { NpsSimulator } from "../../tools/sim/wti-nps.js";
+import { scratchDir } from "../helpers/scratch.js";
+
+const dir = scratchDir("clumanager-clustonith-");
+const rps10 = new Rps10Simulator({ link: join(dir.path, "ttyRPS"), outlets: 4, toggleDelayMs: 50 });
+const nps = new NpsSimulator({ port: 0, password: "nps-secret", outlets: 4 });
+const apc = new ApcSimulator({ port: 0, outlets: 4, community: "apc-secret" });
+const passwordFile = join(dir.path, "nps.pw");
+const communityFile = join(dir.path, "apc.community");
+
+beforeAll(async () => {
+  writeFileSync(passwordFile, "nps-secret\n");
+  writeFileSync(communityFile, "apc-secret\n");
+  await Promise.all([rps10.start(), nps.start(), apc.start()]);
+});
+afterAll(async () => {
+  await Promise.all([rps10.stop(), nps.stop(), apc.stop()]);
+  dir.remove();
+});
+
+async function clustonith(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await main(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
+  return { code, out, err };
+}
+
+async function npsIdle(): Promise<void> {
+  for (let i = 0; i < 100 && nps.busy; i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+describe("clustonith against the simulators", () => {
+  it("rps10: off, status, on, reboot and -S, printing each step with its duration", async () => {
+    const sw = ["--type", "rps10", "--device", rps10.link, "--outlet", "1"];
+    const off = await clustonith(...sw, "--off");
+    expect(off.code).toBe(0);
+    expect(off.out).toMatch(/^rps10 .*ttyRPS outlet 1: off$/m);
+    expect(off.out).toMatch(/^ {2}off confirmed +\d+\.\d ms {2}plug 1 off$/m);
+    expect(off.out).toMatch(/Outlet 1 is off \(confirmed\); \d+ ms in all\./);
+    expect(rps10.bank.get("1")).toBe("off");
+    expect((await clustonith(...sw, "--status")).code).toBe(2);
+    expect((await clustonith(...sw, "--on")).code).toBe(0);
+    expect((await clustonith(...sw, "--status")).code).toBe(0);
+    expect((await clustonith(...sw, "-r")).code).toBe(0);
+    const table = await clustonith(...sw, "-S");
+    expect(table.code).toBe(0);
+    expect(table.out).toMatch(/^rps10 .*ttyRPS\s+rps10\s+yes\s+1\s+on$/m);
+  });
+
+  it("wti_nps: the password from a file, and never in --json", async () => {
+    await npsIdle();
+    const sw = [
+      "--type",
+      "wti_nps",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(nps.port),
+      "--password-file",
+      passwordFile,
+    ];
+    const r = await clustonith(...sw, "--outlet", "3", "--off", "--json");
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.out);
+    expect(json).toMatchObject({
+      ok: true,
+      state: "off",
+      action: "off",
+      switch: { type: "wti_nps", password: "***" },
+    });
+    expect(r.out).not.toContain("nps-secret");
+    expect(json.steps.map((s: { step: string }) => s.step)).toEqual(
+      expect.arrayContaining(["login", "off sent", "off confirmed"]),
+    );
+    expect(nps.bank.get("3")).toBe("off");
+    await npsIdle();
+    expect((await clustonith(...sw, "--outlet", "3", "--on")).code).toBe(0);
+  });
+
+  it("wti_nps: a wrong password and an unknown outlet are failures (exit 1)", async () => {
+    await npsIdle();
+    const wrong = await clustonith(
+      "--type",
+      "wti_nps",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(nps.port),
+      "--password",
+      "nope",
+      "--outlet",
+      "1",
+      "--status",
+    );
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toMatch(/login: the switch refused the password/);
+    await npsIdle();
+    const unknown = await clustonith(
+      "--type",
+      "wti_nps",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(nps.port),
+      "--password-file",
+      passwordFile,
+      "--outlet",
+      "9",
+      "--status",
+      "--json",
+    );
+    expect(unknown.code).toBe(1);
+    expect(JSON.parse(unknown.out)).toMatchObject({ ok: false, error: { kind: "unknown-outlet" } });
+  });
+
+  it("apc_snmp: the community from a file, off and on, -S, and never the community in --json", async () => {
+    const sw = [
+      "--type",
+      "apc_snmp",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(apc.port),
+      "--community-file",
+      communityFile,
+    ];
+    expect((await clustonith(...sw, "--outlet", "2", "--off")).code).toBe(0);
+    expect(apc.bank.get("2")).toBe("off");
+    expect((await clustonith(...sw, "--outlet", "2", "--status")).code).toBe(2);
+    const status = await clustonith(...sw, "-S", "--outlet", "2", "--json");
+    expect(JSON.parse(status.out)).toMatchObject({ ok: true, state: "off", switch: { community: "***" } });
+    expect(status.out).not.toContain("apc-secret");
+    expect((await clustonith(...sw, "--outlet", "2", "-r", "--snmp-version", "2c")).code).toBe(0);
+    expect(apc.bank.get("2")).toBe("on");
+  });
+
+  it.skipIf(!existsSync("/usr/sbin/fence_dummy"))("fence_agent: passes --arg to the agent", async () => {
+    const statusFile = join(dir.path, "dummy.status");
+    const sw = [
+      "--type",
+      "fence_agent",
+      "--agent",
+      "fence_dummy",
+      "--arg",
+      "type=file",
+      "--arg",
+      `status_file=${statusFile}`,
+      "--outlet",
+      "1",
+    ];
+    expect((await clustonith(...sw, "--on")).code).toBe(0);
+    expect((await clustonith(...sw, "--status")).code).toBe(0);
+    expect((await clustonith(...sw, "--off")).code).toBe(0);
+    expect((await clustonith(...sw, "--status")).code).toBe(2);
+  });
+
+  it("none: works, and warns that nothing is fenced", async () => {
+    const r = await clustonith("--type", "none", "--outlet", "1", "--off");
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/warning: power switch type 'none' does not fence/);
+  });
+
+  it("watchdog: off waits out twice the watchdog timeout; status is not something it can do", async () => {
+    const started = Date.now();
+    expect(
+      (await clustonith("--type", "watchdog", "--watchdog-timeout", "1", "--outlet", "clu2", "--off")).code,
+    ).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+    const status = await clustonith(
+      "--type",
+      "watchdog",
+      "--watchdog-timeout",
+      "1",
+      "--outlet",
+      "clu2",
+      "--status",
+    );
+    expect(status.code).toBe(1);
+    expect(status.err).toMatch(/cannot report whether a member is on/);
+  });
+
+  it.each([
+    [["--type", "rps10", "--device", "/dev/null", "--status"], /--status needs --outlet N/],
+    [["--type", "rps10", "--device", "/dev/null", "--outlet", "1"], /choose what to do/],
+    [["--type", "rps10", "--device", "/dev/null", "--outlet", "1", "--on", "--off"], /choose one action/],
+    [["--type", "rps10", "--outlet", "1", "--on"], /--type rps10 needs --device PATH/],
+    [
+      ["--type", "wti_nps", "--host", "h", "--port", "99999", "--outlet", "1", "--on"],
+      /--port needs a number from 1 to 65535/,
+    ],
+    [
+      ["--type", "fence_agent", "--agent", "fence_dummy", "--arg", "novalue", "--outlet", "1", "--on"],
+      /--arg needs key=value/,
+    ],
+    [["-c", "/etc/cluster.conf", "-S"], /cluster.conf\) is not supported in this version yet/],
+    [["--bogus"], /unknown option '--bogus'/],
+  ])("usage error %j exits 64 with one line", async (argv, message) => {
+    const r = await clustonith(...(argv as string[]));
+    expect(r.code).toBe(64);
+    expect(r.err).toMatch(message);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("the installed command exits the same way as a separate process", () => {
+    const bin = join(process.cwd(), "dist/cli/clustonith.js");
+    if (!existsSync(bin)) throw new Error(`${bin} is missing: run "npm install" (it compiles the commands)`);
+    const r = spawnSync(process.execPath, [bin, "--type", "none", "--outlet", "1", "--status"], {
+      encoding: "utf8",
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/Outlet 1 is on/);
+    expect(spawnSync(process.execPath, [bin], { encoding: "utf8" }).status).toBe(64);
+  });
+});
