@@ -1,7 +1,7 @@
 // The RPS-10 driver against the simulator over a real pseudo-terminal (socat), the serialport
 // package on one side and the serial protocol byte for byte.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PowerSwitchError } from "../../src/power/errors.js";
@@ -127,13 +127,12 @@ describe("rps10 simulator as a program", () => {
   it("prints ready PATH, serves the driver, and writes its state file", async () => {
     const link = join(dir.path, "ttyCLI");
     const stateFile = join(dir.path, "cli-state.json");
-    child = spawn(
-      process.execPath,
-      ["--import", "tsx", "tools/sim/rps10.ts", "--link", link, "--outlets", "2", "--state-file", stateFile],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
+    const hookLog = join(dir.path, "hook.log");
+    const hook = `echo "$OUTLET=$STATE" >> ${hookLog}`;
+    const args = ["--link", link, "--outlets", "2", "--state-file", stateFile, "--hook", hook];
+    child = spawn(process.execPath, ["--import", "tsx", "tools/sim/rps10.ts", ...args], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     const ready = await new Promise<string>((resolve, reject) => {
       let out = "";
       child?.stdout?.on("data", (c: Buffer) => {
@@ -143,7 +142,12 @@ describe("rps10 simulator as a program", () => {
       child?.on("exit", (code) => reject(new Error(`simulator exited ${code}`)));
     });
     expect(ready).toBe(`ready ${link}`);
-    await new Rps10Switch({ device: link, timeouts: fast }).off("1");
-    expect(JSON.parse(readFileSync(stateFile, "utf8"))).toEqual({ "0": "on", "1": "off" });
+    await new Rps10Switch({ device: link, timeouts: fast }).reboot("1");
+    expect(JSON.parse(readFileSync(stateFile, "utf8"))).toEqual({ "0": "on", "1": "on" });
+    // The hook ran for the outlet going off and coming on, in that order.
+    const logged = () => (existsSync(hookLog) ? readFileSync(hookLog, "utf8") : "");
+    for (let i = 0; i < 100 && logged().split("\n").length < 3; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(logged()).toBe("1=off\n1=on\n");
   });
 });
