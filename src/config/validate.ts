@@ -1,0 +1,624 @@
+// Turns a cluster.conf document into a ClusterConfig, or into every error it holds at once, each
+// naming the line and the key and saying what would be right.
+import {
+  type Block,
+  type ConfDocument,
+  type Entry,
+  type Node,
+  parseDocument,
+  type Section,
+} from "./document.js";
+import {
+  type Channel,
+  type ClusterConfig,
+  DEFAULTS,
+  LOG_LEVELS,
+  type MemberConfig,
+  type MemberPower,
+  type QuorumPaths,
+  type Resource,
+  type ServiceConfig,
+} from "./model.js";
+import {
+  absolutePath,
+  cidr,
+  host,
+  integer,
+  ipv4,
+  name,
+  nearest,
+  oneOf,
+  seconds,
+  text,
+  type ValueType,
+  yesNo,
+} from "./values.js";
+
+export interface ConfigError {
+  line: number;
+  key?: string;
+  message: string;
+}
+
+export interface Limits {
+  /** From the quorum partitions' layout, when known. */
+  maxMembers?: number;
+  maxServices?: number;
+}
+
+export type Validated = { ok: true; config: ClusterConfig } | { ok: false; errors: ConfigError[] };
+
+const SECTIONS = ["cluster", "quorum", "members", "services"] as const;
+
+/** Collects the errors; every reader below reports into one. */
+class Report {
+  readonly errors: ConfigError[] = [];
+  add(line: number, message: string, key?: string): void {
+    this.errors.push(key === undefined ? { line, message } : { line, key, message });
+  }
+}
+
+/** The entries and blocks of one section or block, read key by key; what is left over is unknown. */
+class Fields {
+  private readonly entries = new Map<string, Entry>();
+  private readonly used = new Set<string>();
+  readonly blocks: Block[] = [];
+
+  constructor(
+    private readonly report: Report,
+    private readonly where: string,
+    private readonly line: number,
+    children: readonly Node[],
+  ) {
+    for (const child of children) {
+      if (child.kind === "block") {
+        this.blocks.push(child);
+        continue;
+      }
+      const earlier = this.entries.get(child.key);
+      if (earlier !== undefined) {
+        report.add(
+          child.line,
+          `"${child.key}" is set twice in ${where} (first on line ${earlier.line})`,
+          child.key,
+        );
+        continue;
+      }
+      this.entries.set(child.key, child);
+    }
+  }
+
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  raw(key: string): Entry | undefined {
+    this.used.add(key);
+    return this.entries.get(key);
+  }
+
+  get<T>(key: string, type: ValueType<T>): T | undefined {
+    const entry = this.raw(key);
+    if (entry === undefined) return undefined;
+    const read = type.read(entry.value);
+    if (read.ok) return read.value;
+    this.report.add(
+      entry.line,
+      `${key} in ${this.where} must be ${read.expected}, not "${entry.value}"`,
+      key,
+    );
+    return undefined;
+  }
+
+  required<T>(key: string, type: ValueType<T>): T | undefined {
+    if (!this.entries.has(key)) {
+      this.report.add(this.line, `${this.where} needs "${key} = ..." (${type.describe})`, key);
+      return undefined;
+    }
+    return this.get(key, type);
+  }
+
+  /** Entries named PREFIX.NAME, e.g. arg.ip or param.state. */
+  prefixed(prefix: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [key, entry] of this.entries) {
+      if (!key.startsWith(prefix) || key.length === prefix.length) continue;
+      this.used.add(key);
+      out[key.slice(prefix.length)] = entry.value;
+    }
+    return out;
+  }
+
+  /** When the type of a block is wrong, which keys belong cannot be known: report only the type. */
+  ignoreRest(): void {
+    for (const key of this.entries.keys()) this.used.add(key);
+  }
+
+  /** Reports every entry no reader asked for, with the nearest known key. */
+  finish(known: readonly string[], prefixes: readonly string[] = []): void {
+    for (const [key, entry] of this.entries) {
+      if (this.used.has(key)) continue;
+      const near = nearest(key, known);
+      const hint =
+        near !== undefined
+          ? `; did you mean "${near}"?`
+          : `; known here: ${[...known, ...prefixes.map((p) => `${p}NAME`)].join(", ")}`;
+      this.report.add(entry.line, `unknown key "${key}" in ${this.where}${hint}`, key);
+    }
+  }
+}
+
+/** memberN, chanN, serviceN, resourceN: the N, or an error. */
+function numbered(report: Report, block: Block, stem: string, max: number): number | undefined {
+  const m = new RegExp(`^${stem}(\\d+)$`).exec(block.name);
+  const n = m ? Number(m[1]) : Number.NaN;
+  if (!(n >= 0 && n < max)) {
+    report.add(block.line, `"start ${block.name}" should be "start ${stem}N" with N from 0 to ${max - 1}`);
+    return undefined;
+  }
+  return n;
+}
+
+export function validateText(textOfFile: string, limits: Limits = {}): Validated {
+  return validateDocument(parseDocument(textOfFile), limits);
+}
+
+export function validateDocument(doc: ConfDocument, limits: Limits = {}): Validated {
+  const report = new Report();
+  for (const p of doc.problems) report.add(p.line, p.message);
+  const sections = new Map<string, Section>();
+  for (const s of doc.sections) {
+    if (!(SECTIONS as readonly string[]).includes(s.name)) {
+      const near = nearest(s.name, SECTIONS);
+      report.add(
+        s.line,
+        `unknown section [${s.name}]${near ? `; did you mean [${near}]?` : `; the sections are ${SECTIONS.map((n) => `[${n}]`).join(", ")}`}`,
+      );
+      continue;
+    }
+    const earlier = sections.get(s.name);
+    if (earlier) report.add(s.line, `[${s.name}] appears twice (first on line ${earlier.line}); keep one`);
+    else sections.set(s.name, s);
+  }
+  const empty = (n: string): Section => ({ name: n, line: 1, children: [] });
+  for (const required of ["cluster", "quorum", "members"] as const) {
+    if (!sections.has(required)) report.add(1, `the file has no [${required}] section`);
+  }
+
+  const cluster = readCluster(report, sections.get("cluster") ?? empty("cluster"));
+  const quorum = readQuorum(report, sections.get("quorum") ?? empty("quorum"), "[quorum]");
+  const { members, names } = readMembers(report, sections.get("members") ?? empty("members"), limits);
+  const services = readServices(report, sections.get("services") ?? empty("services"), limits, names);
+
+  if (report.errors.length > 0 || cluster === undefined || quorum === undefined) {
+    return { ok: false, errors: report.errors.sort((a, b) => a.line - b.line) };
+  }
+  return { ok: true, config: { cluster, quorum, members, services } };
+}
+
+function readCluster(report: Report, s: Section): ClusterConfig["cluster"] | undefined {
+  const f = new Fields(report, "[cluster]", s.line, s.children);
+  for (const b of f.blocks) report.add(b.line, `[cluster] holds no blocks ("start ${b.name}")`);
+  const clusterName = f.required("name", name);
+  const heartbeatInterval = f.get("heartbeat_interval", seconds(0.05, 60)) ?? DEFAULTS.heartbeatInterval;
+  const tko = f.get("tko", integer(2, 1000)) ?? DEFAULTS.tko;
+  const tkoNetup = f.get("tko_netup", integer(2, 10000)) ?? DEFAULTS.tkoNetup;
+  const ioTimeout = f.get("io_timeout", seconds(0.01, 600)) ?? DEFAULTS.ioTimeout;
+  const keyFile = f.get("key_file", absolutePath) ?? DEFAULTS.keyFile;
+  const loglevel = f.get("loglevel", oneOf(...LOG_LEVELS)) ?? DEFAULTS.loglevel;
+  const syslogFacility =
+    f.get(
+      "syslog_facility",
+      oneOf("local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7", "daemon"),
+    ) ?? DEFAULTS.syslogFacility;
+  f.finish([
+    "name",
+    "heartbeat_interval",
+    "tko",
+    "tko_netup",
+    "io_timeout",
+    "key_file",
+    "loglevel",
+    "syslog_facility",
+  ]);
+
+  // Timing that cannot work: a write allowed to take as long as the whole hang window would let
+  // a member be declared hung while its own write is still within its deadline.
+  const at = (key: string) => f.raw(key)?.line ?? s.line;
+  if (ioTimeout >= heartbeatInterval * tko) {
+    report.add(
+      at("io_timeout"),
+      `io_timeout (${ioTimeout} s) must be shorter than heartbeat_interval x tko (${heartbeatInterval} s x ${tko} = ${round(heartbeatInterval * tko)} s)`,
+      "io_timeout",
+    );
+  }
+  if (tkoNetup < tko) {
+    report.add(
+      at("tko_netup"),
+      `tko_netup (${tkoNetup}) must not be smaller than tko (${tko}): it is the longer patience`,
+      "tko_netup",
+    );
+  }
+  if (clusterName === undefined) return undefined;
+  return {
+    name: clusterName,
+    heartbeatInterval,
+    tko,
+    tkoNetup,
+    ioTimeout,
+    keyFile,
+    loglevel,
+    syslogFacility,
+  };
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+function readQuorum(
+  report: Report,
+  s: { line: number; children: Node[] },
+  where: string,
+): QuorumPaths | undefined {
+  const f = new Fields(report, where, s.line, s.children);
+  for (const b of f.blocks) report.add(b.line, `${where} holds no blocks ("start ${b.name}")`);
+  const primary = f.required("primary", absolutePath);
+  const backup = f.required("backup", absolutePath);
+  f.finish(["primary", "backup"]);
+  if (primary !== undefined && backup !== undefined && primary === backup) {
+    report.add(
+      f.raw("backup")?.line ?? s.line,
+      `the primary and the backup quorum partition are both ${primary}; they must be two partitions`,
+      "backup",
+    );
+  }
+  return primary !== undefined && backup !== undefined ? { primary, backup } : undefined;
+}
+
+const MAX_MEMBER_BLOCKS = 128;
+const MAX_SERVICE_BLOCKS = 1024;
+
+/** The members, and every member name the file gives (even of a member with other errors, so
+ * that one mistake does not make every service that prefers that member look wrong too). */
+function readMembers(
+  report: Report,
+  s: Section,
+  limits: Limits,
+): { members: MemberConfig[]; names: string[] } {
+  const f = new Fields(report, "[members]", s.line, s.children);
+  f.finish([]);
+  const members: MemberConfig[] = [];
+  const ids = new Map<number, number>();
+  const names = new Map<string, number>();
+  const max = limits.maxMembers ?? MAX_MEMBER_BLOCKS;
+  for (const block of f.blocks) {
+    const id = numbered(report, block, "member", MAX_MEMBER_BLOCKS);
+    if (id === undefined) continue;
+    if (id >= max) {
+      report.add(
+        block.line,
+        `member${id} does not fit the quorum partitions, which hold members 0 to ${max - 1}; re-initialise them with more members`,
+      );
+    }
+    if (ids.has(id)) report.add(block.line, `member${id} is defined twice (first on line ${ids.get(id)})`);
+    ids.set(id, block.line);
+    const member = readMember(report, block, id);
+    if (member === undefined) {
+      const given = block.children.find((c) => c.kind === "entry" && c.key === "name");
+      if (given?.kind === "entry" && name.read(given.value).ok) names.set(given.value, block.line);
+      continue;
+    }
+    if (names.has(member.name))
+      report.add(
+        block.line,
+        `two members are named "${member.name}" (the other on line ${names.get(member.name)})`,
+        "name",
+      );
+    names.set(member.name, block.line);
+    members.push(member);
+  }
+  if (members.length > max)
+    report.add(s.line, `${members.length} members are defined, but the quorum partitions hold ${max}`);
+  if (f.blocks.length === 0)
+    report.add(s.line, "[members] defines no member; add start member0 ... end member0");
+  return { members, names: [...names.keys()] };
+}
+
+function readMember(report: Report, block: Block, id: number): MemberConfig | undefined {
+  const where = `member${id}`;
+  const f = new Fields(report, where, block.line, block.children);
+  const memberName = f.required("name", name);
+  let quorum: QuorumPaths | undefined;
+  if (f.has("primary") || f.has("backup")) quorum = readQuorum(report, block, where);
+  else f.finish(["name", "primary", "backup"]);
+  const channels: Channel[] = [];
+  let power: MemberPower | undefined;
+  for (const b of f.blocks) {
+    if (b.name === "power") {
+      if (power !== undefined) report.add(b.line, `${where} has two power blocks`);
+      else power = readPower(report, b, where);
+      continue;
+    }
+    const n = numbered(report, b, "chan", 16);
+    if (n === undefined) continue;
+    const channel = readChannel(report, b, `${where} chan${n}`);
+    if (channel !== undefined) channels.push(channel);
+  }
+  if (power === undefined && !f.blocks.some((b) => b.name === "power")) {
+    report.add(
+      block.line,
+      `${where} has no power block; fencing needs one (type = none is allowed, but unsafe)`,
+    );
+  }
+  if (memberName === undefined || power === undefined) return undefined;
+  return { id, name: memberName, channels, power, ...(quorum !== undefined ? { quorum } : {}) };
+}
+
+function readChannel(report: Report, b: Block, where: string): Channel | undefined {
+  const f = new Fields(report, where, b.line, b.children);
+  const type = f.required("type", oneOf("net", "serial"));
+  if (type === "net") {
+    const address = f.required("address", ipv4);
+    const port = f.get("port", integer(1, 65535)) ?? DEFAULTS.netPort;
+    f.finish(["type", "address", "port"]);
+    return address !== undefined ? { type, address, port } : undefined;
+  }
+  if (type === "serial") {
+    const device = f.required("device", absolutePath);
+    f.finish(["type", "device"]);
+    return device !== undefined ? { type, device } : undefined;
+  }
+  f.ignoreRest();
+  return undefined;
+}
+
+const POWER_TYPES = ["rps10", "wti_nps", "apc_snmp", "fence_agent", "watchdog", "none"] as const;
+
+function readPower(report: Report, b: Block, member: string): MemberPower | undefined {
+  const where = `the power block of ${member}`;
+  const f = new Fields(report, where, b.line, b.children);
+  const type = f.required("type", oneOf(...POWER_TYPES));
+  const outletType: ValueType<string> =
+    type === "rps10"
+      ? {
+          describe: "a module address from 0 to 9",
+          read: (t) =>
+            /^[0-9]$/.test(t)
+              ? { ok: true, value: t }
+              : { ok: false, expected: "a module address from 0 to 9" },
+        }
+      : text;
+  const outlet =
+    type === "watchdog" || type === "none"
+      ? (f.get("outlet", text) ?? member)
+      : f.required("outlet", outletType);
+  const port = f.get("port", integer(1, 65535));
+  const withPort = port !== undefined ? { port } : {};
+  let power: MemberPower | undefined;
+  switch (type) {
+    case "rps10": {
+      const device = f.required("device", absolutePath);
+      f.finish(["type", "outlet", "device"]);
+      if (device !== undefined && outlet !== undefined) power = { type, device, outlet: String(outlet) };
+      break;
+    }
+    case "wti_nps": {
+      const h = f.required("host", host);
+      const username = f.get("username", text);
+      const password = f.get("password", text);
+      f.finish(["type", "outlet", "host", "port", "username", "password"]);
+      if (h !== undefined && outlet !== undefined) {
+        power = {
+          type,
+          host: h,
+          ...withPort,
+          ...(username ? { username } : {}),
+          ...(password ? { password } : {}),
+          outlet: String(outlet),
+        };
+      }
+      break;
+    }
+    case "apc_snmp": {
+      const h = f.required("host", host);
+      const community = f.get("community", text);
+      const version = f.get("version", oneOf("1", "2c"));
+      f.finish(["type", "outlet", "host", "port", "community", "version"]);
+      if (h !== undefined && outlet !== undefined) {
+        power = {
+          type,
+          host: h,
+          ...withPort,
+          ...(community ? { community } : {}),
+          ...(version ? { version } : {}),
+          outlet: String(outlet),
+        };
+      }
+      break;
+    }
+    case "fence_agent": {
+      const agent = f.required("agent", text);
+      const timeout = f.get("timeout", seconds(1, 3600));
+      const args = f.prefixed("arg.");
+      f.finish(["type", "outlet", "agent", "timeout"], ["arg."]);
+      if (agent !== undefined && outlet !== undefined) {
+        power = {
+          type,
+          agent,
+          args,
+          ...(timeout !== undefined ? { timeoutMs: timeout * 1000 } : {}),
+          outlet: String(outlet),
+        };
+      }
+      break;
+    }
+    case "watchdog": {
+      const timeout = f.required("timeout", seconds(1, 3600));
+      const device = f.get("device", absolutePath) ?? DEFAULTS.watchdogDevice;
+      f.finish(["type", "outlet", "timeout", "device"]);
+      if (timeout !== undefined)
+        power = { type, timeoutSeconds: timeout, watchdogDevice: device, outlet: String(outlet) };
+      break;
+    }
+    case "none":
+      f.finish(["type", "outlet"]);
+      power = { type, outlet: String(outlet) };
+      break;
+    default:
+      f.ignoreRest();
+  }
+  for (const nested of f.blocks) report.add(nested.line, `${where} holds no blocks ("start ${nested.name}")`);
+  return power;
+}
+
+function readServices(report: Report, s: Section, limits: Limits, memberNames: string[]): ServiceConfig[] {
+  const f = new Fields(report, "[services]", s.line, s.children);
+  f.finish([]);
+  const services: ServiceConfig[] = [];
+  const ids = new Map<number, number>();
+  const names = new Map<string, number>();
+  const max = limits.maxServices ?? MAX_SERVICE_BLOCKS;
+  for (const block of f.blocks) {
+    const id = numbered(report, block, "service", MAX_SERVICE_BLOCKS);
+    if (id === undefined) continue;
+    if (id >= max) {
+      report.add(
+        block.line,
+        `service${id} does not fit the quorum partitions, which hold services 0 to ${max - 1}; re-initialise them with more services`,
+      );
+    }
+    if (ids.has(id)) report.add(block.line, `service${id} is defined twice (first on line ${ids.get(id)})`);
+    ids.set(id, block.line);
+    const service = readService(report, block, id, memberNames);
+    if (service === undefined) continue;
+    if (names.has(service.name))
+      report.add(
+        block.line,
+        `two services are named "${service.name}" (the other on line ${names.get(service.name)})`,
+        "name",
+      );
+    names.set(service.name, block.line);
+    services.push(service);
+  }
+  if (services.length > max)
+    report.add(s.line, `${services.length} services are defined, but the quorum partitions hold ${max}`);
+  return services;
+}
+
+function readService(
+  report: Report,
+  block: Block,
+  id: number,
+  memberNames: string[],
+): ServiceConfig | undefined {
+  const where = `service${id}`;
+  const f = new Fields(report, where, block.line, block.children);
+  const serviceName = f.required("name", name);
+  const preferred = f.get("preferred_member", name);
+  if (preferred !== undefined && !memberNames.includes(preferred)) {
+    const near = nearest(preferred, memberNames);
+    report.add(
+      f.raw("preferred_member")!.line,
+      `preferred_member "${preferred}" of ${where} is not a member${near ? `; did you mean "${near}"?` : memberNames.length > 0 ? `; the members are ${memberNames.join(", ")}` : ""}`,
+      "preferred_member",
+    );
+  }
+  const failback = f.get("failback", yesNo) ?? false;
+  const checkInterval = f.get("check_interval", seconds(1, 3600)) ?? DEFAULTS.checkInterval;
+  const maxRestarts = f.get("max_restarts", integer(0, 1000)) ?? DEFAULTS.maxRestarts;
+  const restartWindow = f.get("restart_window", seconds(1, 86400)) ?? DEFAULTS.restartWindow;
+  const disabled = f.get("disabled", yesNo) ?? false;
+  f.finish([
+    "name",
+    "preferred_member",
+    "failback",
+    "check_interval",
+    "max_restarts",
+    "restart_window",
+    "disabled",
+  ]);
+  const resources: Resource[] = [];
+  const seen = new Map<number, number>();
+  for (const b of f.blocks) {
+    const n = numbered(report, b, "resource", 256);
+    if (n === undefined) continue;
+    if (seen.has(n))
+      report.add(b.line, `resource${n} of ${where} is defined twice (first on line ${seen.get(n)})`);
+    seen.set(n, b.line);
+    const r = readResource(report, b, `${where} resource${n}`);
+    if (r !== undefined) resources.push(r);
+  }
+  if (serviceName === undefined) return undefined;
+  return {
+    id,
+    name: serviceName,
+    ...(preferred !== undefined ? { preferredMember: preferred } : {}),
+    failback,
+    checkInterval,
+    maxRestarts,
+    restartWindow,
+    disabled,
+    resources,
+  };
+}
+
+function readResource(report: Report, b: Block, where: string): Resource | undefined {
+  const f = new Fields(report, where, b.line, b.children);
+  for (const nested of f.blocks) report.add(nested.line, `${where} holds no blocks ("start ${nested.name}")`);
+  const type = f.required("type", oneOf("script", "ocf", "ip", "fs"));
+  switch (type) {
+    case "script": {
+      const path = f.required("path", absolutePath);
+      f.finish(["type", "path"]);
+      return path !== undefined ? { type, path } : undefined;
+    }
+    case "ocf": {
+      const agent = f.required("agent", {
+        describe: "provider:type, such as heartbeat:Dummy",
+        read: (t) =>
+          /^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$/.test(t)
+            ? { ok: true, value: t }
+            : { ok: false, expected: "provider:type, such as heartbeat:Dummy" },
+      });
+      const params = f.prefixed("param.");
+      f.finish(["type", "agent"], ["param."]);
+      return agent !== undefined ? { type, agent, params } : undefined;
+    }
+    case "ip": {
+      const address = f.required("address", cidr);
+      const iface = f.get("interface", name);
+      f.finish(["type", "address", "interface"]);
+      return address !== undefined
+        ? { type, address, ...(iface !== undefined ? { interface: iface } : {}) }
+        : undefined;
+    }
+    case "fs": {
+      const device = f.required("device", absolutePath);
+      const mountPoint = f.required("mount_point", absolutePath);
+      const fstype = f.required("fstype", name);
+      const options = f.get("options", text);
+      const forceUnmount = f.get("force_unmount", yesNo) ?? false;
+      const fsck = f.get("fsck", yesNo) ?? true;
+      f.finish(["type", "device", "mount_point", "fstype", "options", "force_unmount", "fsck"]);
+      if (device === undefined || mountPoint === undefined || fstype === undefined) return undefined;
+      return {
+        type,
+        device,
+        mountPoint,
+        fstype,
+        ...(options !== undefined ? { options } : {}),
+        forceUnmount,
+        fsck,
+      };
+    }
+    default:
+      f.ignoreRest();
+      return undefined;
+  }
+}
+
+/** "FILE:LINE: message", the form an editor or grep understands. */
+export function formatErrors(file: string, errors: readonly ConfigError[]): string[] {
+  return errors.map((e) => `${file}:${e.line}: ${e.message}`);
+}
