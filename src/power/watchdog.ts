@@ -9,7 +9,7 @@
 // once its watchdog has surely fired: WATCHDOG_SAFETY_FACTOR times its timeout after we decided
 // to fence it (it can have fed its watchdog no later than that moment, since it had stopped
 // writing its heartbeat before we decided).
-import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, writeSync } from "node:fs";
 import { PowerSwitchError } from "./errors.js";
 import { Steps } from "./steps.js";
 import type { OutletState, PowerSwitch, StepObserver } from "./switch.js";
@@ -19,29 +19,67 @@ export const WATCHDOG_SAFETY_FACTOR = 2;
 const KEEPALIVE = Buffer.from([0]);
 const MAGIC_CLOSE = Buffer.from("V");
 
+export interface WatchdogOptions {
+  /** The timeout cluster.conf gives; a device that reports a longer one is refused. */
+  timeoutSeconds?: number;
+  /** Accept a FIFO or a regular file in place of the device: for tests only. */
+  allowStandIn?: boolean;
+  sysfsRoot?: string;
+}
+
 /** The member's own watchdog. */
 export class Watchdog {
   private fd: number | undefined;
 
-  constructor(readonly device: string = DEFAULT_WATCHDOG_DEVICE) {}
+  constructor(
+    readonly device: string = DEFAULT_WATCHDOG_DEVICE,
+    private readonly options: WatchdogOptions = {},
+  ) {}
 
   get armed(): boolean {
     return this.fd !== undefined;
   }
 
-  /** Opens (and so arms) the device; a watchdog is single-open, so a second opener gets EBUSY. */
+  /**
+   * Opens (and so arms) the device. It must already exist and be a character device: opening a
+   * missing /dev/watchdog must not create a plain file that arms nothing. A watchdog is
+   * single-open, so a second opener gets EBUSY. A device whose timeout is longer than the
+   * configured one is refused: peers would count this member off before its watchdog fired.
+   */
   open(): void {
     if (this.fd !== undefined) return;
+    const fail = (why: string) =>
+      new PowerSwitchError("config", `watchdog ${this.device}`, undefined, "arming", why);
+    let fd: number;
     try {
-      this.fd = openSync(this.device, "w");
+      fd = openSync(this.device, constants.O_WRONLY);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? "EIO";
       const why =
         code === "EBUSY"
           ? "another process holds it (a watchdog can be opened once)"
-          : (err as Error).message;
+          : code === "ENOENT"
+            ? "there is no such device; load a watchdog driver (softdog, as a last resort)"
+            : (err as Error).message;
       throw new PowerSwitchError("disconnected", `watchdog ${this.device}`, undefined, "arming", why);
     }
+    const stat = fstatSync(fd);
+    const standIn = stat.isFIFO() || stat.isFile();
+    if (!stat.isCharacterDevice() && !(standIn && this.options.allowStandIn)) {
+      closeSync(fd);
+      throw fail("it is not a character device, so it cannot reset this machine");
+    }
+    const configured = this.options.timeoutSeconds;
+    const actual = deviceTimeoutSeconds(this.device, this.options.sysfsRoot);
+    if (configured !== undefined && actual !== undefined && actual > configured) {
+      // Disarm what opening just armed, then refuse.
+      writeSync(fd, MAGIC_CLOSE);
+      closeSync(fd);
+      throw fail(
+        `its timeout is ${actual} s but the configuration says ${configured} s; set the driver's timeout (for softdog: soft_margin=${configured})`,
+      );
+    }
+    this.fd = fd;
   }
 
   /** Feeds the watchdog: any write is a keepalive. */
@@ -100,6 +138,7 @@ export interface WatchdogSwitchOptions {
 /** A peer that fences itself through its watchdog, seen from the member that fences it. */
 export class WatchdogSwitch implements PowerSwitch {
   readonly type = "watchdog" as const;
+  readonly confirmation = "time" as const;
   readonly name: string;
   private readonly steps: Steps;
 

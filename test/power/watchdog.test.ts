@@ -1,7 +1,7 @@
 // The watchdog, against stand-ins for /dev/watchdog (never the machine's real one): a FIFO, whose
 // reader sees exactly what was written and when the writer closed, and a regular file.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -34,7 +34,7 @@ describe("the member's watchdog", () => {
   it("arms on open, is fed by writes, and is disarmed by 'V' as the last write before close", async () => {
     const path = join(dir.path, "wd-clean");
     const { received } = fifoReader(path);
-    const wd = new Watchdog(path);
+    const wd = new Watchdog(path, { allowStandIn: true });
     wd.open();
     expect(wd.armed).toBe(true);
     wd.kick();
@@ -47,17 +47,35 @@ describe("the member's watchdog", () => {
   it("leaves the watchdog armed when abandoned: no 'V' before the close", async () => {
     const path = join(dir.path, "wd-crash");
     const { received } = fifoReader(path);
-    const wd = new Watchdog(path);
+    const wd = new Watchdog(path, { allowStandIn: true });
     wd.open();
     wd.kick();
     wd.abandon();
     expect([...(await received)]).toEqual([0]);
   });
 
-  it("says why it cannot arm a device it cannot open", () => {
-    const wd = new Watchdog(join(dir.path, "missing", "watchdog"));
-    expect(() => wd.open()).toThrow(/watchdog .*missing\/watchdog: arming: ENOENT/);
+  it("never creates a missing device, and says so", () => {
+    const missing = join(dir.path, "watchdog-missing");
+    const wd = new Watchdog(missing, { allowStandIn: true });
+    expect(() => wd.open()).toThrow(/arming: there is no such device; load a watchdog driver/);
+    expect(existsSync(missing)).toBe(false);
     expect(() => wd.kick()).toThrow(/it is not armed/);
+  });
+
+  it("refuses a plain file where a watchdog device belongs: it could never reset the machine", () => {
+    const file = join(dir.path, "not-a-device");
+    writeFileSync(file, "");
+    const wd = new Watchdog(file);
+    expect(() => wd.open()).toThrow(/it is not a character device, so it cannot reset this machine/);
+    expect(wd.armed).toBe(false);
+  });
+
+  it("arms a real character device (/dev/null stands in: it is one)", () => {
+    const wd = new Watchdog("/dev/null");
+    wd.open();
+    expect(wd.armed).toBe(true);
+    wd.kick();
+    wd.disarm();
   });
 
   it("reads the kernel's timeout for a watchdog device from sysfs", () => {
