@@ -62,6 +62,7 @@ export function resolveAgent(agent: string): string {
 
 export class FenceAgentSwitch implements PowerSwitch {
   readonly type = "fence_agent" as const;
+  readonly confirmation = "switch" as const;
   readonly name: string;
   private readonly path: string;
   private readonly steps: Steps;
@@ -131,8 +132,16 @@ export class FenceAgentSwitch implements PowerSwitch {
   }
 
   private run(steps: Steps, action: string, outlet: string | undefined): Promise<AgentRun> {
+    // One line per argument: nothing may smuggle in a second "action=" (or anything else).
+    const plugArgument = this.options.plugArgument ?? "plug";
+    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(plugArgument)) {
+      throw steps.error("config", action, `the plug argument name "${plugArgument}" is not a plain name`);
+    }
+    if (outlet !== undefined && /[\r\n\0]/.test(outlet)) {
+      throw steps.error("config", action, "the outlet contains a line break");
+    }
     const lines = [`action=${action}`];
-    if (outlet !== undefined) lines.push(`${this.options.plugArgument ?? "plug"}=${outlet}`);
+    if (outlet !== undefined) lines.push(`${plugArgument}=${outlet}`);
     for (const [key, value] of Object.entries(this.options.args ?? {})) {
       if (/[\r\n]/.test(key) || /[\r\n]/.test(value) || key.includes("=")) {
         throw steps.error("config", action, `argument ${key} contains a line break or '='`);

@@ -109,6 +109,14 @@ describe("fence_agent with agents that misbehave", () => {
     );
   });
 
+  it("refuses an outlet that would inject another line, and never runs the agent", async () => {
+    const ran = join(dir.path, "ran");
+    const agent = script("fence_record", `touch ${ran}\ncat > /dev/null\nexit 0`);
+    const err = await new FenceAgentSwitch({ agent }).off("1\naction=on").catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: "config" });
+    expect(existsSync(ran)).toBe(false);
+  });
+
   it("refuses an argument that would inject another line", async () => {
     const agent = script("fence_ok", "cat > /dev/null\nexit 0");
     const sw = new FenceAgentSwitch({ agent, args: { ip: "1.2.3.4\naction=off" } });
