@@ -32,6 +32,7 @@ interface Options {
   snmpVersion?: string;
   agent?: string;
   arg: string[];
+  argFile?: string;
   timeout?: string;
   watchdogTimeout?: string;
   switchStatus?: boolean;
@@ -66,6 +67,7 @@ function program(io: CommandIo): Command {
       (v: string, all: string[]) => [...all, v],
       [],
     )
+    .option("--arg-file <file>", "fence_agent: key=value lines for the agent, e.g. a password kept out of ps")
     .option("--timeout <seconds>", "fence_agent: the deadline for one agent run (default 60)")
     .option("--watchdog-timeout <seconds>", "watchdog: the member's watchdog timeout")
     .addOption(
@@ -88,6 +90,20 @@ function secret(direct: string | undefined, file: string | undefined, what: stri
   if (file === undefined) return direct;
   try {
     return readFileSync(file, "utf8").split(/\r?\n/)[0] ?? "";
+  } catch (err) {
+    throw new UsageError(
+      `cannot read the ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+}
+
+/** The non-blank, non-comment lines of a file the user named. */
+function readLines(file: string, what: string): string[] {
+  try {
+    return readFileSync(file, "utf8")
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== "" && !l.startsWith("#"));
   } catch (err) {
     throw new UsageError(
       `cannot read the ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
@@ -142,7 +158,8 @@ export function switchFromOptions(o: Options): SwitchConfig {
     }
     case "fence_agent": {
       const args: Record<string, string> = {};
-      for (const pair of o.arg) {
+      const fromFile = o.argFile === undefined ? [] : readLines(o.argFile, "argument");
+      for (const pair of [...fromFile, ...o.arg]) {
         const at = pair.indexOf("=");
         if (at < 1) throw new UsageError(`--arg needs key=value, not "${pair}"`);
         args[pair.slice(0, at)] = pair.slice(at + 1);
@@ -273,8 +290,18 @@ async function run(
         state = "on";
         break;
     }
-  } catch (err) {
-    if (!(err instanceof PowerSwitchError)) throw err;
+  } catch (caught) {
+    // Anything a driver lets through untyped is still a failed switch, not a crash.
+    const err =
+      caught instanceof PowerSwitchError
+        ? caught
+        : new PowerSwitchError(
+            "failed",
+            sw.name,
+            outlet,
+            action,
+            caught instanceof Error ? caught.message : String(caught),
+          );
     const totalMs = performance.now() - started;
     if (json) {
       io.out(
@@ -303,7 +330,16 @@ async function run(
   if (json) {
     io.out(
       JSON.stringify(
-        { switch: describeSwitch(config), outlet, action, ok: true, state, steps, totalMs },
+        {
+          switch: describeSwitch(config),
+          outlet,
+          action,
+          ok: true,
+          state,
+          confirmation: action === "status" || action === "switch-status" ? undefined : sw.confirmation,
+          steps,
+          totalMs,
+        },
         null,
         2,
       ),
@@ -314,9 +350,13 @@ async function run(
     const what =
       action === "status"
         ? `is ${state}`
-        : action === "reboot"
-          ? "was power-cycled (off confirmed, then on confirmed)"
-          : `is ${state} (confirmed)`;
+        : sw.confirmation === "none"
+          ? "was not switched: type none does nothing"
+          : sw.confirmation === "time" && action !== "on"
+            ? "is assumed off: its watchdog has surely fired by now"
+            : action === "reboot"
+              ? "was power-cycled (off confirmed, then on confirmed)"
+              : `is ${state} (confirmed)`;
     io.out(`Outlet ${outlet} ${what}; ${totalMs.toFixed(0)} ms in all.`);
   }
   return action === "status" && state === "off" ? STONITH_EXIT.off : STONITH_EXIT.ok;

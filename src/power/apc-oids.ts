@@ -43,3 +43,12 @@ export function outletOids(sysObjectId: string, outlet: number): { state: string
   if (id === APC_MASTERSWITCH_V6_SYS_OBJECT_ID) return { state: spdu, command: rpduCommand };
   return { state: spdu, command: spdu };
 }
+
+/** Models whose outlets sit elsewhere (MasterSwitch plus: per-switch tables; Tripplite: its own
+ * MIB). Named, so a driver refuses them plainly instead of reporting every outlet as unknown. */
+export function unsupportedModel(sysObjectId: string): string | undefined {
+  const id = sysObjectId.replace(/^\./, "");
+  if (id === "1.3.6.1.4.1.318.1.3.4.4") return "an APC MasterSwitch plus";
+  if (id === "1.3.6.1.4.1.850.1" || id.startsWith("1.3.6.1.4.1.850.1.")) return "a Tripplite PDU";
+  return undefined;
+}

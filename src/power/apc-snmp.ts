@@ -13,6 +13,7 @@ import {
   modelOf,
   outletOids,
   SYS_OBJECT_ID,
+  unsupportedModel,
 } from "./apc-oids.js";
 import { Steps } from "./steps.js";
 import type { OutletState, PowerSwitch, StepObserver } from "./switch.js";
@@ -45,6 +46,7 @@ type SnmpValue = string | number | Buffer | bigint | boolean | null | undefined;
 
 export class ApcSnmpSwitch implements PowerSwitch {
   readonly type = "apc_snmp" as const;
+  readonly confirmation = "switch" as const;
   readonly name: string;
   private readonly steps: Steps;
   private readonly timeouts: ApcTimeouts;
@@ -102,18 +104,9 @@ export class ApcSnmpSwitch implements PowerSwitch {
         ),
       ),
     );
-    await steps.run(
-      `${state} confirmed`,
-      t.confirm,
-      async (signal) => {
-        for (;;) {
-          if ((await this.readState(steps, `${state} confirmed`, oids.state)) === state) return;
-          if (signal.aborted) throw new Error("aborted");
-          await new Promise((r) => setTimeout(r, t.poll));
-        }
-      },
-      () => `outlet ${outlet} ${state}`,
-    );
+    await steps.confirm(state, t.confirm, t.poll, async () => ({
+      state: await this.stateOf(steps, "state read", oids.state),
+    }));
   }
 
   /** The step around a request waits a little longer than the request's own timeout, so the more
@@ -144,12 +137,25 @@ export class ApcSnmpSwitch implements PowerSwitch {
     );
     if (typeof value !== "string")
       throw steps.error("garbled", "identify", "sysObjectID is not an object identifier");
+    const unsupported = unsupportedModel(value);
+    if (unsupported !== undefined) {
+      throw steps.error(
+        "config",
+        "identify",
+        `${unsupported} is not supported by this driver; use type fence_agent with agent fence_apc_snmp`,
+      );
+    }
     this.sysObjectId = value;
     return value;
   }
 
   private async readState(steps: Steps, step: string, oid: string): Promise<OutletState> {
-    const value = await steps.run(step, this.requestDeadline, () => this.get(steps, step, oid));
+    return steps.run(step, this.requestDeadline, () => this.stateOf(steps, step, oid));
+  }
+
+  /** One read of the outlet state, reported only through its result. */
+  private async stateOf(steps: Steps, step: string, oid: string): Promise<OutletState> {
+    const value = await this.get(steps, step, oid);
     if (value === APC_STATE_ON) return "on";
     if (value === APC_STATE_OFF) return "off";
     throw steps.error("garbled", step, `the outlet state is ${String(value)}, neither on (1) nor off (2)`);
@@ -185,9 +191,14 @@ export class ApcSnmpSwitch implements PowerSwitch {
     });
     return new Promise<snmp.Varbind[]>((resolve, reject) => {
       session.on("error", (err: Error) => reject(steps.error("disconnected", step, err.message)));
+      const unreachable = (err: Error) =>
+        /ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ECONNREFUSED/.test(
+          `${(err as NodeJS.ErrnoException).code ?? ""} ${err.message}`,
+        );
       send(session, (err, varbinds) => {
         session.close();
         if (err === null) return resolve(varbinds ?? []);
+        if (unreachable(err)) return reject(steps.error("disconnected", step, err.message));
         if (err.name === "RequestTimedOutError") {
           return reject(steps.error("timeout", step, "no answer (a wrong community gets none either)"));
         }

@@ -33,7 +33,8 @@ export class PowerSwitchError extends Error {
     readonly switchName: string,
     readonly outlet: string | undefined,
     readonly step: string,
-    detail: string,
+    /** What went wrong, without the switch, outlet and step in front. */
+    readonly detail: string,
   ) {
     super(`${switchName}${outlet !== undefined ? ` outlet ${outlet}` : ""}: ${step}: ${detail}`);
   }

@@ -7,6 +7,7 @@ export const NONE_WARNING =
 
 export class NoSwitch implements PowerSwitch {
   readonly type = "none" as const;
+  readonly confirmation = "none" as const;
   readonly name = "none";
 
   constructor(

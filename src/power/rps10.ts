@@ -6,7 +6,7 @@
 // pseudo-terminal has no modem lines: where the DTR ioctl is refused (ENOTTY), the reset and the
 // banner are skipped and the frame is sent at once.
 import { SerialPort } from "serialport";
-import { PowerSwitchError } from "./errors.js";
+import { LineClosed, PowerSwitchError } from "./errors.js";
 import {
   isRps10Address,
   LineSplitter,
@@ -119,6 +119,7 @@ class ReplyWaiter {
 
 export class Rps10Switch implements PowerSwitch {
   readonly type = "rps10" as const;
+  readonly confirmation = "switch" as const;
   readonly name: string;
   private readonly steps: Steps;
   private readonly timeouts: Rps10Timeouts;
@@ -139,15 +140,27 @@ export class Rps10Switch implements PowerSwitch {
   }
 
   async on(outlet: string): Promise<void> {
-    const state = await this.command(this.checked(outlet), outlet, "1");
+    const steps = this.checked(outlet);
+    const state = await this.command(steps, outlet, "1");
     if (state !== "on")
-      throw this.steps.forOutlet(outlet).error("not-confirmed", "on", `the switch reported ${state}`);
+      throw steps.error(
+        "not-confirmed",
+        "on confirmed",
+        `the switch answered that plug ${outlet} is ${state}`,
+      );
+    steps.note("on confirmed", `plug ${outlet} on`);
   }
 
   async off(outlet: string): Promise<void> {
-    const state = await this.command(this.checked(outlet), outlet, "0");
+    const steps = this.checked(outlet);
+    const state = await this.command(steps, outlet, "0");
     if (state !== "off")
-      throw this.steps.forOutlet(outlet).error("not-confirmed", "off", `the switch reported ${state}`);
+      throw steps.error(
+        "not-confirmed",
+        "off confirmed",
+        `the switch answered that plug ${outlet} is ${state}`,
+      );
+    steps.note("off confirmed", `plug ${outlet} off`);
   }
 
   /** Off and on as two commands, so off is confirmed by its own "Complete" before on is sent. */
@@ -173,8 +186,9 @@ export class Rps10Switch implements PowerSwitch {
   /** One session: open, reset, send one frame, read this outlet's state and "Complete", close. */
   private async command(steps: Steps, address: string, op: Rps10Op): Promise<OutletState> {
     const t = this.timeouts;
+    const device = this.options.device;
     const port = new SerialPort({
-      path: this.options.device,
+      path: device,
       baudRate: RPS10_BAUD,
       dataBits: 8,
       parity: "none",
@@ -187,46 +201,52 @@ export class Rps10Switch implements PowerSwitch {
     port.on("data", (chunk: Buffer) => {
       for (const line of splitter.push(chunk)) waiter.push(parseRps10Line(line));
     });
-    port.on("close", () => waiter.fail(steps.error("disconnected", "reading", "the serial line closed")));
-    port.on("error", (err: Error) => waiter.fail(steps.error("disconnected", "reading", err.message)));
+    port.on("close", () => waiter.fail(new LineClosed("the serial line closed")));
+    port.on("error", (err: Error) => waiter.fail(new LineClosed(err.message)));
+    const line = (what: string, work: (cb: (err: Error | null) => void) => void) =>
+      call(work).catch((err: unknown) => {
+        throw steps.error("disconnected", what, err instanceof Error ? err.message : String(err));
+      });
+    let timedOut = false;
     try {
-      await steps
-        .run(
-          "opening the line",
-          t.open,
-          () => call((cb) => port.open(cb)),
-          () => `${this.options.device} at 9600 8N1`,
-        )
-        .catch((err: unknown) => {
-          throw err instanceof PowerSwitchError && err.kind === "timeout"
-            ? err
-            : steps.error(
-                "disconnected",
-                "opening the line",
-                err instanceof Error ? err.message.replace(/^.*?: /, "") : String(err),
-              );
-        });
+      await steps.run(
+        "opening the line",
+        t.open,
+        (signal) => openPort(port, signal),
+        () => `${device} at 9600 8N1`,
+      );
+      // Whatever is waiting on the line is older than this command: discard it before the reset,
+      // so that only a banner printed after the reset counts.
+      await line("flushing the line", (cb) => port.flush(cb));
+      splitter.clear();
+      waiter.clear();
       const reset = await this.resetController(steps, port);
       if (reset) {
         await steps.run("banner", t.banner, (signal) =>
           waiter.next((r) => (r.kind === "ready" ? true : undefined), signal),
         );
+        waiter.clear();
+      } else {
+        // No reset on this line: wait until it is quiet, for longer if an earlier command here
+        // was abandoned, since its reply may still come.
+        const quietMs = Math.max(t.quiet, abandonedUntil(device) - Date.now());
+        await steps.run(
+          "line quiet",
+          quietMs + t.reply + t.complete,
+          (signal) => waiter.quiet(quietMs, signal),
+          () => `${quietMs} ms`,
+        );
       }
-      // Nothing older than this command may be taken for its answer.
-      await call((cb) => port.flush(cb));
-      splitter.clear();
-      waiter.clear();
-      if (!reset) await steps.run("line quiet", t.reply + t.quiet, (signal) => waiter.quiet(t.quiet, signal));
       const verb = op === "0" ? "off" : op === "1" ? "on" : "status";
       await steps.run(`${verb} sent`, t.send, () =>
-        call((cb) => port.write(rps10Frame(address, op), (err) => cb(err ?? null))).then(() =>
-          call((cb) => port.drain(cb)),
+        line(`${verb} sent`, (cb) => port.write(rps10Frame(address, op), (err) => cb(err ?? null))).then(() =>
+          line(`${verb} sent`, (cb) => port.drain(cb)),
         ),
       );
       let state: OutletState = "off";
       if (address !== "*") {
         state = await steps.run(
-          op === "?" ? "status received" : `${verb} confirmed`,
+          "reply",
           t.reply,
           (signal) =>
             waiter.next((r) => (r.kind === "plug" && r.plug === address ? r.state : undefined), signal),
@@ -237,7 +257,11 @@ export class Rps10Switch implements PowerSwitch {
         waiter.next((r) => (r.kind === "complete" ? true : undefined), signal),
       );
       return state;
+    } catch (err) {
+      timedOut = err instanceof PowerSwitchError && err.kind === "timeout";
+      throw err;
     } finally {
+      if (timedOut) markAbandoned(device, t.reply + t.complete);
       if (port.isOpen) await call((cb) => port.close(cb)).catch(() => {});
     }
   }
@@ -258,10 +282,49 @@ export class Rps10Switch implements PowerSwitch {
       throw steps.error("disconnected", "DTR reset", message);
     }
     await new Promise((r) => setTimeout(r, this.timeouts.dtrLow));
-    await call((cb) => port.set({ dtr: true }, cb));
+    await call((cb) => port.set({ dtr: true }, cb)).catch((err: unknown) => {
+      throw steps.error("disconnected", "DTR reset", err instanceof Error ? err.message : String(err));
+    });
     steps.note("DTR reset", `${this.timeouts.dtrLow} ms low`);
     return true;
   }
+}
+
+/** Opens the port; a port that opens after the step gave up on it is closed again at once, so it
+ * does not keep the line's exclusive lock. */
+function openPort(port: SerialPort, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let gaveUp = false;
+    signal.addEventListener("abort", () => (gaveUp = true), { once: true });
+    port.open((err) => {
+      if (gaveUp) {
+        if (!err) port.close(() => {});
+        return;
+      }
+      if (err) reject(new LineClosed(err.message.replace(/^Error: /, "")));
+      else resolve();
+    });
+  });
+}
+
+/**
+ * Lines on which a command was abandoned (it timed out), and until when its late reply may still
+ * arrive. Only this process knows: another process using the same line afterwards relies on its
+ * quiet wait alone, which is why a line without modem control is for simulators, and a real
+ * RPS-10 line is reset with DTR.
+ */
+const abandoned = new Map<string, number>();
+const MAX_ABANDONED_LINES = 64;
+
+function markAbandoned(device: string, windowMs: number): void {
+  if (abandoned.size >= MAX_ABANDONED_LINES) abandoned.clear();
+  abandoned.set(device, Date.now() + windowMs);
+}
+
+function abandonedUntil(device: string): number {
+  const until = abandoned.get(device) ?? 0;
+  if (until <= Date.now()) abandoned.delete(device);
+  return until;
 }
 
 /** Wraps a node-style callback API. */

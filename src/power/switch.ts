@@ -16,8 +16,13 @@ export interface StepEvent {
 
 export type StepObserver = (event: StepEvent) => void;
 
+/** How a switch knows an outlet is off: the switch says so, enough time has passed for a
+ * watchdog to have fired, or it does not know at all (type none). */
+export type Confirmation = "switch" | "time" | "none";
+
 export interface PowerSwitch {
   readonly type: SwitchType;
+  readonly confirmation: Confirmation;
   /** Names the switch in messages, without secrets: "rps10 /dev/ttyS0", "wti_nps 10.0.0.5:23". */
   readonly name: string;
   /** Proves the switch itself answers (banner, login, a status read); outlets are not touched. */

@@ -10,6 +10,8 @@ export interface PlugRow {
   plug: string;
   name: string;
   state: "on" | "off";
+  /** Marked with "*": a command on it is still in progress, so its state is not settled. */
+  busy: boolean;
 }
 
 const SEPARATOR = "-----+------------------+------------------+--------+------------+---------+";
@@ -20,7 +22,7 @@ export function renderStatusTable(rows: readonly PlugRow[]): string {
     SEPARATOR,
     ...rows.map(
       (r) =>
-        ` ${r.plug.padEnd(4)}| ${r.name.padEnd(17)}| ${"(undefined)".padEnd(17)}|  ${(r.state === "on" ? "ON" : "OFF").padEnd(6)}|   5 Secs   |   ON    |`,
+        ` ${r.plug.padEnd(4)}| ${r.name.padEnd(17)}| ${"(undefined)".padEnd(17)}|  ${`${r.state === "on" ? "ON" : "OFF"}${r.busy ? "*" : ""}`.padEnd(6)}|   5 Secs   |   ON    |`,
     ),
     SEPARATOR,
   ];
@@ -34,7 +36,8 @@ export function renderStatusTable(rows: readonly PlugRow[]): string {
  */
 export function parseStatusTable(text: string): PlugRow[] | undefined {
   const lines = text.split(/\r\n|\r|\n/);
-  const headerAt = lines.findIndex((l) => l.toUpperCase().startsWith("PLUG"));
+  // The last table: leftovers of an earlier, abandoned read may come before it.
+  const headerAt = lines.findLastIndex((l) => l.toUpperCase().startsWith("PLUG"));
   if (headerAt === -1) return undefined;
   const columns = lines[headerAt]!.split("|").map((c) => c.trim().toLowerCase());
   const plugCol = columns.indexOf("plug");
@@ -47,10 +50,11 @@ export function parseStatusTable(text: string): PlugRow[] | undefined {
     const cells = line.split("|").map((c) => c.trim());
     if (cells.length < columns.length) break;
     const plug = cells[plugCol]!;
-    const status = cells[statusCol]!.toLowerCase().replace("*", "");
+    const marked = cells[statusCol]!.toLowerCase();
+    const status = marked.replace("*", "").trim();
     if (!/^\d+$/.test(plug)) continue; // the closing separator
     if (status !== "on" && status !== "off") return undefined;
-    rows.push({ plug, name: cells[nameCol]!, state: status });
+    rows.push({ plug, name: cells[nameCol]!, state: status, busy: marked.includes("*") });
   }
   return rows;
 }

@@ -5,7 +5,7 @@
 // again until the plug shows the new state, never by the command's own echo.
 import { connect, type Socket } from "node:net";
 import { LineClosed, PowerSwitchError } from "./errors.js";
-import { Steps } from "./steps.js";
+import { Steps, within } from "./steps.js";
 import type { OutletState, PowerSwitch, StepObserver } from "./switch.js";
 import { TelnetFilter } from "./telnet.js";
 import {
@@ -106,6 +106,7 @@ class Session {
 
 export class WtiNpsSwitch implements PowerSwitch {
   readonly type = "wti_nps" as const;
+  readonly confirmation = "switch" as const;
   readonly name: string;
   private readonly steps: Steps;
   private readonly timeouts: NpsTimeouts;
@@ -160,18 +161,15 @@ export class WtiNpsSwitch implements PowerSwitch {
           await s.until([NPS_PROMPT], signal);
         }
       });
-      await steps.run(
-        `${state} confirmed`,
-        t.confirm,
-        async (signal) => {
-          for (;;) {
-            const rows = await this.readTable(steps, s, signal);
-            if (this.plug(steps, rows, outlet).state === state) return;
-            await new Promise((r) => setTimeout(r, t.poll));
-          }
-        },
-        () => `plug ${outlet} ${state}`,
-      );
+      // Confirmed by reading the table until the plug shows the state and is not busy.
+      await steps.confirm(state, t.confirm, t.poll, async () => {
+        const row = this.plug(
+          steps,
+          await within(t.command, (signal) => this.readTable(steps, s, signal)),
+          outlet,
+        );
+        return { state: row.busy ? "busy" : row.state };
+      });
     });
   }
 
@@ -197,17 +195,12 @@ export class WtiNpsSwitch implements PowerSwitch {
     const port = this.options.port ?? NPS_DEFAULT_PORT;
     const giveUp = Date.now() + t.login;
     for (;;) {
-      const socket = await steps
-        .run(
-          "connecting",
-          t.connect,
-          () => openSocket(host, port),
-          () => `${host}:${port}`,
-        )
-        .catch((err: unknown) => {
-          if (err instanceof PowerSwitchError && err.kind === "timeout") throw err;
-          throw steps.error("disconnected", "connecting", err instanceof Error ? err.message : String(err));
-        });
+      const socket = await steps.run(
+        "connecting",
+        t.connect,
+        (signal) => openSocket(host, port, signal),
+        () => `${host}:${port}`,
+      );
       const s = new Session(socket);
       try {
         await this.login(steps, s);
@@ -279,13 +272,34 @@ export class WtiNpsSwitch implements PowerSwitch {
   }
 }
 
-function openSocket(host: string, port: number): Promise<Socket> {
+/**
+ * Connects, or rejects with LineClosed. The socket always has an error handler, and is destroyed
+ * when the step gives up on it, so a connection that completes late can neither crash the process
+ * nor hold the switch's only session.
+ */
+export function openSocket(
+  host: string,
+  port: number,
+  signal: AbortSignal,
+  open: (options: { host: string; port: number }) => Socket = connect,
+): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
+    const socket = open({ host, port });
+    socket.on("error", () => {});
+    const abandon = () => {
+      socket.destroy();
+      reject(new LineClosed("the connection attempt was abandoned"));
+    };
+    if (signal.aborted) return abandon();
+    signal.addEventListener("abort", abandon, { once: true });
     socket.once("connect", () => {
-      socket.removeAllListeners("error");
+      signal.removeEventListener("abort", abandon);
       resolve(socket);
     });
-    socket.once("error", reject);
+    socket.once("error", (err) => {
+      signal.removeEventListener("abort", abandon);
+      socket.destroy();
+      reject(new LineClosed(err.message));
+    });
   });
 }

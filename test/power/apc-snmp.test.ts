@@ -77,6 +77,54 @@ describe.each(["rpdu", "masterswitch"] as const)("apc_snmp driver against a simu
   });
 });
 
+describe("apc_snmp driver against switches that cannot be fenced with", () => {
+  it("never confirms off from a relay that does not switch", async () => {
+    const sim = new ApcSimulator({ port: 0, outlets: 2 });
+    await sim.start();
+    try {
+      await sim.setFault("stuck");
+      const steps: StepEvent[] = [];
+      const sw = new ApcSnmpSwitch({
+        host: "127.0.0.1",
+        port: sim.port,
+        timeouts: { ...fast, confirm: 400 },
+        observer: (e) => steps.push(e),
+      });
+      const err = await sw.off("1").catch((e: unknown) => e);
+      expect(err).toMatchObject({ kind: "not-confirmed", step: "off confirmed" });
+      expect((err as Error).message).toMatch(/still shows the outlet on after 400 ms/);
+      // No step claims a confirmation that never came.
+      expect(steps.map((s) => s.step)).not.toContain("off confirmed");
+      expect(sim.bank.get("1")).toBe("on");
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  it("refuses a model it does not drive, by name, rather than calling every outlet unknown", async () => {
+    const sim = new ApcSimulator({ port: 0, outlets: 2, sysObjectId: "1.3.6.1.4.1.318.1.3.4.4" });
+    await sim.start();
+    try {
+      const err = await new ApcSnmpSwitch({ host: "127.0.0.1", port: sim.port, timeouts: fast })
+        .status("1")
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ kind: "config", step: "identify" });
+      expect((err as Error).message).toMatch(
+        /an APC MasterSwitch plus is not supported by this driver; use type fence_agent/,
+      );
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  it("calls a host name that does not resolve disconnected", async () => {
+    const err = await new ApcSnmpSwitch({ host: "no-such-switch.invalid", timeouts: fast })
+      .status("1")
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: "disconnected", step: "identify" });
+  });
+});
+
 describe("apc_snmp driver against a switch that answers garbage", () => {
   it("ends in a typed error, never a hang", async () => {
     const port = await freeUdpPort();

@@ -1,7 +1,7 @@
 // clustonith end to end against every simulator: the flags, the steps it prints, --json without
 // secrets, and its exit codes (0 success or on, 2 off, 1 failure, 64 usage).
 import { spawnSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/clustonith-main.js";
@@ -143,6 +143,34 @@ describe("clustonith against the simulators", () => {
     expect(apc.bank.get("2")).toBe("on");
   });
 
+  it("fence_agent: reads arguments from --arg-file, and masks its secrets in --json", async () => {
+    const seen = join(dir.path, "agent-stdin");
+    const agent = join(dir.path, "fence_seen");
+    writeFileSync(agent, `#!/bin/sh\ncat > ${seen}\nexit 0\n`, { mode: 0o755 });
+    const argFile = join(dir.path, "agent.args");
+    writeFileSync(argFile, "# the BMC\nip=10.0.0.21\npassword=bmc-secret\n");
+    const r = await clustonith(
+      "--type",
+      "fence_agent",
+      "--agent",
+      agent,
+      "--arg-file",
+      argFile,
+      "--outlet",
+      "4",
+      "--on",
+      "--json",
+    );
+    expect(r.code).toBe(0);
+    expect(readFileSync(seen, "utf8")).toBe("action=on\nplug=4\nip=10.0.0.21\npassword=bmc-secret\n");
+    expect(JSON.parse(r.out)).toMatchObject({
+      ok: true,
+      confirmation: "switch",
+      switch: { args: { ip: "10.0.0.21", password: "***" } },
+    });
+    expect(r.out).not.toContain("bmc-secret");
+  });
+
   it.skipIf(!existsSync("/usr/sbin/fence_dummy"))("fence_agent: passes --arg to the agent", async () => {
     const statusFile = join(dir.path, "dummy.status");
     const sw = [
@@ -163,17 +191,28 @@ describe("clustonith against the simulators", () => {
     expect((await clustonith(...sw, "--status")).code).toBe(2);
   });
 
-  it("none: works, and warns that nothing is fenced", async () => {
+  it("none: does nothing, says so, and claims no confirmation", async () => {
     const r = await clustonith("--type", "none", "--outlet", "1", "--off");
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/warning: power switch type 'none' does not fence/);
+    expect(r.out).toMatch(/Outlet 1 was not switched: type none does nothing/);
+    const json = JSON.parse((await clustonith("--type", "none", "--outlet", "1", "--off", "--json")).out);
+    expect(json.confirmation).toBe("none");
   });
 
   it("watchdog: off waits out twice the watchdog timeout; status is not something it can do", async () => {
     const started = Date.now();
-    expect(
-      (await clustonith("--type", "watchdog", "--watchdog-timeout", "1", "--outlet", "clu2", "--off")).code,
-    ).toBe(0);
+    const off = await clustonith(
+      "--type",
+      "watchdog",
+      "--watchdog-timeout",
+      "1",
+      "--outlet",
+      "clu2",
+      "--off",
+    );
+    expect(off.code).toBe(0);
+    expect(off.out).toMatch(/is assumed off: its watchdog has surely fired by now/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
     const status = await clustonith(
       "--type",

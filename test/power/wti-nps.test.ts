@@ -2,12 +2,12 @@
 // by a client we did not write: Debian's fence_wti, through the system telnet client.
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, Socket } from "node:net";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { PowerSwitchError } from "../../src/power/errors.js";
 import type { StepEvent } from "../../src/power/switch.js";
-import { WtiNpsSwitch } from "../../src/power/wti-nps.js";
+import { openSocket, WtiNpsSwitch } from "../../src/power/wti-nps.js";
 import { NpsSimulator } from "../../tools/sim/wti-nps.js";
 
 const run = promisify(execFile);
@@ -134,6 +134,58 @@ describe("wti_nps driver against the simulator", () => {
     } finally {
       other.destroy();
     }
+  });
+
+  it("never confirms off from a relay that does not switch, and says the switch answered", async () => {
+    await idle();
+    sim.fault = "stuck";
+    try {
+      const sw = new WtiNpsSwitch({
+        host: "127.0.0.1",
+        port: sim.port,
+        password: "secret",
+        timeouts: { ...fast, confirm: 400 },
+      });
+      const err = await sw.off("4").catch((e: unknown) => e);
+      expect(err).toMatchObject({ kind: "not-confirmed", step: "off confirmed" });
+      expect((err as Error).message).toMatch(/still shows the outlet on after 400 ms/);
+    } finally {
+      sim.fault = "none";
+    }
+  });
+
+  it("does not confirm a plug the switch marks busy until the mark is gone", async () => {
+    const busy = new NpsSimulator({ port: 0, outlets: 2, busyMs: 600 });
+    await busy.start();
+    try {
+      const steps: StepEvent[] = [];
+      const sw = new WtiNpsSwitch({
+        host: "127.0.0.1",
+        port: busy.port,
+        timeouts: fast,
+        observer: (e) => steps.push(e),
+      });
+      const started = Date.now();
+      await sw.off("1");
+      expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+      expect(steps.find((s) => s.step === "off confirmed")?.detail).toMatch(/^\d+ reads$/);
+      expect(Number(steps.find((s) => s.step === "off confirmed")?.detail?.split(" ")[0])).toBeGreaterThan(1);
+    } finally {
+      await busy.stop();
+    }
+  });
+
+  it("destroys a connection abandoned at its deadline, and a late error cannot crash the process", async () => {
+    // A socket that never connects (as behind a switch that drops SYNs), handed to openSocket.
+    const hanging = new Socket();
+    const destroyed = vi.spyOn(hanging, "destroy");
+    const abort = new AbortController();
+    const opening = openSocket("192.0.2.1", 23, abort.signal, () => hanging);
+    setTimeout(() => abort.abort(), 20);
+    await expect(opening).rejects.toThrow(/abandoned/);
+    expect(destroyed).toHaveBeenCalled();
+    // Events arriving after it was abandoned change nothing and throw nothing.
+    expect(() => hanging.emit("error", new Error("ECONNRESET"))).not.toThrow();
   });
 
   it("reports nothing listening as disconnected", async () => {

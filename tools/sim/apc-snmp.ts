@@ -26,7 +26,8 @@ import {
 } from "../../src/power/apc-oids.js";
 import { OutletBank, type State } from "./outlets.js";
 
-export type ApcFault = "none" | "silent";
+/** silent: answers nothing; stuck: a relay that no longer switches (commands change nothing). */
+export type ApcFault = "none" | "silent" | "stuck";
 
 export interface ApcSimOptions {
   port: number;
@@ -35,6 +36,8 @@ export interface ApcSimOptions {
   model?: ApcModel;
   stateFile?: string;
   hook?: string;
+  /** Answer this sysObjectID instead of the model's own (to pose as a model we do not drive). */
+  sysObjectId?: string;
   /** Off time of an immediateReboot command. */
   rebootDelayMs?: number;
 }
@@ -114,10 +117,10 @@ export class ApcSimulator {
 
   /** "silent" closes the agent's socket, so every request goes unanswered; "none" opens it again. */
   async setFault(mode: ApcFault): Promise<void> {
-    if (mode === this.faultMode) return;
+    const wasSilent = this.faultMode === "silent";
     this.faultMode = mode;
-    if (mode === "silent") await this.stop();
-    else await this.listen();
+    if (mode === "silent" && !wasSilent) await this.stop();
+    if (mode !== "silent" && wasSilent) await this.listen();
   }
 
   private get community(): string {
@@ -152,7 +155,8 @@ export class ApcSimulator {
     });
     mib.setScalarValue(
       "sysObjectID",
-      this.model === "rpdu" ? APC_RPDU_SYS_OBJECT_ID : APC_MASTERSWITCH_SYS_OBJECT_ID,
+      this.options.sysObjectId ??
+        (this.model === "rpdu" ? APC_RPDU_SYS_OBJECT_ID : APC_MASTERSWITCH_SYS_OBJECT_ID),
     );
     if (this.model === "rpdu") this.registerRpdu(mib);
     else this.registerMasterSwitch(mib);
@@ -303,6 +307,10 @@ export class ApcSimulator {
     this.sets.push({ outlet, command });
     // The agent commits the SET value after the handler; the state is published just after it.
     setImmediate(() => {
+      if (this.faultMode === "stuck") {
+        this.publish(outlet, this.bank.get(String(outlet)));
+        return;
+      }
       if (command === APC_COMMAND_REBOOT) {
         this.bank.set(String(outlet), "off");
         setTimeout(() => this.bank.set(String(outlet), "on"), this.options.rebootDelayMs ?? 1_000);

@@ -20,7 +20,9 @@ export type Rps10Fault =
   /** Answers with noise instead of the protocol. */
   | "garbage"
   /** Answers correctly, but only after LATE_REPLY_MS, when a driver may have given up. */
-  | "late";
+  | "late"
+  /** A relay that no longer switches: commands are answered with the outlet's unchanged state. */
+  | "stuck";
 
 export const LATE_REPLY_MS = 1_200;
 
@@ -126,8 +128,8 @@ export class Rps10Simulator {
     if (op === "0" || op === "1") {
       const state: State = op === "1" ? "on" : "off";
       for (const t of targets) {
-        this.bank.set(t, state);
-        this.send(line(t, state));
+        if (this.fault !== "stuck") this.bank.set(t, state);
+        this.send(line(t, this.bank.get(t)));
       }
       this.complete();
       return;
@@ -160,7 +162,7 @@ A simulated WTI RPS-10 power switch on a pseudo-terminal (needs socat).
   --state-file FILE   write the outlet states as JSON after every change
   --hook CMD          run CMD (with OUTLET and STATE set) whenever an outlet changes
   --toggle-delay MS   off time of a toggle command (default 1000)
-  --fault KIND        misbehave: silent, stall, garbage or late (default none)
+  --fault KIND        misbehave: silent, stall, garbage, late or stuck (default none)
   -h, --help          show this help
 
 Prints "ready PATH" when the device can be opened; stops on SIGINT or SIGTERM.`;

@@ -17,7 +17,9 @@ export type NpsFault =
   /** Logs in and shows tables, but goes quiet after an on or off command. */
   | "stall"
   /** Answers /S with noise instead of the plug table. */
-  | "garbage";
+  | "garbage"
+  /** A relay that no longer switches: /on and /off are accepted and change nothing. */
+  | "stuck";
 
 export interface NpsSimOptions {
   port: number;
@@ -30,6 +32,8 @@ export interface NpsSimOptions {
   names?: string[];
   /** Ask "Sure? (Y/N):" when a command has no ",y". */
   confirm?: boolean;
+  /** After a command, its plugs show "*" (busy) in the table for this long. */
+  busyMs?: number;
 }
 
 const PROMPT = "NPS> ";
@@ -94,12 +98,20 @@ export class NpsSimulator {
     new NpsSession(this, socket, this.options).start();
   }
 
-  rows(): { plug: string; name: string; state: State }[] {
+  /** Plugs with a command still in progress, and when it settles. */
+  readonly busyUntil = new Map<string, number>();
+
+  rows(): { plug: string; name: string; state: State; busy: boolean }[] {
     return this.bank.names.map((plug, i) => ({
       plug,
       name: this.options.names?.[i] ?? `plug${plug}`,
       state: this.bank.get(plug),
+      busy: (this.busyUntil.get(plug) ?? 0) > Date.now(),
     }));
+  }
+
+  get busyMs(): number {
+    return this.options.busyMs ?? 0;
   }
 }
 
@@ -135,6 +147,8 @@ class NpsSession {
   /** CR, LF, CR LF and CR NUL each end one line; echo what is typed, except a password. */
   private receive(data: Buffer): void {
     for (const byte of data) {
+      // A NUL only ever follows a CR (telnet's bare CR); on its own it is ignored.
+      if (byte === 0 && !this.lastWasCr) continue;
       if (byte === 0x0d || byte === 0x0a || byte === 0) {
         const continuation = this.lastWasCr && (byte === 0x0a || byte === 0);
         this.lastWasCr = byte === 0x0d;
@@ -231,7 +245,11 @@ class NpsSession {
   private switchPlugs(verb: string, plugs: string[]): void {
     if (this.sim.fault === "stall") return;
     const set = (state: State) => {
-      for (const p of plugs) this.sim.bank.set(p, state);
+      if (this.sim.fault === "stuck") return;
+      for (const p of plugs) {
+        this.sim.bank.set(p, state);
+        if (this.sim.busyMs > 0) this.sim.busyUntil.set(p, Date.now() + this.sim.busyMs);
+      }
     };
     if (verb === "/BOOT") {
       set("off");
@@ -252,7 +270,7 @@ A simulated WTI NPS network power switch on 127.0.0.1 (telnet).
   --confirm           ask "Sure? (Y/N):" for commands without ",y"
   --state-file FILE   write the plug states as JSON after every change
   --hook CMD          run CMD (with OUTLET and STATE set) whenever a plug changes
-  --fault KIND        misbehave: silent, stall or garbage (default none)
+  --fault KIND        misbehave: silent, stall, garbage or stuck (default none)
   -h, --help          show this help
 
 Prints "listening PORT" when it accepts connections; stops on SIGINT or SIGTERM.`;
