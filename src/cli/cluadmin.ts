@@ -1,9 +1,4 @@
 #!/usr/bin/env node
-// cluadmin is not built yet: it arrives with a later issue. Until then it says so and exits 69
-// (EX_UNAVAILABLE) instead of pretending to work.
-import { EXIT } from "./exit-codes.js";
+import { main } from "./cluadmin-main.js";
 
-process.stderr.write(
-  "cluadmin: not available in this version of clumanager yet; only cludiskutil is built\n",
-);
-process.exitCode = EXIT.unavailable;
+process.exitCode = await main(process.argv.slice(2));

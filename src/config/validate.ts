@@ -54,7 +54,8 @@ const SECTIONS = ["cluster", "quorum", "members", "services"] as const;
 class Report {
   readonly errors: ConfigError[] = [];
   add(line: number, message: string, key?: string): void {
-    this.errors.push(key === undefined ? { line, message } : { line, key, message });
+    const at = Math.max(1, line);
+    this.errors.push(key === undefined ? { line: at, message } : { line: at, key, message });
   }
 }
 
@@ -180,7 +181,8 @@ export function validateDocument(doc: ConfDocument, limits: Limits = {}): Valida
     if (earlier) report.add(s.line, `[${s.name}] appears twice (first on line ${earlier.line}); keep one`);
     else sections.set(s.name, s);
   }
-  const empty = (n: string): Section => ({ name: n, line: 1, children: [] });
+  // A missing section is reported once, above; line 0 tells the readers so.
+  const empty = (n: string): Section => ({ name: n, line: 0, children: [] });
   for (const required of ["cluster", "quorum", "members"] as const) {
     if (!sections.has(required)) report.add(1, `the file has no [${required}] section`);
   }
@@ -320,8 +322,10 @@ function readMembers(
   }
   if (members.length > max)
     report.add(s.line, `${members.length} members are defined, but the quorum partitions hold ${max}`);
-  if (f.blocks.length === 0)
+  // A missing section (line 0) was reported already; an empty one is reported here.
+  if (f.blocks.length === 0 && s.line > 0) {
     report.add(s.line, "[members] defines no member; add start member0 ... end member0");
+  }
   return { members, names: [...names.keys()] };
 }
 

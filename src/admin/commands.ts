@@ -1,0 +1,544 @@
+// The cluadmin commands, one table for the interactive shell, the one-shot form and scripts on
+// standard input. Each command is a few words ("service show config") then its arguments; the
+// commands that need the running daemon join this table when the daemon exists.
+
+import { table } from "../cli/io.js";
+import { type Block, type ConfDocument, parseDocument } from "../config/document.js";
+import { addBlock, removeBlock, setEntry } from "../config/edit.js";
+import { type ClusterConfig, LOG_LEVELS } from "../config/model.js";
+import { writeFileAtomic } from "../config/store.js";
+import { formatErrors, validateDocument } from "../config/validate.js";
+import { integer, name as nameType, nearest, seconds, type ValueType, yesNo } from "../config/values.js";
+import { describeSwitch } from "../power/create.js";
+import { ChangeRefused, changeConfig, readConfigText } from "./change.js";
+
+export interface CommandContext {
+  configPath: string;
+  member?: string;
+  json: boolean;
+  /** Whether questions may be asked (an interactive shell without -n). */
+  mayAsk: boolean;
+  ask: (question: string) => Promise<string>;
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+/** What the argument after the command names, for tab completion. */
+export type Completes = "service" | "member" | "command" | "file" | "level";
+
+export interface CommandSpec {
+  words: readonly string[];
+  usage: string;
+  help: string;
+  completes?: Completes;
+  run(ctx: CommandContext, args: string[]): Promise<number>;
+}
+
+export const ADMIN_EXIT = { ok: 0, failed: 1, usage: 64 } as const;
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Splits a command line into words: spaces separate, quotes group, backslash escapes. */
+export function tokenize(line: string): string[] {
+  const words: string[] = [];
+  let word = "";
+  let inWord = false;
+  let quote: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote !== undefined) {
+      if (c === quote) quote = undefined;
+      else if (c === "\\" && quote === '"' && i + 1 < line.length) word += line[++i];
+      else word += c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      inWord = true;
+    } else if (c === "\\" && i + 1 < line.length) {
+      word += line[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(word);
+      word = "";
+      inWord = false;
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  if (quote !== undefined) throw new UsageError(`a ${quote} quote is not closed`);
+  if (inWord) words.push(word);
+  return words;
+}
+
+/** The command the words start with (the longest match), or the nearest one as a suggestion. */
+export function findCommand(
+  words: readonly string[],
+): { spec: CommandSpec; args: string[] } | { suggestion: string | undefined } {
+  let best: CommandSpec | undefined;
+  for (const spec of COMMANDS) {
+    if (
+      spec.words.every((w, i) => words[i] === w) &&
+      (best === undefined || spec.words.length > best.words.length)
+    )
+      best = spec;
+  }
+  if (best !== undefined) return { spec: best, args: words.slice(best.words.length) };
+  // Compare like with like: the words typed against commands cut to as many words.
+  for (let n = Math.min(words.length, 3); n >= 1; n--) {
+    const typed = words.slice(0, n).join(" ");
+    const prefixes = [
+      ...new Set(COMMANDS.filter((c) => c.words.length >= n).map((c) => c.words.slice(0, n).join(" "))),
+    ];
+    const near = nearest(typed, prefixes);
+    if (near !== undefined) {
+      return {
+        suggestion: COMMANDS.map((c) => c.words.join(" ")).find(
+          (c) => c === near || c.startsWith(`${near} `),
+        ),
+      };
+    }
+  }
+  return { suggestion: undefined };
+}
+
+function documentOf(ctx: CommandContext): ConfDocument {
+  return parseDocument(readConfigText(ctx.configPath));
+}
+
+/** The services block named NAME ("start serviceN" with name = NAME). */
+function serviceBlock(doc: ConfDocument, serviceName: string): Block | undefined {
+  const services = doc.sections.find((s) => s.name === "services");
+  return services?.children.find(
+    (b): b is Block =>
+      b.kind === "block" &&
+      b.children.some((c) => c.kind === "entry" && c.key === "name" && c.value === serviceName),
+  );
+}
+
+export function serviceNames(doc: ConfDocument): string[] {
+  const services = doc.sections.find((s) => s.name === "services");
+  return (services?.children ?? []).flatMap((b) =>
+    b.kind === "block"
+      ? b.children.flatMap((c) => (c.kind === "entry" && c.key === "name" ? [c.value] : []))
+      : [],
+  );
+}
+
+export function memberNames(doc: ConfDocument): string[] {
+  const members = doc.sections.find((s) => s.name === "members");
+  return (members?.children ?? []).flatMap((b) =>
+    b.kind === "block"
+      ? b.children.flatMap((c) => (c.kind === "entry" && c.key === "name" ? [c.value] : []))
+      : [],
+  );
+}
+
+/** The configuration in use, validated; or undefined after printing every error. */
+function validConfig(ctx: CommandContext): ClusterConfig | undefined {
+  const result = validateDocument(documentOf(ctx));
+  if (result.ok) return result.config;
+  ctx.err(
+    [`cluadmin: ${ctx.configPath} is not valid:`, ...formatErrors(ctx.configPath, result.errors)].join("\n"),
+  );
+  return undefined;
+}
+
+/** Applies a change and reports it; a refused change names every error and writes nothing. */
+async function change(
+  ctx: CommandContext,
+  what: string,
+  edit: (doc: ConfDocument) => ConfDocument,
+): Promise<number> {
+  try {
+    const result = await changeConfig(
+      { configPath: ctx.configPath, ...(ctx.member ? { member: ctx.member } : {}) },
+      edit,
+    );
+    if (ctx.json) ctx.out(JSON.stringify({ ok: true, change: what, view: result.view }));
+    else ctx.out(`${what}: done (configuration view ${result.view}).`);
+    return ADMIN_EXIT.ok;
+  } catch (err) {
+    if (!(err instanceof ChangeRefused)) throw err;
+    const lines = formatErrors(ctx.configPath, err.errors);
+    if (ctx.json)
+      ctx.out(JSON.stringify({ ok: false, change: what, message: err.message, errors: err.errors }));
+    else ctx.err([`cluadmin: ${what}: ${err.message}`, ...lines].join("\n"));
+    return ADMIN_EXIT.failed;
+  }
+}
+
+// ---- the service fields that service add asks for and service modify sets ----
+
+interface Field {
+  key: string;
+  question: string;
+  type: ValueType<unknown>;
+  default?: string;
+}
+
+const SERVICE_FIELDS: readonly Field[] = [
+  { key: "preferred_member", question: "Preferred member (empty for none)", type: nameType },
+  {
+    key: "failback",
+    question: "Move back to the preferred member when it rejoins (yes/no)",
+    type: yesNo,
+    default: "no",
+  },
+  { key: "check_interval", question: "Seconds between checks", type: seconds(1, 3600), default: "10" },
+  {
+    key: "max_restarts",
+    question: "Restarts in place before relocating",
+    type: integer(0, 1000),
+    default: "3",
+  },
+  {
+    key: "restart_window",
+    question: "Seconds those restarts are counted over",
+    type: seconds(1, 86400),
+    default: "300",
+  },
+  { key: "disabled", question: "Disabled (yes/no)", type: yesNo, default: "no" },
+];
+
+/** key=value arguments; resourceN.key=value ones go into resource blocks. */
+function assignments(args: readonly string[]): {
+  fields: [string, string][];
+  resources: Map<string, [string, string][]>;
+} {
+  const fields: [string, string][] = [];
+  const resources = new Map<string, [string, string][]>();
+  for (const arg of args) {
+    const at = arg.indexOf("=");
+    if (at < 1) throw new UsageError(`expected key=value, not "${arg}"`);
+    const key = arg.slice(0, at);
+    const value = arg.slice(at + 1);
+    const resource = /^(resource\d+)\.(.+)$/.exec(key);
+    if (resource) {
+      const list = resources.get(resource[1]!) ?? [];
+      list.push([resource[2]!, value]);
+      resources.set(resource[1]!, list);
+    } else fields.push([key, value]);
+  }
+  return { fields, resources };
+}
+
+async function askFields(ctx: CommandContext): Promise<[string, string][]> {
+  const answers: [string, string][] = [];
+  for (const field of SERVICE_FIELDS) {
+    for (;;) {
+      const shown = field.default !== undefined ? ` [${field.default}]` : "";
+      const answer = (await ctx.ask(`${field.question}${shown}: `)).trim() || field.default || "";
+      if (answer === "") break;
+      const read = field.type.read(answer);
+      if (read.ok) {
+        if (answer !== field.default) answers.push([field.key, answer]);
+        break;
+      }
+      ctx.err(`  ${field.key} must be ${read.expected}`);
+    }
+  }
+  return answers;
+}
+
+function freeServiceBlock(doc: ConfDocument): string {
+  const services = doc.sections.find((s) => s.name === "services");
+  const used = new Set((services?.children ?? []).flatMap((b) => (b.kind === "block" ? [b.name] : [])));
+  for (let n = 0; ; n++) if (!used.has(`service${n}`)) return `service${n}`;
+}
+
+/** Passwords, communities and secret agent arguments, masked for --json. */
+function masked(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(masked);
+  if (value === null || typeof value !== "object") return value;
+  const record = value as Record<string, unknown>;
+  if (
+    typeof record.type === "string" &&
+    ["rps10", "wti_nps", "apc_snmp", "fence_agent", "watchdog", "none"].includes(record.type)
+  ) {
+    return describeSwitch(record as Parameters<typeof describeSwitch>[0]);
+  }
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, masked(v)]));
+}
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    words: ["help"],
+    usage: "help [COMMAND]",
+    help: "list the commands, or explain one",
+    completes: "command",
+    async run(ctx, args) {
+      if (args.length > 0) {
+        const found = findCommand(args);
+        if ("spec" in found) {
+          ctx.out(`${found.spec.usage}\n  ${found.spec.help}`);
+          return ADMIN_EXIT.ok;
+        }
+        ctx.err(
+          `cluadmin: no command "${args.join(" ")}"${found.suggestion ? `; did you mean "${found.suggestion}"?` : ""}`,
+        );
+        return ADMIN_EXIT.usage;
+      }
+      ctx.out(table(COMMANDS.map((c) => [c.usage, c.help])));
+      return ADMIN_EXIT.ok;
+    },
+  },
+  {
+    words: ["config", "check"],
+    usage: "config check [FILE]",
+    help: "validate a cluster.conf (exit 0 valid, 1 invalid) and list every error",
+    completes: "file",
+    async run(ctx, args) {
+      if (args.length > 1) throw new UsageError("config check takes at most one file");
+      const file = args[0] ?? ctx.configPath;
+      const result = validateDocument(parseDocument(readConfigText(file)));
+      if (ctx.json) {
+        ctx.out(JSON.stringify({ file, valid: result.ok, errors: result.ok ? [] : result.errors }));
+      } else if (result.ok) {
+        ctx.out(
+          `${file}: valid (${result.config.members.length} members, ${result.config.services.length} services).`,
+        );
+      } else ctx.out(formatErrors(file, result.errors).join("\n"));
+      return result.ok ? ADMIN_EXIT.ok : ADMIN_EXIT.failed;
+    },
+  },
+  {
+    words: ["cluster", "show", "config"],
+    usage: "cluster show config",
+    help: "print the configuration (--json: as data, secrets masked)",
+    async run(ctx, args) {
+      if (args.length > 0) throw new UsageError("cluster show config takes no arguments");
+      const text = readConfigText(ctx.configPath);
+      if (!ctx.json) {
+        ctx.out(text.trimEnd());
+        return ADMIN_EXIT.ok;
+      }
+      const result = validateDocument(parseDocument(text));
+      ctx.out(
+        JSON.stringify(
+          result.ok
+            ? { valid: true, config: masked(result.config) }
+            : { valid: false, errors: result.errors },
+        ),
+      );
+      return result.ok ? ADMIN_EXIT.ok : ADMIN_EXIT.failed;
+    },
+  },
+  {
+    words: ["cluster", "name"],
+    usage: "cluster name NAME",
+    help: "rename the cluster",
+    async run(ctx, args) {
+      if (args.length !== 1) throw new UsageError("cluster name takes the new name");
+      return change(ctx, `cluster name ${args[0]}`, (doc) => setEntry(doc, ["cluster"], "name", args[0]!));
+    },
+  },
+  {
+    words: ["cluster", "loglevel"],
+    usage: `cluster loglevel {${LOG_LEVELS.join("|")}}`,
+    help: "set how much the members log",
+    completes: "level",
+    async run(ctx, args) {
+      if (args.length !== 1) throw new UsageError("cluster loglevel takes a level");
+      return change(ctx, `cluster loglevel ${args[0]}`, (doc) =>
+        setEntry(doc, ["cluster"], "loglevel", args[0]!),
+      );
+    },
+  },
+  {
+    words: ["cluster", "saveas"],
+    usage: "cluster saveas FILE",
+    help: "copy the configuration to FILE",
+    completes: "file",
+    async run(ctx, args) {
+      if (args.length !== 1) throw new UsageError("cluster saveas takes a file");
+      writeFileAtomic(args[0]!, readConfigText(ctx.configPath));
+      ctx.out(
+        ctx.json ? JSON.stringify({ ok: true, file: args[0] }) : `Saved the configuration to ${args[0]}.`,
+      );
+      return ADMIN_EXIT.ok;
+    },
+  },
+  {
+    words: ["cluster", "restorefrom"],
+    usage: "cluster restorefrom FILE",
+    help: "make FILE the configuration (checked first)",
+    completes: "file",
+    async run(ctx, args) {
+      if (args.length !== 1) throw new UsageError("cluster restorefrom takes a file");
+      const replacement = parseDocument(readConfigText(args[0]!));
+      return change(ctx, `cluster restorefrom ${args[0]}`, () => replacement);
+    },
+  },
+  {
+    words: ["member", "show"],
+    usage: "member show",
+    help: "list the members, their power switches and heartbeat channels",
+    async run(ctx, args) {
+      if (args.length > 0) throw new UsageError("member show takes no arguments");
+      const config = validConfig(ctx);
+      if (config === undefined) return ADMIN_EXIT.failed;
+      const members = config.members;
+      if (ctx.json) ctx.out(JSON.stringify(masked(members)));
+      else {
+        ctx.out(
+          table([
+            ["ID", "NAME", "POWER", "OUTLET", "CHANNELS"],
+            ...members.map((m) => [
+              String(m.id),
+              m.name,
+              m.power.type,
+              m.power.outlet,
+              m.channels
+                .map((c) => (c.type === "net" ? `net ${c.address}:${c.port}` : `serial ${c.device}`))
+                .join(", ") || "-",
+            ]),
+          ]),
+        );
+      }
+      return ADMIN_EXIT.ok;
+    },
+  },
+  {
+    words: ["service", "show", "config"],
+    usage: "service show config [NAME]",
+    help: "list the services, or show one with its resources",
+    completes: "service",
+    async run(ctx, args) {
+      if (args.length > 1) throw new UsageError("service show config takes at most one service");
+      const config = validConfig(ctx);
+      if (config === undefined) return ADMIN_EXIT.failed;
+      const services = config.services.filter((s) => args[0] === undefined || s.name === args[0]);
+      if (args[0] !== undefined && services.length === 0) {
+        const near = nearest(
+          args[0],
+          config.services.map((s) => s.name),
+        );
+        ctx.err(`cluadmin: no service "${args[0]}"${near ? `; did you mean "${near}"?` : ""}`);
+        return ADMIN_EXIT.failed;
+      }
+      if (ctx.json) {
+        ctx.out(JSON.stringify(services));
+        return ADMIN_EXIT.ok;
+      }
+      ctx.out(
+        table([
+          ["NAME", "PREFERRED", "FAILBACK", "CHECK", "RESTARTS", "DISABLED", "RESOURCES"],
+          ...services.map((s) => [
+            s.name,
+            s.preferredMember ?? "-",
+            s.failback ? "yes" : "no",
+            `${s.checkInterval} s`,
+            `${s.maxRestarts} in ${s.restartWindow} s`,
+            s.disabled ? "yes" : "no",
+            s.resources
+              .map((r) =>
+                r.type === "script"
+                  ? `script ${r.path}`
+                  : r.type === "ocf"
+                    ? `ocf ${r.agent}`
+                    : r.type === "ip"
+                      ? `ip ${r.address}`
+                      : `fs ${r.mountPoint}`,
+              )
+              .join(", ") || "-",
+          ]),
+        ]),
+      );
+      return ADMIN_EXIT.ok;
+    },
+  },
+  {
+    words: ["service", "add"],
+    usage: "service add NAME [key=value ...] [resourceN.key=value ...]",
+    help: "add a service; without key=value it asks for each field",
+    async run(ctx, args) {
+      const [serviceName, ...rest] = args;
+      if (serviceName === undefined) throw new UsageError("service add takes the service's name");
+      let { fields, resources } = assignments(rest);
+      if (rest.length === 0 && ctx.mayAsk) fields = await askFields(ctx);
+      return change(ctx, `service add ${serviceName}`, (doc) => {
+        if (serviceBlock(doc, serviceName) !== undefined)
+          throw new ChangeRefused(`a service named "${serviceName}" exists already`);
+        return addBlock(doc, ["services"], {
+          name: freeServiceBlock(doc),
+          entries: [["name", serviceName], ...fields],
+          blocks: [...resources].map(([name, entries]) => ({ name, entries })),
+        });
+      });
+    },
+  },
+  {
+    words: ["service", "modify"],
+    usage: "service modify NAME key=value ... [resourceN.key=value ...]",
+    help: "change fields of a service or its resources",
+    completes: "service",
+    async run(ctx, args) {
+      const [serviceName, ...rest] = args;
+      if (serviceName === undefined || rest.length === 0)
+        throw new UsageError("service modify takes a service and key=value pairs");
+      const { fields, resources } = assignments(rest);
+      return change(ctx, `service modify ${serviceName}`, (doc) => {
+        const block = serviceBlock(doc, serviceName);
+        if (block === undefined) throw new ChangeRefused(`there is no service named "${serviceName}"`);
+        let next = doc;
+        for (const [key, value] of fields) next = setEntry(next, ["services", block.name], key, value);
+        for (const [resource, entries] of resources) {
+          const exists = block.children.some((c) => c.kind === "block" && c.name === resource);
+          if (!exists) next = addBlock(next, ["services", block.name], { name: resource, entries });
+          else
+            for (const [key, value] of entries)
+              next = setEntry(next, ["services", block.name, resource], key, value);
+        }
+        return next;
+      });
+    },
+  },
+  {
+    words: ["service", "delete"],
+    usage: "service delete NAME",
+    help: "remove a service from the configuration",
+    completes: "service",
+    async run(ctx, args) {
+      if (args.length !== 1) throw new UsageError("service delete takes one service");
+      return change(ctx, `service delete ${args[0]}`, (doc) => {
+        const block = serviceBlock(doc, args[0]!);
+        if (block === undefined) throw new ChangeRefused(`there is no service named "${args[0]}"`);
+        return removeBlock(doc, ["services", block.name]);
+      });
+    },
+  },
+];
+
+/** Runs one command line; usage errors print one line and return 64. */
+export async function runLine(ctx: CommandContext, line: string): Promise<number> {
+  let words: string[];
+  try {
+    words = tokenize(line);
+  } catch (err) {
+    ctx.err(`cluadmin: ${(err as Error).message}`);
+    return ADMIN_EXIT.usage;
+  }
+  if (words.length === 0) return ADMIN_EXIT.ok;
+  const found = findCommand(words);
+  if (!("spec" in found)) {
+    ctx.err(
+      `cluadmin: unknown command "${words.join(" ")}"${found.suggestion ? `; did you mean "${found.suggestion}"?` : ""} (try help)`,
+    );
+    return ADMIN_EXIT.usage;
+  }
+  try {
+    return await found.spec.run(ctx, found.args);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      ctx.err(`cluadmin: ${err.message}; usage: ${found.spec.usage}`);
+      return ADMIN_EXIT.usage;
+    }
+    if (err instanceof ChangeRefused) {
+      ctx.err(`cluadmin: ${err.message}`);
+      return ADMIN_EXIT.failed;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,245 @@
+// cluadmin end to end on real quorum partition files (on ext4, with direct I/O): changes go to the
+// partitions with a view that grows by one, the file is rewritten with only the lines that
+// changed, a refused change writes nothing, and concurrent cluadmin processes are serialised.
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/cluadmin-main.js";
+import { initialisePair } from "../../src/disk/initialise.js";
+import { QuorumPair } from "../../src/disk/pair.js";
+import { scratchDir, zeroFile } from "../helpers/scratch.js";
+
+const dir = scratchDir("clumanager-cluadmin-");
+afterAll(() => dir.remove());
+const example = readFileSync("conf/cluster.conf", "utf8");
+let n = 0;
+
+/** A fresh cluster: initialised partition files and a cluster.conf that points at them. */
+async function cluster(): Promise<{ conf: string; primary: string; backup: string }> {
+  n++;
+  const primary = zeroFile(join(dir.path, `p${n}.img`), 4 << 20);
+  const backup = zeroFile(join(dir.path, `b${n}.img`), 4 << 20);
+  await initialisePair(primary, backup, { clusterName: "octane", maxMembers: 4, maxServices: 8 });
+  const conf = join(dir.path, `cluster${n}.conf`);
+  writeFileSync(conf, example.replace("/dev/sdb1", primary).replace("/dev/sdb2", backup));
+  return { conf, primary, backup };
+}
+
+async function cluadmin(
+  conf: string,
+  ...words: string[]
+): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await main(["-c", conf, "-m", "clu1", "--", ...words], {
+    out: (t) => (out += `${t}\n`),
+    err: (t) => (err += `${t}\n`),
+  });
+  return { code, out, err };
+}
+
+async function stored(c: { primary: string; backup: string }): Promise<{ view: number; text: string }> {
+  const pair = await QuorumPair.open(c.primary, c.backup, { write: false });
+  try {
+    return (await pair.readConfig()).config;
+  } finally {
+    pair.close();
+  }
+}
+
+/** How many lines differ between two texts: the changed window, after common head and tail. */
+function changedLines(before: string, after: string): number {
+  const a = before.split("\n");
+  const b = after.split("\n");
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (
+    tail < a.length - head &&
+    tail < b.length - head &&
+    a[a.length - 1 - tail] === b[b.length - 1 - tail]
+  )
+    tail++;
+  return Math.max(a.length, b.length) - head - tail;
+}
+
+describe("cluadmin on real quorum partitions", () => {
+  it("adds, modifies and deletes a service: each a new view on the partitions and in the file", async () => {
+    const c = await cluster();
+    const added = await cluadmin(
+      c.conf,
+      "service",
+      "add",
+      "db",
+      "preferred_member=clu3",
+      "resource0.type=script",
+      "resource0.path=/etc/init.d/postgresql",
+    );
+    expect(added).toMatchObject({ code: 0, out: "service add db: done (configuration view 1).\n" });
+    let copy = await stored(c);
+    expect(copy.view).toBe(1);
+    expect(copy.text).toBe(readFileSync(c.conf, "utf8"));
+    expect(copy.text).toContain(
+      "start service2\n  name = db\n  preferred_member = clu3\n  start resource0\n    type = script",
+    );
+
+    const before = readFileSync(c.conf, "utf8");
+    expect((await cluadmin(c.conf, "service", "modify", "db", "max_restarts=5")).code).toBe(0);
+    expect(changedLines(before, readFileSync(c.conf, "utf8"))).toBe(1);
+    copy = await stored(c);
+    expect(copy.view).toBe(2);
+
+    expect((await cluadmin(c.conf, "service", "delete", "web")).code).toBe(0);
+    copy = await stored(c);
+    expect(copy.view).toBe(3);
+    expect(copy.text).not.toContain("name = web");
+    const shown = await cluadmin(c.conf, "service", "show", "config");
+    expect(shown.out).toMatch(
+      /^db\s+clu3\s+no\s+10 s\s+5 in 300 s\s+no\s+script \/etc\/init\.d\/postgresql$/m,
+    );
+    expect(shown.out).not.toMatch(/^web/m);
+  });
+
+  it("refuses a change that would make the configuration invalid, and writes nothing", async () => {
+    const c = await cluster();
+    expect((await cluadmin(c.conf, "cluster", "loglevel", "info")).code).toBe(0);
+    const fileBefore = readFileSync(c.conf);
+    const partitionBefore = await stored(c);
+    const refused = await cluadmin(
+      c.conf,
+      "service",
+      "modify",
+      "nfs1",
+      "preferred_member=nobody",
+      "check_interval=0",
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/nothing was written/);
+    expect(refused.err).toMatch(
+      /cluster\d+\.conf:\d+: preferred_member "nobody" of service0 is not a member/,
+    );
+    expect(refused.err).toMatch(
+      /check_interval in service0 must be a number of seconds from 1 to 3600, not "0"/,
+    );
+    expect(readFileSync(c.conf)).toEqual(fileBefore);
+    expect(await stored(c)).toEqual(partitionBefore);
+  });
+
+  it("serialises cluadmin processes changing the configuration at once: no change is lost", async () => {
+    const c = await cluster();
+    const bin = join(process.cwd(), "dist/cli/cluadmin.js");
+    const runs = ["alpha", "beta", "gamma", "delta"].map(
+      (name) =>
+        new Promise<number>((resolve) => {
+          const child = spawn(
+            process.execPath,
+            [bin, "-c", c.conf, "-m", "clu1", "--", "service", "add", name],
+            { stdio: "ignore" },
+          );
+          child.on("exit", (code) => resolve(code ?? -1));
+        }),
+    );
+    expect(await Promise.all(runs)).toEqual([0, 0, 0, 0]);
+    const copy = await stored(c);
+    expect(copy.view).toBe(4);
+    for (const name of ["alpha", "beta", "gamma", "delta"]) expect(copy.text).toContain(`name = ${name}\n`);
+    expect(readFileSync(c.conf, "utf8")).toBe(copy.text);
+  });
+
+  it("takes the configuration from the partitions once it is there, not from a stale file", async () => {
+    const c = await cluster();
+    expect((await cluadmin(c.conf, "service", "add", "one")).code).toBe(0);
+    // Another member's copy of the file is older: it never saw "one".
+    writeFileSync(c.conf, example.replace("/dev/sdb1", c.primary).replace("/dev/sdb2", c.backup));
+    expect((await cluadmin(c.conf, "service", "add", "two")).code).toBe(0);
+    const text = (await stored(c)).text;
+    expect(text).toContain("name = one\n");
+    expect(text).toContain("name = two\n");
+  });
+
+  it("checks a file: exit 0 when valid, 1 with every error when not", async () => {
+    const c = await cluster();
+    expect(await cluadmin(c.conf, "config", "check")).toMatchObject({
+      code: 0,
+      out: expect.stringContaining("valid (3 members, 2 services)"),
+    });
+    const bad = join(dir.path, "bad.conf");
+    writeFileSync(bad, "[cluster]\nname = x\ntko = 1\n[quorum]\nprimary = /a\n");
+    const r = await cluadmin(c.conf, "config", "check", bad);
+    expect(r.code).toBe(1);
+    expect(r.out.trim().split("\n")).toEqual([
+      `${bad}:1: the file has no [members] section`,
+      `${bad}:3: tko in [cluster] must be a whole number from 2 to 1000, not "1"`,
+      `${bad}:4: [quorum] needs "backup = ..." (an absolute path)`,
+    ]);
+    let out = "";
+    const code = await main(["-c", c.conf, "--json", "--", "config", "check", bad], {
+      out: (t) => (out += t),
+      err: () => {},
+    });
+    expect(code).toBe(1);
+    expect(JSON.parse(out)).toMatchObject({
+      valid: false,
+      errors: [{ line: 1 }, { line: 3, key: "tko" }, { line: 4, key: "backup" }],
+    });
+  });
+
+  it("shows members with --json, without their switch passwords", async () => {
+    const c = await cluster();
+    let out = "";
+    const code = await main(["-c", c.conf, "--json", "--", "member", "show"], {
+      out: (t) => (out += t),
+      err: () => {},
+    });
+    expect(code).toBe(0);
+    const members = JSON.parse(out);
+    expect(members[1].power).toMatchObject({ type: "wti_nps", password: "***" });
+    expect(members[2].power.args).toMatchObject({ ip: "10.0.0.23", password: "***" });
+    expect(out).not.toContain("change me");
+    expect(out).not.toContain("secret");
+  });
+
+  it("answers an unknown command with the nearest one, and usage errors with 64", async () => {
+    const c = await cluster();
+    expect(await cluadmin(c.conf, "servce", "show")).toMatchObject({
+      code: 64,
+      err: expect.stringContaining('did you mean "service show config"?'),
+    });
+    expect(await cluadmin(c.conf, "service", "delete")).toMatchObject({
+      code: 64,
+      err: expect.stringContaining("usage: service delete NAME"),
+    });
+    expect(await cluadmin(c.conf, "service", "delete", "nonesuch")).toMatchObject({
+      code: 1,
+      err: expect.stringContaining('there is no service named "nonesuch"'),
+    });
+    expect((await cluadmin(c.conf, "help")).out).toMatch(/^service add NAME/m);
+  });
+
+  it("refuses changes from a host that is not a member, saying how to name one", async () => {
+    const c = await cluster();
+    let err = "";
+    const code = await main(["-c", c.conf, "-m", "stranger", "--", "cluster", "name", "other"], {
+      out: () => {},
+      err: (t) => (err += t),
+    });
+    expect(code).toBe(1);
+    expect(err).toMatch(/this host is not a member named "stranger" .* --member NAME/);
+  });
+
+  it("runs a script from standard input, stopping nothing, exiting with the first failure", async () => {
+    const c = await cluster();
+    const bin = join(process.cwd(), "dist/cli/cluadmin.js");
+    const child = spawn(process.execPath, [bin, "-c", c.conf, "-m", "clu1"], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stdin.end("# a script\ncluster loglevel info\nservice delete nonesuch\nservice show config nfs1\n");
+    const code = await new Promise<number>((resolve) => child.on("exit", (c2) => resolve(c2 ?? -1)));
+    expect(code).toBe(1);
+    expect(out).toMatch(/cluster loglevel info: done/);
+    expect(out).toMatch(/^nfs1\s+clu1/m);
+  });
+});
