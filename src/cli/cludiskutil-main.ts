@@ -1,5 +1,8 @@
 // cludiskutil: the quorum partition tool. Parses arguments, calls src/disk, prints the result.
+import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
+import { parseDocument } from "../config/document.js";
+import { getEntry } from "../config/edit.js";
 import {
   BothCopiesBadError,
   type CopyAccess,
@@ -25,7 +28,7 @@ import { EXIT } from "./exit-codes.js";
 import { type CommandIo, processIo } from "./io.js";
 
 const USAGE =
-  "usage: cludiskutil {-I|-p|-t|--verify|--repair} --primary PATH --backup PATH [options]; see cludiskutil(8)";
+  "usage: cludiskutil {-I|-p|-t|--verify|--repair} {-c FILE | --primary PATH --backup PATH} [options]; see cludiskutil(8)";
 
 interface Options {
   initialise?: boolean;
@@ -34,6 +37,7 @@ interface Options {
   test?: boolean;
   verify?: boolean;
   repair?: boolean;
+  config?: string;
   primary?: string;
   backup?: string;
   name?: string;
@@ -45,6 +49,25 @@ interface Options {
 }
 
 class UsageError extends Error {}
+
+/** The quorum partitions and cluster name a cluster.conf gives. */
+function partitionsOf(file: string): { primary: string; backup: string; name: string | undefined } {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  const doc = parseDocument(text);
+  const primary = getEntry(doc, ["quorum"], "primary");
+  const backup = getEntry(doc, ["quorum"], "backup");
+  if (primary === undefined || backup === undefined) {
+    throw new UsageError(`${file} names no quorum partitions ([quorum] primary and backup)`);
+  }
+  return { primary, backup, name: getEntry(doc, ["cluster"], "name") };
+}
 
 /** Errors opening a path that mean "no such usable path" rather than a failing device. */
 const NO_INPUT_CODES = ["ENOENT", "EACCES", "EPERM", "ENOTDIR", "ENXIO", "ENODEV", "ENOTBLK", "EISDIR"];
@@ -71,6 +94,7 @@ function buildProgram(io: CommandIo): Command {
     .option("-t, --test", "prove both partitions can be read and written with direct I/O")
     .option("--verify", "check every block of both copies (exit 0 clean, 1 repairable, 2 not)")
     .option("--repair", "rewrite every damaged copy from the good one")
+    .option("-c, --config <file>", "take the partitions (and, for -I, the name) from cluster.conf")
     .option("--primary <path>", "the primary quorum partition")
     .option("--backup <path>", "the backup quorum partition")
     .option("--name <name>", "with -I: the cluster name")
@@ -122,8 +146,12 @@ async function run(opts: Options, io: CommandIo): Promise<number> {
     );
   }
   const mode = modes[0]!;
-  if (opts.primary === undefined || opts.backup === undefined) {
-    throw new UsageError("name both partitions with --primary PATH and --backup PATH");
+  const fromConfig = opts.config !== undefined ? partitionsOf(opts.config) : undefined;
+  if (fromConfig !== undefined && (opts.primary !== undefined || opts.backup !== undefined)) {
+    throw new UsageError("give -c FILE or --primary and --backup, not both");
+  }
+  if (fromConfig === undefined && (opts.primary === undefined || opts.backup === undefined)) {
+    throw new UsageError("name both partitions with --primary PATH and --backup PATH, or give -c FILE");
   }
   if (mode !== "initialise") {
     for (const flag of ["name", "members", "services"] as const) {
@@ -133,14 +161,16 @@ async function run(opts: Options, io: CommandIo): Promise<number> {
       throw new UsageError("--force only goes with -I or --repair");
   }
   const timeoutMs = seconds(opts.timeout);
-  const { primary, backup } = opts;
+  const primary = fromConfig?.primary ?? opts.primary!;
+  const backup = fromConfig?.backup ?? opts.backup!;
   const json = opts.json === true;
 
   switch (mode) {
     case "initialise": {
-      if (opts.name === undefined) throw new UsageError("-I needs the cluster name: --name NAME");
+      const clusterName = opts.name ?? fromConfig?.name;
+      if (clusterName === undefined) throw new UsageError("-I needs the cluster name: --name NAME");
       const result = await initialisePair(primary, backup, {
-        clusterName: opts.name,
+        clusterName,
         timeoutMs,
         force: opts.force === true,
         ...(opts.members !== undefined ? { maxMembers: positiveInt(opts.members, "--members") } : {}),

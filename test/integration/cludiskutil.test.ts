@@ -1,6 +1,6 @@
 // cludiskutil as an administrator uses it: exit codes, messages and output, on files on ext4.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/cludiskutil-main.js";
@@ -254,6 +254,23 @@ describe("cludiskutil", () => {
     const r = await run("-I", "--name", "octane", "--members", "500", ...f.args);
     expect(r.code).toBe(64);
     expect(r.err).toMatch(/from 2 to 128, not 500/);
+  });
+
+  it("takes the partitions and the cluster name from cluster.conf with -c", async () => {
+    const f = files();
+    const conf = join(dir.path, `c${n}.conf`);
+    writeFileSync(
+      conf,
+      readFileSync("conf/cluster.conf", "utf8").replace("/dev/sdb1", f.p).replace("/dev/sdb2", f.b),
+    );
+    const init = await run("-I", "-c", conf);
+    expect(init.code).toBe(0);
+    expect(init.out).toMatch(/cluster "octane"/);
+    expect((await run("--verify", "-c", conf)).code).toBe(0);
+    expect(await run("-p", "-c", conf, "--primary", f.p)).toMatchObject({
+      code: 64,
+      err: expect.stringMatching(/-c FILE or --primary and --backup, not both/),
+    });
   });
 
   it("the installed command behaves the same as a separate process", () => {
