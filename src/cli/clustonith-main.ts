@@ -3,6 +3,8 @@
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Command, CommanderError, Option } from "commander";
+import type { MemberConfig } from "../config/model.js";
+import { formatErrors, validateText } from "../config/validate.js";
 import { createSwitch, describeSwitch, type SwitchConfig } from "../power/create.js";
 import { PowerSwitchError } from "../power/errors.js";
 import { type StepEvent, SWITCH_TYPES } from "../power/switch.js";
@@ -13,7 +15,7 @@ import { type CommandIo, processIo, table } from "./io.js";
 export const STONITH_EXIT = { ok: 0, failed: 1, off: 2, usage: 64 } as const;
 
 const USAGE =
-  "usage: clustonith --type TYPE [switch options] --outlet N {-S|--status|--on|--off|-r} [--json]; see clustonith(8)";
+  "usage: clustonith {-c FILE {-S|--status|--on|--off|-r} [MEMBER] | --type TYPE [switch options] --outlet N {-S|--status|--on|--off|-r}} [--json]; see clustonith(8)";
 
 type Action = "switch-status" | "status" | "on" | "off" | "reboot";
 
@@ -36,10 +38,11 @@ interface Options {
   timeout?: string;
   watchdogTimeout?: string;
   switchStatus?: boolean;
-  status?: boolean;
-  on?: boolean;
-  off?: boolean;
-  reboot?: boolean;
+  /** true, or with -c the member to act on. */
+  status?: boolean | string;
+  on?: boolean | string;
+  off?: boolean | string;
+  reboot?: boolean | string;
   json?: boolean;
 }
 
@@ -48,7 +51,7 @@ class UsageError extends Error {}
 function program(io: CommandIo): Command {
   return new Command("clustonith")
     .description("Test a power switch: read an outlet, switch it on or off, or power-cycle it.")
-    .option("-c, --config <file>", "cluster.conf (not supported yet: use --type)")
+    .option("-c, --config <file>", "take the switches from cluster.conf; the actions then name a member")
     .option("--type <type>", `switch type: ${SWITCH_TYPES.join(", ")}`)
     .option("--outlet <n>", "the outlet (plug) to act on")
     .option("--device <path>", "rps10: the serial device")
@@ -73,10 +76,10 @@ function program(io: CommandIo): Command {
     .addOption(
       new Option("-S, --switch-status", "check the switch answers, and read the outlet if one is given"),
     )
-    .option("--status", "read the outlet (exit 0 on, 2 off)")
-    .option("--on", "switch the outlet on and confirm it")
-    .option("--off", "switch the outlet off and confirm it")
-    .option("-r, --reboot", "power-cycle: off, confirmed off, on, confirmed on")
+    .option("--status [member]", "read the outlet (exit 0 on, 2 off)")
+    .option("--on [member]", "switch the outlet on and confirm it")
+    .option("--off [member]", "switch the outlet off and confirm it")
+    .option("-r, --reboot [member]", "power-cycle: off, confirmed off, on, confirmed on")
     .option("--json", "print JSON for scripts")
     .helpOption("-h, --help", "show this help")
     .exitOverride()
@@ -198,7 +201,7 @@ function actionOf(o: Options): Action {
       ["off", o.off],
       ["reboot", o.reboot],
     ] as const
-  ).filter(([, set]) => set === true);
+  ).filter(([, set]) => set !== undefined && set !== false);
   if (chosen.length !== 1)
     throw new UsageError(chosen.length === 0 ? "choose what to do" : "choose one action");
   return chosen[0]![0];
@@ -221,13 +224,18 @@ export async function main(argv: readonly string[], io: CommandIo = processIo): 
   let config: SwitchConfig;
   let action: Action;
   try {
-    if (o.config !== undefined) {
-      throw new UsageError(
-        "-c (cluster.conf) is not supported in this version yet; describe the switch with --type",
-      );
-    }
-    config = switchFromOptions(o);
     action = actionOf(o);
+    if (o.config !== undefined) return await fromClusterConf(o, action, io);
+    const value = {
+      "switch-status": o.switchStatus,
+      status: o.status,
+      on: o.on,
+      off: o.off,
+      reboot: o.reboot,
+    }[action];
+    if (typeof value === "string")
+      throw new UsageError(`naming a member (${value}) needs -c FILE; with --type, give --outlet`);
+    config = switchFromOptions(o);
     if (action !== "switch-status" && o.outlet === undefined)
       throw new UsageError(`--${action} needs --outlet N`);
   } catch (err) {
@@ -360,6 +368,87 @@ async function run(
     io.out(`Outlet ${outlet} ${what}; ${totalMs.toFixed(0)} ms in all.`);
   }
   return action === "status" && state === "off" ? STONITH_EXIT.off : STONITH_EXIT.ok;
+}
+
+/** The actions with -c: -S for every member's switch, or one action on the member it names. */
+async function fromClusterConf(o: Options, action: Action, io: CommandIo): Promise<number> {
+  const file = o.config!;
+  if (o.type !== undefined || o.outlet !== undefined)
+    throw new UsageError("with -c the switches come from the file: drop --type and --outlet");
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  const checked = validateText(text);
+  if (!checked.ok) {
+    io.err([`clustonith: ${file} is not valid:`, ...formatErrors(file, checked.errors)].join("\n"));
+    return STONITH_EXIT.usage;
+  }
+  const members = checked.config.members;
+  if (action === "switch-status") return allSwitches(members, o.json === true, io);
+  const value = { status: o.status, on: o.on, off: o.off, reboot: o.reboot }[action];
+  if (typeof value !== "string") throw new UsageError(`--${action} with -c needs the member's name`);
+  const member = members.find((m) => m.name === value);
+  if (member === undefined)
+    throw new UsageError(
+      `${file} has no member "${value}"; the members are ${members.map((m) => m.name).join(", ")}`,
+    );
+  return run(member.power, action, member.power.outlet, o.json === true, io);
+}
+
+/** -S with -c: is every member's switch reachable, and what is its outlet's state? Exit 1 if any is not. */
+async function allSwitches(members: readonly MemberConfig[], json: boolean, io: CommandIo): Promise<number> {
+  const rows: {
+    member: string;
+    switch: string;
+    type: string;
+    reachable: boolean;
+    outlet: string;
+    state?: string;
+    error?: string;
+  }[] = [];
+  for (const m of members) {
+    const sw = createSwitch(m.power, { warn: () => {} });
+    const row: (typeof rows)[number] = {
+      member: m.name,
+      switch: sw.name,
+      type: m.power.type,
+      reachable: false,
+      outlet: m.power.outlet,
+    };
+    try {
+      await sw.health();
+      row.reachable = true;
+      if (sw.confirmation === "switch") row.state = await sw.status(m.power.outlet);
+    } catch (err) {
+      row.error = err instanceof Error ? err.message : String(err);
+    } finally {
+      await sw.close();
+    }
+    rows.push(row);
+  }
+  if (json) io.out(JSON.stringify(rows, null, 2));
+  else {
+    io.out(
+      table([
+        ["MEMBER", "SWITCH", "TYPE", "REACHABLE", "OUTLET", "STATE"],
+        ...rows.map((r) => [
+          r.member,
+          r.switch,
+          r.type,
+          r.reachable ? "yes" : "no",
+          r.outlet,
+          r.state ?? "-",
+        ]),
+      ]),
+    );
+    for (const r of rows) if (r.error !== undefined) io.err(`clustonith: ${r.error}`);
+  }
+  return rows.every((r) => r.reachable && r.error === undefined) ? STONITH_EXIT.ok : STONITH_EXIT.failed;
 }
 
 function printTable(

@@ -240,13 +240,83 @@ describe("clustonith against the simulators", () => {
       ["--type", "fence_agent", "--agent", "fence_dummy", "--arg", "novalue", "--outlet", "1", "--on"],
       /--arg needs key=value/,
     ],
-    [["-c", "/etc/cluster.conf", "-S"], /cluster.conf\) is not supported in this version yet/],
+    [["-c", "/nonexistent/cluster.conf", "-S"], /cannot read \/nonexistent\/cluster\.conf: ENOENT/],
+    [["-c", "/dev/null", "--type", "none", "-S"], /drop --type and --outlet/],
+    [["--type", "none", "--off", "clu1"], /naming a member \(clu1\) needs -c FILE/],
     [["--bogus"], /unknown option '--bogus'/],
   ])("usage error %j exits 64 with one line", async (argv, message) => {
     const r = await clustonith(...(argv as string[]));
     expect(r.code).toBe(64);
     expect(r.err).toMatch(message);
     expect(r.err.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("with -c, checks every member's switch and acts on a member by name", async () => {
+    await npsIdle();
+    const conf = join(dir.path, "sim-cluster.conf");
+    writeFileSync(
+      conf,
+      `[cluster]
+name = lab
+[quorum]
+primary = /dev/null/p
+backup = /dev/null/b
+[members]
+start member0
+  name = clu1
+  start power
+    type = rps10
+    device = ${rps10.link}
+    outlet = 3
+  end power
+end member0
+start member1
+  name = clu2
+  start power
+    type = wti_nps
+    host = 127.0.0.1
+    port = ${nps.port}
+    password = nps-secret
+    outlet = 4
+  end power
+end member1
+start member2
+  name = clu3
+  start power
+    type = apc_snmp
+    host = 127.0.0.1
+    port = ${apc.port}
+    community = apc-secret
+    outlet = 4
+  end power
+end member2
+`,
+    );
+    const all = await clustonith("-c", conf, "-S");
+    expect(all.code).toBe(0);
+    expect(all.out).toMatch(/^clu1\s+rps10 \S+\s+rps10\s+yes\s+3\s+on$/m);
+    expect(all.out).toMatch(/^clu2\s+wti_nps 127\.0\.0\.1:\d+\s+wti_nps\s+yes\s+4\s+on$/m);
+    expect(all.out).toMatch(/^clu3\s+apc_snmp 127\.0\.0\.1:\d+\s+apc_snmp\s+yes\s+4\s+on$/m);
+    await npsIdle();
+    expect((await clustonith("-c", conf, "--off", "clu2")).code).toBe(0);
+    expect(nps.bank.get("4")).toBe("off");
+    expect((await clustonith("-c", conf, "--status", "clu2")).code).toBe(2);
+    await npsIdle();
+    expect((await clustonith("-c", conf, "-r", "clu3")).code).toBe(0);
+    const json = JSON.parse((await clustonith("-c", conf, "-S", "--json")).out);
+    expect(json.map((r: { member: string; state: string }) => [r.member, r.state])).toEqual([
+      ["clu1", "on"],
+      ["clu2", "off"],
+      ["clu3", "on"],
+    ]);
+    expect(JSON.stringify(json)).not.toContain("secret");
+    const unknown = await clustonith("-c", conf, "--status", "clu9");
+    expect(unknown).toMatchObject({
+      code: 64,
+      err: expect.stringMatching(/has no member "clu9"; the members are clu1, clu2, clu3/),
+    });
+    await npsIdle();
+    expect((await clustonith("-c", conf, "--on", "clu2")).code).toBe(0);
   });
 
   it("the installed command exits the same way as a separate process", () => {
