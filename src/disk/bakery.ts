@@ -79,14 +79,22 @@ async function bakery<T>(
   const waitMs = options.waitMs ?? LOCK_WAIT_MS;
   const base = { member: me, incarnation: options.incarnation ?? 0, target: options.target ?? NO_TARGET };
   let generation = ((await readSlots(pair))[me]?.generation ?? 0) + 1;
-  const write = async (lock: Omit<LockSlot, "member" | "incarnation" | "target">) => {
-    await pair.writeLock({ ...base, ...lock }, generation++);
+  let current: Omit<LockSlot, "member" | "incarnation" | "target"> = { choosing: true, ticket: 0 };
+  // Every write of my slot goes through one queue: a refresh must never overlap another write.
+  let queue: Promise<void> = Promise.resolve();
+  const write = (lock?: Omit<LockSlot, "member" | "incarnation" | "target">): Promise<void> => {
+    if (lock !== undefined) current = lock;
+    const snapshot = current;
+    queue = queue.then(() => pair.writeLock({ ...base, ...snapshot }, generation++));
+    return queue;
   };
 
   await write({ choosing: true, ticket: 0 });
   const slots = await readSlots(pair);
   const ticket = Math.max(0, ...slots.filter((_, j) => j !== me).map((s) => s.lock.ticket)) + 1;
   await write({ choosing: false, ticket });
+  // A live member's slot keeps moving, waiting or holding, so only a dead member's goes stale.
+  const refresher = setInterval(() => void write().catch(() => {}), Math.max(1, Math.floor(staleMs / 4)));
   try {
     const started = performance.now();
     // Last time each slot was seen to change, on this member's clock.
@@ -113,6 +121,11 @@ async function bakery<T>(
     }
     return await work();
   } finally {
-    await write({ choosing: false, ticket: 0 });
+    clearInterval(refresher);
+    await write({ choosing: false, ticket: 0 }).catch(async () => {
+      // The queue holds the failed refresh; the release itself still has to be tried.
+      queue = Promise.resolve();
+      await write({ choosing: false, ticket: 0 });
+    });
   }
 }

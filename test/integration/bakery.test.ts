@@ -51,6 +51,49 @@ describe("the disk lock", () => {
     }
   });
 
+  it("keeps two live waiters apart after a dead member's ticket goes stale", async () => {
+    const [a, b, dead] = await pairs(3);
+    try {
+      // Member 2 took a ticket and died; members 0 and 1 both wait behind it.
+      await dead!.writeLock({ member: 2, choosing: false, ticket: 1, incarnation: 0, target: 0xffff }, 1);
+      let holders = 0;
+      let most = 0;
+      const hold = async () => {
+        holders++;
+        most = Math.max(most, holders);
+        await new Promise((r) => setTimeout(r, 100));
+        holders--;
+      };
+      const options = { pollMs: 5, staleMs: 300, waitMs: 10_000 };
+      await Promise.all([withDiskLock(a!, 0, hold, options), withDiskLock(b!, 1, hold, options)]);
+      expect(most).toBe(1);
+    } finally {
+      for (const p of [a, b, dead]) p!.close();
+    }
+  });
+
+  it("is not taken from a holder that holds it longer than the stale time", async () => {
+    const [a, b] = await pairs(2);
+    try {
+      let holders = 0;
+      let most = 0;
+      const hold = (ms: number) => async () => {
+        holders++;
+        most = Math.max(most, holders);
+        await new Promise((r) => setTimeout(r, ms));
+        holders--;
+      };
+      const options = { pollMs: 5, staleMs: 200, waitMs: 10_000 };
+      const slow = withDiskLock(a!, 0, hold(700), options);
+      await new Promise((r) => setTimeout(r, 50));
+      await Promise.all([slow, withDiskLock(b!, 1, hold(10), options)]);
+      expect(most).toBe(1);
+    } finally {
+      a!.close();
+      b!.close();
+    }
+  });
+
   it("refuses a second, overlapping request by the same member in one process", async () => {
     const [a] = await pairs(1);
     try {
