@@ -5,35 +5,45 @@ import {
   closeSync,
   constants,
   fsyncSync,
+  ftruncateSync,
   openSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
-  unlinkSync,
   writeSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { rawio } from "../disk/rawio.js";
 
 export const LOCAL_LOCK_WAIT_MS = 30_000;
 const LOCAL_LOCK_POLL_MS = 50;
 
 /** Writes a temporary file beside `path`, fsyncs it, renames it over `path`, fsyncs the directory. */
-export function writeFileAtomic(path: string, text: string): void {
-  let mode = 0o600;
-  try {
-    mode = statSync(path).mode & 0o7777;
-  } catch {
-    // a new file: readable by root only, as it may hold switch passwords
+export function writeFileAtomic(path: string, text: string, forceMode?: number): void {
+  let mode = forceMode ?? 0o600;
+  if (forceMode === undefined) {
+    try {
+      mode = statSync(path).mode & 0o7777;
+    } catch {
+      // a new file: readable by root only, as it may hold switch passwords
+    }
   }
   const temporary = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
   try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, path);
+  } catch (err) {
+    // The temporary file holds the whole configuration, secrets included: never leave it behind.
+    rmSync(temporary, { force: true });
+    throw err;
   }
-  renameSync(temporary, path);
   const dir = openSync(dirname(path), constants.O_RDONLY);
   try {
     fsyncSync(dir);
@@ -46,61 +56,46 @@ export class LocalLockError extends Error {
   override name = "LocalLockError";
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** A lock file beside the configuration holding the owner's pid; a dead owner's lock is taken over. */
+/**
+ * An exclusive flock on a file beside the configuration. The kernel releases it when its holder
+ * exits, however it exits, so there is no stale lock to take over (and no race in taking one
+ * over). The file itself stays; it only ever holds the last holder's pid, for people.
+ */
 export class LocalLock {
-  private constructor(readonly path: string) {}
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+  ) {}
 
   static async acquire(configPath: string, waitMs = LOCAL_LOCK_WAIT_MS): Promise<LocalLock> {
     const path = `${configPath}.lock`;
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+    } catch (err) {
+      throw new LocalLockError(`cannot open the lock file ${path}: ${(err as Error).message}`);
+    }
     const giveUp = Date.now() + waitMs;
-    for (;;) {
-      try {
-        const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-        writeSync(fd, `${process.pid}\n`);
-        closeSync(fd);
-        return new LocalLock(path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
-          throw new LocalLockError(`cannot create the lock file ${path}: ${(err as Error).message}`);
-        }
-      }
-      let owner = Number.NaN;
-      try {
-        owner = Number(readFileSync(path, "utf8").trim());
-      } catch {
-        continue; // it went away meanwhile
-      }
-      if (Number.isInteger(owner) && owner > 0 && !alive(owner)) {
-        try {
-          unlinkSync(path);
-        } catch {
-          // another waiter took it over first
-        }
-        continue;
-      }
+    while (!rawio.flock(fd, true)) {
       if (Date.now() > giveUp) {
+        closeSync(fd);
+        const holder = readFileSync(path, "utf8").trim();
         throw new LocalLockError(
-          `another cluadmin (pid ${owner}) is changing ${configPath}; try again when it is done`,
+          `another cluadmin${holder ? ` (pid ${holder})` : ""} is changing ${configPath}; try again when it is done`,
         );
       }
       await new Promise((r) => setTimeout(r, LOCAL_LOCK_POLL_MS));
     }
+    ftruncateSync(fd);
+    writeSync(fd, `${process.pid}\n`, 0);
+    return new LocalLock(path, fd);
   }
 
   release(): void {
     try {
-      unlinkSync(this.path);
-    } catch {
-      // already gone
+      rawio.flock(this.fd, false);
+    } finally {
+      closeSync(this.fd);
     }
   }
 }

@@ -23,6 +23,9 @@ interface RawioAddon {
   geometry(handle: RawHandle): Geometry;
   pread(handle: RawHandle, offset: number, length: number): Promise<Buffer>;
   pwrite(handle: RawHandle, offset: number, data: Buffer): Promise<void>;
+  /** Takes (true) or releases (false) an exclusive flock on a file descriptor without waiting;
+   * false when another process holds it. */
+  flock(fd: number, take: boolean): boolean;
   MAX_TRANSFER: number;
 }
 

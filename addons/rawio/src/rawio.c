@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -552,6 +553,38 @@ static napi_value Pwrite(napi_env env, napi_callback_info info) {
   return queue(env, req, argv[0], "rawio.pwrite");
 }
 
+/* ---------- advisory file locks ---------- */
+
+/* flock(fd, take): take (true) or release (false) an exclusive advisory lock without waiting.
+ * Resolves nothing: returns true when done, false when another process holds the lock. The
+ * kernel drops the lock when its holder exits, however it exits, so no lock is ever stale. */
+static napi_value Flock(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd = -1;
+  bool take = false;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
+      napi_get_value_bool(env, argv[1], &take) != napi_ok)
+    return throw_usage(env, "ERR_RAWIO_ARGS", "rawio.flock(fd, take): needs a file descriptor and a boolean");
+  int r;
+  do {
+    r = flock(fd, take ? (LOCK_EX | LOCK_NB) : LOCK_UN);
+  } while (r != 0 && errno == EINTR);
+  napi_value result;
+  if (r == 0) {
+    NAPI_CALL(env, napi_get_boolean(env, true, &result));
+    return result;
+  }
+  if (errno == EWOULDBLOCK) {
+    NAPI_CALL(env, napi_get_boolean(env, false, &result));
+    return result;
+  }
+  napi_value e = errno_error(env, errno, "flock", "(lock file)", "locking", NULL);
+  if (e != NULL) napi_throw(env, e);
+  return NULL;
+}
+
 /* ---------- module ---------- */
 
 static napi_value Init(napi_env env, napi_value exports) {
@@ -561,6 +594,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"geometry", NULL, Geometry, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pread", NULL, Pread, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pwrite", NULL, Pwrite, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"flock", NULL, Flock, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   napi_value max_transfer;
