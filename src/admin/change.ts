@@ -63,15 +63,20 @@ export async function changeConfig(
   const lock = await LocalLock.acquire(options.configPath);
   try {
     const fileDoc = parseDocument(readConfigText(options.configPath));
-    const primary = getEntry(fileDoc, ["quorum"], "primary");
-    const backup = getEntry(fileDoc, ["quorum"], "backup");
+    const memberName = options.member ?? hostname();
+    const me = memberSlot(fileDoc, memberName);
+    // This member's own paths to the shared disk, if it has them, else [quorum].
+    const own =
+      me === undefined
+        ? []
+        : (["primary", "backup"] as const).map((k) => getEntry(fileDoc, ["members", `member${me}`], k));
+    const primary = own[0] ?? getEntry(fileDoc, ["quorum"], "primary");
+    const backup = own[1] ?? getEntry(fileDoc, ["quorum"], "backup");
     if (primary === undefined || backup === undefined) {
       throw new ChangeRefused(
         `${options.configPath} names no quorum partitions ([quorum] primary and backup)`,
       );
     }
-    const memberName = options.member ?? hostname();
-    const me = memberSlot(fileDoc, memberName);
     if (me === undefined) {
       throw new ChangeRefused(
         `this host is not a member named "${memberName}" in ${options.configPath}; say which member it is with --member NAME`,
@@ -85,6 +90,14 @@ export async function changeConfig(
       return await withDiskLock(pair, me, async () => {
         const stored = (await pair.readConfig()).config;
         const base = stored.view > 0 ? parseDocument(stored.text) : fileDoc;
+        // The lock slot came from the local file: it must be this member's slot in the shared copy
+        // too, or two members could share one slot and the lock would not keep them apart.
+        if (stored.view > 0 && memberSlot(base, memberName) !== me) {
+          throw new ChangeRefused(
+            `"${memberName}" is member${me} in ${options.configPath} but not in the configuration on the quorum partitions ` +
+              `(view ${stored.view}); bring the file up to date with: cluadmin -- cluster saveas ${options.configPath}`,
+          );
+        }
         const next = edit(base);
         const checked = validateDocument(next, {
           maxMembers: pair.layout.maxMembers,
@@ -97,8 +110,23 @@ export async function changeConfig(
           );
         const text = serialise(next);
         const view = stored.view + 1;
+        // The lock keeps other members out; this second look costs a read and would catch a
+        // member that broke the lock's rules (or a lock slot taken over while still in use).
+        const again = (await pair.readConfig()).config.view;
+        if (again !== stored.view) {
+          throw new ChangeRefused(
+            `the configuration changed meanwhile (view ${again}, not ${stored.view}); nothing was written, try again`,
+          );
+        }
         await pair.writeConfig({ view, text });
-        writeFileAtomic(options.configPath, text);
+        try {
+          writeFileAtomic(options.configPath, text);
+        } catch (err) {
+          throw new ChangeRefused(
+            `the change is stored on the quorum partitions as view ${view}, but ${options.configPath} could not be rewritten ` +
+              `(${(err as Error).message}); every member uses the partitions' copy, and the next change rewrites the file`,
+          );
+        }
         return { view, text };
       });
     } finally {
@@ -106,5 +134,33 @@ export async function changeConfig(
     }
   } finally {
     lock.release();
+  }
+}
+
+/** The configuration in use: the copy on the quorum partitions when they can be read and hold
+ * one, else the file (before the first change, or without access to the shared disk). */
+export async function currentConfigText(
+  configPath: string,
+): Promise<{ text: string; source: "partitions" | "file"; view?: number }> {
+  const fileText = readConfigText(configPath);
+  const doc = parseDocument(fileText);
+  const primary = getEntry(doc, ["quorum"], "primary");
+  const backup = getEntry(doc, ["quorum"], "backup");
+  if (primary === undefined || backup === undefined) return { text: fileText, source: "file" };
+  let pair: QuorumPair;
+  try {
+    pair = await QuorumPair.open(primary, backup, { write: false });
+  } catch {
+    return { text: fileText, source: "file" };
+  }
+  try {
+    const stored = (await pair.readConfig()).config;
+    return stored.view > 0
+      ? { text: stored.text, source: "partitions", view: stored.view }
+      : { text: fileText, source: "file" };
+  } catch {
+    return { text: fileText, source: "file" };
+  } finally {
+    pair.close();
   }
 }

@@ -10,7 +10,7 @@ import { writeFileAtomic } from "../config/store.js";
 import { formatErrors, validateDocument } from "../config/validate.js";
 import { integer, name as nameType, nearest, seconds, type ValueType, yesNo } from "../config/values.js";
 import { describeSwitch } from "../power/create.js";
-import { ChangeRefused, changeConfig, readConfigText } from "./change.js";
+import { ChangeRefused, changeConfig, currentConfigText, readConfigText } from "./change.js";
 
 export interface CommandContext {
   configPath: string;
@@ -103,8 +103,8 @@ export function findCommand(
   return { suggestion: undefined };
 }
 
-function documentOf(ctx: CommandContext): ConfDocument {
-  return parseDocument(readConfigText(ctx.configPath));
+async function documentOf(ctx: CommandContext): Promise<ConfDocument> {
+  return parseDocument((await currentConfigText(ctx.configPath)).text);
 }
 
 /** The services block named NAME ("start serviceN" with name = NAME). */
@@ -136,8 +136,8 @@ export function memberNames(doc: ConfDocument): string[] {
 }
 
 /** The configuration in use, validated; or undefined after printing every error. */
-function validConfig(ctx: CommandContext): ClusterConfig | undefined {
-  const result = validateDocument(documentOf(ctx));
+async function validConfig(ctx: CommandContext): Promise<ClusterConfig | undefined> {
+  const result = validateDocument(await documentOf(ctx));
   if (result.ok) return result.config;
   ctx.err(
     [`cluadmin: ${ctx.configPath} is not valid:`, ...formatErrors(ctx.configPath, result.errors)].join("\n"),
@@ -259,7 +259,29 @@ function masked(value: unknown): unknown {
   ) {
     return describeSwitch(record as Parameters<typeof describeSwitch>[0]);
   }
-  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, masked(v)]));
+  return Object.fromEntries(
+    Object.entries(record).map(([k, v]) => [
+      k,
+      SECRET_NAME.test(k) && typeof v === "string" ? "***" : masked(v),
+    ]),
+  );
+}
+
+/** Names of keys whose values are secrets: passwords, communities, keys, tokens. */
+const SECRET_NAME = /pass|secret|community|token|credential|^key$/i;
+
+/** The text with every secret value replaced by ***, for printing. */
+function maskedText(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => {
+      const entry = /^(\s*)([A-Za-z0-9_.-]+)(\s*=\s*)(.*)$/.exec(line);
+      const key = entry?.[2] ?? "";
+      return entry && SECRET_NAME.test(key.split(".").at(-1) ?? "")
+        ? `${entry[1]}${key}${entry[3]}***`
+        : line;
+    })
+    .join("\n");
 }
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -309,9 +331,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     help: "print the configuration (--json: as data, secrets masked)",
     async run(ctx, args) {
       if (args.length > 0) throw new UsageError("cluster show config takes no arguments");
-      const text = readConfigText(ctx.configPath);
+      const { text } = await currentConfigText(ctx.configPath);
       if (!ctx.json) {
-        ctx.out(text.trimEnd());
+        ctx.out(maskedText(text).trimEnd());
         return ADMIN_EXIT.ok;
       }
       const result = validateDocument(parseDocument(text));
@@ -353,7 +375,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     completes: "file",
     async run(ctx, args) {
       if (args.length !== 1) throw new UsageError("cluster saveas takes a file");
-      writeFileAtomic(args[0]!, readConfigText(ctx.configPath));
+      // A copy holds switch passwords: root-only, whatever a file of that name allowed before.
+      writeFileAtomic(args[0]!, (await currentConfigText(ctx.configPath)).text, 0o600);
       ctx.out(
         ctx.json ? JSON.stringify({ ok: true, file: args[0] }) : `Saved the configuration to ${args[0]}.`,
       );
@@ -377,7 +400,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     help: "list the members, their power switches and heartbeat channels",
     async run(ctx, args) {
       if (args.length > 0) throw new UsageError("member show takes no arguments");
-      const config = validConfig(ctx);
+      const config = await validConfig(ctx);
       if (config === undefined) return ADMIN_EXIT.failed;
       const members = config.members;
       if (ctx.json) ctx.out(JSON.stringify(masked(members)));
@@ -407,7 +430,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     completes: "service",
     async run(ctx, args) {
       if (args.length > 1) throw new UsageError("service show config takes at most one service");
-      const config = validConfig(ctx);
+      const config = await validConfig(ctx);
       if (config === undefined) return ADMIN_EXIT.failed;
       const services = config.services.filter((s) => args[0] === undefined || s.name === args[0]);
       if (args[0] !== undefined && services.length === 0) {
@@ -419,7 +442,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         return ADMIN_EXIT.failed;
       }
       if (ctx.json) {
-        ctx.out(JSON.stringify(services));
+        ctx.out(JSON.stringify(masked(services)));
         return ADMIN_EXIT.ok;
       }
       ctx.out(
@@ -535,10 +558,8 @@ export async function runLine(ctx: CommandContext, line: string): Promise<number
       ctx.err(`cluadmin: ${err.message}; usage: ${found.spec.usage}`);
       return ADMIN_EXIT.usage;
     }
-    if (err instanceof ChangeRefused) {
-      ctx.err(`cluadmin: ${err.message}`);
-      return ADMIN_EXIT.failed;
-    }
-    throw err;
+    // A disk, lock or edit error fails this command only: a script or shell goes on.
+    ctx.err(`cluadmin: ${words.join(" ")}: ${err instanceof Error ? err.message : String(err)}`);
+    return ADMIN_EXIT.failed;
   }
 }

@@ -59,6 +59,36 @@ function childIndent(doc: ConfDocument, c: Container, pathDepth: number): string
   return pathDepth === 0 ? "" : `${indentOf(doc.lines[c.line - 1]!)}  `;
 }
 
+/** The file's line ending for new lines: CR LF if most of its lines have one. */
+function eolOf(doc: ConfDocument): string {
+  const crlf = doc.lines.filter((l) => l.endsWith("\r")).length;
+  return crlf * 2 > doc.lines.length ? "\r" : "";
+}
+
+/** The whitespace and comment after the value of "key = value  # comment", or "". */
+function trailingComment(afterEquals: string): string {
+  const text = afterEquals.replace(/^\s*/, "");
+  let end = 0;
+  if (text.startsWith('"')) {
+    for (end = 1; end < text.length; end++) {
+      if (text[end] === "\\") end++;
+      else if (text[end] === '"') {
+        end++;
+        break;
+      }
+    }
+  } else {
+    const hash = text.search(/(^|\s)#/);
+    end = hash === -1 ? text.length : text.slice(0, hash).trimEnd().length;
+  }
+  const rest = text.slice(end);
+  return /^\s*#/.test(rest) ? rest : "";
+}
+
+function checkValue(value: string): void {
+  if (/[\r\n]/.test(value)) throw new EditError("a value cannot contain a line break");
+}
+
 function rebuilt(doc: ConfDocument, lines: string[]): ConfDocument {
   return parseDocument(serialise({ ...doc, lines }));
 }
@@ -73,17 +103,24 @@ export function getEntry(doc: ConfDocument, path: Path, key: string): string | u
 export function setEntry(doc: ConfDocument, path: Path, key: string, value: string): ConfDocument {
   const c = find(doc, path);
   if (c === undefined) throw new EditError(`there is no ${path.join(" > ")} to set ${key} in`);
+  checkValue(value);
   const lines = [...doc.lines];
   const existing = c.children.find((n) => n.kind === "entry" && n.key === key);
   if (existing !== undefined) {
-    const old = lines[existing.line - 1]!;
-    const comment = /\s+#[^"]*$/.exec(old.slice(old.indexOf("=") + 1));
-    lines[existing.line - 1] = `${indentOf(old)}${key} = ${formatValue(value)}${comment ? comment[0] : ""}`;
+    const raw = lines[existing.line - 1]!;
+    const cr = raw.endsWith("\r") ? "\r" : "";
+    const old = cr ? raw.slice(0, -1) : raw;
+    const comment = trailingComment(old.slice(old.indexOf("=") + 1));
+    lines[existing.line - 1] = `${indentOf(old)}${key} = ${formatValue(value)}${comment}${cr}`;
     return rebuilt(doc, lines);
   }
   const entries = c.children.filter((n) => n.kind === "entry");
   const after = entries.length > 0 ? entries.at(-1)!.line : c.line;
-  lines.splice(after, 0, `${childIndent(doc, c, path.length - 1)}${key} = ${formatValue(value)}`);
+  lines.splice(
+    after,
+    0,
+    `${childIndent(doc, c, path.length - 1)}${key} = ${formatValue(value)}${eolOf(doc)}`,
+  );
   return rebuilt(doc, lines);
 }
 
@@ -103,6 +140,7 @@ export interface NewBlock {
 }
 
 function render(block: NewBlock, indent: string): string[] {
+  for (const [, v] of block.entries) checkValue(v);
   return [
     `${indent}start ${block.name}`,
     ...block.entries.map(([k, v]) => `${indent}  ${k} = ${formatValue(v)}`),
@@ -116,7 +154,12 @@ export function addBlock(doc: ConfDocument, path: Path, block: NewBlock): ConfDo
   const c = find(doc, path);
   let lines = [...doc.lines];
   if (c === undefined && path.length === 1) {
-    lines = [...lines, ...(lines.length > 0 && lines.at(-1)!.trim() !== "" ? [""] : []), `[${path[0]}]`];
+    const eol = eolOf(doc);
+    lines = [
+      ...lines,
+      ...(lines.length > 0 && lines.at(-1)!.trim() !== "" ? [eol] : []),
+      `[${path[0]}]${eol}`,
+    ];
     return addBlock(rebuilt(doc, lines), path, block);
   }
   if (c === undefined) throw new EditError(`there is no ${path.join(" > ")} to add ${block.name} to`);
@@ -127,7 +170,8 @@ export function addBlock(doc: ConfDocument, path: Path, block: NewBlock): ConfDo
   const blocks = c.children.filter((n) => n.kind === "block");
   const indent =
     blocks.length > 0 ? indentOf(lines[blocks[0]!.line - 1]!) : childIndent(doc, c, path.length - 1);
-  lines.splice(at, 0, ...render(block, indent));
+  const eol = eolOf(doc);
+  lines.splice(at, 0, ...render(block, indent).map((l) => `${l}${eol}`));
   return rebuilt(doc, lines);
 }
 

@@ -227,7 +227,8 @@ function readCluster(report: Report, s: Section): ClusterConfig["cluster"] | und
   // Timing that cannot work: a write allowed to take as long as the whole hang window would let
   // a member be declared hung while its own write is still within its deadline.
   const at = (key: string) => f.raw(key)?.line ?? s.line;
-  if (ioTimeout >= heartbeatInterval * tko) {
+  // A small tolerance: 0.1 x 3 is 0.30000000000000004 in floating point, and must still equal 0.3.
+  if (ioTimeout >= heartbeatInterval * tko - 1e-9) {
     report.add(
       at("io_timeout"),
       `io_timeout (${ioTimeout} s) must be shorter than heartbeat_interval x tko (${heartbeatInterval} s x ${tko} = ${round(heartbeatInterval * tko)} s)`,
@@ -311,12 +312,15 @@ function readMembers(
       if (given?.kind === "entry" && name.read(given.value).ok) names.set(given.value, block.line);
       continue;
     }
-    if (names.has(member.name))
+    // Member names are host names, which ignore case.
+    const same = [...names.keys()].find((k) => k.toLowerCase() === member.name.toLowerCase());
+    if (same !== undefined) {
       report.add(
         block.line,
-        `two members are named "${member.name}" (the other on line ${names.get(member.name)})`,
+        `two members are named "${member.name}" (the other, "${same}", on line ${names.get(same)})`,
         "name",
       );
+    }
     names.set(member.name, block.line);
     members.push(member);
   }
@@ -334,9 +338,22 @@ function readMember(report: Report, block: Block, id: number): MemberConfig | un
   const f = new Fields(report, where, block.line, block.children);
   const memberName = f.required("name", name);
   let quorum: QuorumPaths | undefined;
-  if (f.has("primary") || f.has("backup")) quorum = readQuorum(report, block, where);
-  else f.finish(["name", "primary", "backup"]);
+  // A member may reach the shared disk by other names: both paths, or neither.
+  const ownPrimary = f.get("primary", absolutePath);
+  const ownBackup = f.get("backup", absolutePath);
+  if (f.has("primary") !== f.has("backup")) {
+    report.add(
+      block.line,
+      `${where} gives only one of primary and backup; give both, or neither to use [quorum]`,
+    );
+  } else if (ownPrimary !== undefined && ownBackup !== undefined) {
+    if (ownPrimary === ownBackup)
+      report.add(f.raw("backup")!.line, `${where}'s primary and backup are both ${ownPrimary}`, "backup");
+    else quorum = { primary: ownPrimary, backup: ownBackup };
+  }
+  f.finish(["name", "primary", "backup"]);
   const channels: Channel[] = [];
+  const chans = new Map<number, number>();
   let power: MemberPower | undefined;
   for (const b of f.blocks) {
     if (b.name === "power") {
@@ -346,6 +363,11 @@ function readMember(report: Report, block: Block, id: number): MemberConfig | un
     }
     const n = numbered(report, b, "chan", 16);
     if (n === undefined) continue;
+    if (chans.has(n)) {
+      report.add(b.line, `chan${n} of ${where} is defined twice (first on line ${chans.get(n)})`);
+      continue;
+    }
+    chans.set(n, b.line);
     const channel = readChannel(report, b, `${where} chan${n}`);
     if (channel !== undefined) channels.push(channel);
   }

@@ -147,6 +147,40 @@ describe("cluadmin on real quorum partitions", () => {
     expect(readFileSync(c.conf, "utf8")).toBe(copy.text);
   });
 
+  it("keeps cluadmin processes on different members apart through the disk lock", async () => {
+    const c = await cluster();
+    const bin = join(process.cwd(), "dist/cli/cluadmin.js");
+    // Two members, each with its own copy of the file (as on two machines), adding at once.
+    const confB = `${c.conf}.clu2`;
+    writeFileSync(confB, readFileSync(c.conf));
+    const add = (conf: string, member: string, name: string) =>
+      new Promise<number>((resolve) => {
+        const child = spawn(process.execPath, [bin, "-c", conf, "-m", member, "--", "service", "add", name], {
+          stdio: "ignore",
+        });
+        child.on("exit", (code) => resolve(code ?? -1));
+      });
+    const runs: Promise<number>[] = [];
+    for (let i = 0; i < 3; i++) runs.push(add(c.conf, "clu1", `a${i}`), add(confB, "clu2", `b${i}`));
+    expect(await Promise.all(runs)).toEqual([0, 0, 0, 0, 0, 0]);
+    const copy = await stored(c);
+    expect(copy.view).toBe(6);
+    for (const name of ["a0", "a1", "a2", "b0", "b1", "b2"]) expect(copy.text).toContain(`name = ${name}\n`);
+  });
+
+  it("reports a shared disk it cannot reach as a failed command", async () => {
+    const c = await cluster();
+    const broken = `${c.conf}.broken`;
+    writeFileSync(broken, readFileSync(c.conf, "utf8").replace(c.primary, "/nonexistent/p.img"));
+    let err = "";
+    const code = await main(["-c", broken, "-m", "clu1", "--", "cluster", "name", "x"], {
+      out: () => {},
+      err: (t) => (err += t),
+    });
+    expect(code).toBe(1);
+    expect(err).toMatch(/cluadmin: cluster name x: .*\/nonexistent\/p\.img.*ENOENT/);
+  });
+
   it("takes the configuration from the partitions once it is there, not from a stale file", async () => {
     const c = await cluster();
     expect((await cluadmin(c.conf, "service", "add", "one")).code).toBe(0);

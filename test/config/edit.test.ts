@@ -93,6 +93,41 @@ describe("editing cluster.conf", () => {
     expect(serialise(removeEntry(doc, ["cluster"], "nonexistent"))).toBe(example);
   });
 
+  it("keeps CR LF line endings in a CR LF file, on changed and on new lines", () => {
+    const crlf = example.replaceAll("\n", "\r\n");
+    let edited = setEntry(parseDocument(crlf), ["cluster"], "tko", "9");
+    edited = setEntry(edited, ["cluster"], "name", "renamed");
+    edited = addBlock(edited, ["services"], { name: "service2", entries: [["name", "db"]] });
+    const text = serialise(edited);
+    expect(
+      text
+        .split("\n")
+        .slice(0, -1)
+        .every((l) => l.endsWith("\r")),
+    ).toBe(true);
+    expect(text).toContain(
+      "tko = 9                      # missed intervals before a member is declared hung\r\n",
+    );
+    expect(validateDocument(edited).ok).toBe(true);
+  });
+
+  it("keeps a trailing comment that holds quotes, and after a quoted value", () => {
+    const doc = parseDocument('[cluster]\nloglevel = warning   # was "info" once\nname = "a b"  # quoted\n');
+    expect(serialise(setEntry(doc, ["cluster"], "loglevel", "err"))).toContain(
+      'loglevel = err   # was "info" once\n',
+    );
+    expect(serialise(setEntry(doc, ["cluster"], "name", "c"))).toContain("name = c  # quoted\n");
+  });
+
+  it("refuses a value with a line break, which would smuggle in another key", () => {
+    expect(() =>
+      setEntry(doc, ["services", "service1"], "preferred_member", "clu1\n  disabled = yes"),
+    ).toThrow(/line break/);
+    expect(() => addBlock(doc, ["services"], { name: "service2", entries: [["name", "x\ry"]] })).toThrow(
+      /line break/,
+    );
+  });
+
   it("refuses edits of things that are not there", () => {
     expect(() => setEntry(doc, ["services", "service9"], "name", "x")).toThrow(EditError);
     expect(() => removeBlock(doc, ["services", "service9"])).toThrow(

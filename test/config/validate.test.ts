@@ -118,7 +118,7 @@ describe("validating cluster.conf", () => {
       }),
     );
     expect(errors.map((e) => [e.line, e.message])).toEqual([
-      [21, 'two members are named "clu1" (the other on line 9)'],
+      [21, 'two members are named "clu1" (the other, "clu1", on line 9)'],
       [31, 'two services are named "web" (the other on line 28)'],
     ]);
   });
@@ -189,6 +189,46 @@ describe("validating cluster.conf", () => {
       [2, '[quorum] needs "backup = ..." (an absolute path)'],
       [5, "member0 needs \"name = ...\" (a name of letters, digits, '.', '_' and '-' (at most 64))"],
       [5, "member0 has no power block; fencing needs one (type = none is allowed, but unsafe)"],
+    ]);
+  });
+
+  it("accepts a member's own quorum paths, and refuses one without the other", () => {
+    const own = example.replace(
+      "start member1\n  name = clu2\n",
+      "start member1\n  name = clu2\n  primary = /dev/sdc1\n  backup = /dev/sdc2\n",
+    );
+    const r = validateText(own);
+    expect(r.ok && r.config.members[1]!.quorum).toEqual({ primary: "/dev/sdc1", backup: "/dev/sdc2" });
+    const half = errorsOf(
+      example.replace(
+        "start member1\n  name = clu2\n",
+        "start member1\n  name = clu2\n  primary = /dev/sdc1\n",
+      ),
+    );
+    expect(half.map((e) => e.message)).toEqual([
+      "member1 gives only one of primary and backup; give both, or neither to use [quorum]",
+    ]);
+  });
+
+  it("refuses io_timeout equal to heartbeat_interval x tko despite floating point", () => {
+    const errors = errorsOf(
+      minimal({ cluster: "heartbeat_interval = 0.1\ntko = 3\nio_timeout = 0.3", members: "", services: "" }),
+    );
+    expect(errors.map((e) => e.key)).toEqual(["io_timeout"]);
+  });
+
+  it("reports a channel defined twice, and member names that differ only in case", () => {
+    const errors = errorsOf(
+      minimal({
+        cluster: "",
+        members:
+          "start member2\n  name = CLU2\n  start chan0\n    type = serial\n    device = /dev/ttyS0\n  end chan0\n  start chan0\n    type = serial\n    device = /dev/ttyS1\n  end chan0\n  start power\n    type = none\n  end power\nend member2",
+        services: "",
+      }),
+    );
+    expect(errors.map((e) => e.message)).toEqual([
+      'two members are named "CLU2" (the other, "clu2", on line 15)',
+      "chan0 of member2 is defined twice (first on line 23)",
     ]);
   });
 
