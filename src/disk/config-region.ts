@@ -5,7 +5,7 @@
 import { crc32 } from "node:zlib";
 import { type Block, type Decoded, decodeBlock, payloadCapacity } from "./block.js";
 import { readU64, writeU64 } from "./fields.js";
-import { CONFIG_STREAM_HEADER_BYTES, type Layout } from "./layout.js";
+import { CONFIG_STREAM_HEADER_BYTES, type ConfigRegionName, type Layout } from "./layout.js";
 
 export interface StoredConfig {
   /** Increases with every change of the configuration. 0 = nothing stored yet. */
@@ -74,8 +74,9 @@ export function decodeConfigRegion(
   bytes: Buffer,
   layout: Layout,
   clusterUuid: Buffer,
+  regionName: ConfigRegionName = "config",
 ): Decoded<StoredConfig> {
-  const region = layout.regions.config;
+  const region = layout.regions[regionName];
   const blocks: Block[] = [];
   for (let i = 0; i < region.slots; i++) {
     const raw = bytes.subarray(i * layout.slotBytes, i * layout.slotBytes + layout.blockSize);

@@ -26,6 +26,7 @@ function emptyPayload(layout: Layout, type: BlockType, index: number, configPayl
     case BlockType.Service:
       return encodeService(emptyService(index));
     case BlockType.Config:
+    case BlockType.SavedConfig:
       return configPayloads[index] ?? Buffer.alloc(0);
     case BlockType.Header:
       throw new Error("the header is not an empty block");

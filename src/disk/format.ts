@@ -32,6 +32,8 @@ export enum BlockType {
   Lock = 5,
   Service = 6,
   Config = 7,
+  /** The copy kept by "cluadmin cluster backup". */
+  SavedConfig = 8,
 }
 
 export const BLOCK_TYPE_NAMES: Readonly<Record<BlockType, string>> = {
@@ -42,6 +44,7 @@ export const BLOCK_TYPE_NAMES: Readonly<Record<BlockType, string>> = {
   [BlockType.Lock]: "lock",
   [BlockType.Service]: "service",
   [BlockType.Config]: "config",
+  [BlockType.SavedConfig]: "saved config",
 };
 
 /** Sector sizes the format supports: 512-byte and 4Kn devices, and anything between. */

@@ -82,6 +82,8 @@ function summarise(region: RegionName, block: Block): string {
     }
     case "config":
       return `configuration view ${block.generation}`;
+    case "savedConfig":
+      return `saved configuration, backup ${block.generation}`;
   }
 }
 

@@ -17,8 +17,20 @@ import {
   MAX_SLOT_BYTES,
 } from "./format.js";
 
-export const REGION_NAMES = ["header", "scratch", "status", "mailbox", "lock", "service", "config"] as const;
+export const REGION_NAMES = [
+  "header",
+  "scratch",
+  "status",
+  "mailbox",
+  "lock",
+  "service",
+  "config",
+  "savedConfig",
+] as const;
 export type RegionName = (typeof REGION_NAMES)[number];
+/** The two regions that hold a configuration: the one in use, and the saved copy. */
+export type ConfigRegionName = "config" | "savedConfig";
+export const CONFIG_REGIONS: readonly ConfigRegionName[] = ["config", "savedConfig"];
 
 const REGION_TYPES: Readonly<Record<RegionName, BlockType>> = {
   header: BlockType.Header,
@@ -28,6 +40,7 @@ const REGION_TYPES: Readonly<Record<RegionName, BlockType>> = {
   lock: BlockType.Lock,
   service: BlockType.Service,
   config: BlockType.Config,
+  savedConfig: BlockType.SavedConfig,
 };
 
 /** Bytes at the start of the configuration stream before the text: view u64, length u32, crc u32. */
@@ -76,6 +89,7 @@ function regionSlots(name: RegionName, p: LayoutParams): number {
     case "service":
       return p.maxServices;
     case "config":
+    case "savedConfig":
       return p.configBlocks;
   }
 }

@@ -30,6 +30,7 @@ import type { PartitionHeader } from "./header-block.js";
 import { type ChosenHeader, chooseHeader } from "./header-choice.js";
 import { readHeader } from "./header-read.js";
 import {
+  type ConfigRegionName,
   checkMember,
   formatBytes,
   type Layout,
@@ -504,11 +505,16 @@ export class QuorumPair {
    * interrupted update from one in flight, so the damaged copy is left to the next configuration
    * write (which writes both) or to cludiskutil --repair, and reported.
    */
-  async readConfig(): Promise<{ config: StoredConfig; repairs: Repair[] }> {
-    const region = this.region("config");
-    const [p, b] = await Promise.all([this.readConfigCopy(this.primary), this.readConfigCopy(this.backup)]);
+  async readConfig(
+    regionName: ConfigRegionName = "config",
+  ): Promise<{ config: StoredConfig; repairs: Repair[] }> {
+    const region = this.region(regionName);
+    const [p, b] = await Promise.all([
+      this.readConfigCopy(this.primary, regionName),
+      this.readConfigCopy(this.backup, regionName),
+    ]);
     const report = (copy: Copy, problem: string, generation: number): Repair => ({
-      region: "config",
+      region: regionName,
       index: 0,
       slot: region.firstSlot,
       repaired: copy,
@@ -535,7 +541,7 @@ export class QuorumPair {
     if (b.ok && !p.ok) return { config: b.value, repairs: [report("primary", p.problem, b.value.view)] };
     throw bothBad(this.primary.path, this.backup.path, [
       {
-        region: "config",
+        region: regionName,
         index: 0,
         slot: region.firstSlot,
         primaryProblem: p.ok ? "" : p.problem,
@@ -545,17 +551,17 @@ export class QuorumPair {
   }
 
   /** Stores a configuration: one transfer to the primary, then one to the backup. */
-  async writeConfig(config: StoredConfig): Promise<void> {
-    const region = this.region("config");
+  async writeConfig(config: StoredConfig, regionName: ConfigRegionName = "config"): Promise<void> {
+    const region = this.region(regionName);
     await this.writeBoth(
       slotOffset(this.layout, region.firstSlot),
-      this.encodeConfigRegion(config),
-      "the configuration",
+      this.encodeConfigRegion(config, regionName),
+      regionName === "config" ? "the configuration" : "the saved configuration",
     );
   }
 
-  encodeConfigRegion(config: StoredConfig): Buffer {
-    const region = this.region("config");
+  encodeConfigRegion(config: StoredConfig, regionName: ConfigRegionName = "config"): Buffer {
+    const region = this.region(regionName);
     const { slotBytes, blockSize } = this.layout;
     const out = Buffer.alloc(region.slots * slotBytes);
     encodeConfig(config, this.layout).forEach((payload, i) => {
@@ -568,8 +574,11 @@ export class QuorumPair {
     return out;
   }
 
-  private async readConfigCopy(device: DirectDevice): Promise<Decoded<StoredConfig>> {
-    const region = this.region("config");
+  private async readConfigCopy(
+    device: DirectDevice,
+    regionName: ConfigRegionName,
+  ): Promise<Decoded<StoredConfig>> {
+    const region = this.region(regionName);
     let bytes: Buffer;
     try {
       bytes = await device.read(
@@ -580,7 +589,7 @@ export class QuorumPair {
       if (err instanceof DiskIoError) return { ok: false, problem: `could not be read: ${err.code}` };
       throw err;
     }
-    return decodeConfigRegion(bytes, this.layout, this.clusterUuid);
+    return decodeConfigRegion(bytes, this.layout, this.clusterUuid, regionName);
   }
 
   close(): void {

@@ -4,7 +4,7 @@ import { type Block, type BlockExpectation, type Decoded, decodeBlock } from "./
 import { decodeConfigRegion, type StoredConfig } from "./config-region.js";
 import type { DirectDevice } from "./device.js";
 import { type Copy, DiskIoError } from "./errors.js";
-import { locateSlot, type RegionName, slotOffset } from "./layout.js";
+import { CONFIG_REGIONS, type ConfigRegionName, locateSlot, type RegionName, slotOffset } from "./layout.js";
 import { MAX_READ_CHUNK_BYTES, type QuorumPair } from "./pair.js";
 
 /** How the two copies of one block compare. */
@@ -93,7 +93,7 @@ function judge(
 /** Every slot outside the configuration region, both copies, in order. */
 export async function* scanSlots(pair: QuorumPair): AsyncGenerator<SlotCheck> {
   const { layout } = pair;
-  const config = layout.regions.config;
+  // The configuration regions are judged as wholes by checkConfig: one write spans their blocks.
   const perChunk = Math.max(1, Math.floor(MAX_READ_CHUNK_BYTES / layout.slotBytes));
   for (let first = 0; first < layout.totalSlots; first += perChunk) {
     const count = Math.min(perChunk, layout.totalSlots - first);
@@ -104,7 +104,14 @@ export async function* scanSlots(pair: QuorumPair): AsyncGenerator<SlotCheck> {
     ]);
     for (let i = 0; i < count; i++) {
       const slot = first + i;
-      if (slot >= config.firstSlot && slot < config.firstSlot + config.slots) continue;
+      if (
+        CONFIG_REGIONS.some(
+          (r) =>
+            slot >= layout.regions[r].firstSlot &&
+            slot < layout.regions[r].firstSlot + layout.regions[r].slots,
+        )
+      )
+        continue;
       const { region, index } = locateSlot(layout, slot);
       const start = i * layout.slotBytes;
       const expect = { type: region.type, slot, clusterUuid: pair.clusterUuid };
@@ -125,9 +132,12 @@ export async function* scanSlots(pair: QuorumPair): AsyncGenerator<SlotCheck> {
 }
 
 /** The configuration region of both copies, each judged as a whole. */
-export async function checkConfig(pair: QuorumPair): Promise<ConfigCheck> {
+export async function checkConfig(
+  pair: QuorumPair,
+  regionName: ConfigRegionName = "config",
+): Promise<ConfigCheck> {
   const { layout } = pair;
-  const region = layout.regions.config;
+  const region = layout.regions[regionName];
   const offset = slotOffset(layout, region.firstSlot);
   const length = region.slots * layout.slotBytes;
   const [pBytes, bBytes] = await Promise.all([
@@ -135,7 +145,9 @@ export async function checkConfig(pair: QuorumPair): Promise<ConfigCheck> {
     readOrFail(pair.backup, offset, length),
   ]);
   const decodeCopy = (read: CopyRead): Decoded<StoredConfig> =>
-    read.ok ? decodeConfigRegion(read.bytes, layout, pair.clusterUuid) : { ok: false, problem: read.problem };
+    read.ok
+      ? decodeConfigRegion(read.bytes, layout, pair.clusterUuid, regionName)
+      : { ok: false, problem: read.problem };
   const primary = decodeCopy(pBytes);
   const backup = decodeCopy(bBytes);
   const primaryRaw = pBytes.ok ? pBytes.bytes : Buffer.alloc(0);

@@ -3,7 +3,7 @@
 import type { Decoded } from "./block.js";
 import { type Copy, errorMessage, PartitionError } from "./errors.js";
 import { foreignContent } from "./foreign-content.js";
-import { type RegionName, slotOffset } from "./layout.js";
+import { CONFIG_REGIONS, type RegionName, slotOffset } from "./layout.js";
 import type { QuorumPair } from "./pair.js";
 import { checkConfig, repairSource, scanSlots, type Verdict } from "./scan.js";
 
@@ -94,15 +94,16 @@ async function survey(pair: QuorumPair): Promise<{ checkedBlocks: number; found:
     };
     all.push(found(disagreement, slotOffset(pair.layout, check.slot)));
   }
-  // The configuration region is judged as a whole: one interrupted write spans several blocks.
-  const config = await checkConfig(pair);
-  const region = pair.layout.regions.config;
-  checkedBlocks += region.slots;
-  if (config.verdict !== "ok") {
+  // The configuration regions are judged as wholes: one interrupted write spans several blocks.
+  for (const regionName of CONFIG_REGIONS) {
+    const config = await checkConfig(pair, regionName);
+    const region = pair.layout.regions[regionName];
+    checkedBlocks += region.slots;
+    if (config.verdict === "ok") continue;
     const disagreement = {
       ...config,
       verdict: config.verdict,
-      region: "config" as const,
+      region: regionName,
       index: 0,
       slot: region.firstSlot,
       primaryGeneration: config.primary.ok ? config.primary.value.view : undefined,

@@ -15,11 +15,11 @@ describe("layout", () => {
     expect(l.slotBytes).toBe(512);
     expect(l.totalBytes).toBe(l.totalSlots * 512);
     // cludiskutil(8) quotes these sizes.
-    expect(l.totalSlots).toBe(639);
+    expect(l.totalSlots).toBe(924);
     const size = (sector: number, maxMembers: number) =>
       layoutFor({ logicalSectorSize: sector, physicalSectorSize: sector, maxMembers }).totalBytes;
     expect([size(512, 64), size(512, 128), size(4096, 16), size(4096, 64), size(4096, 128)]).toEqual([
-      2342400, 8699392, 1585152, 17707008, 68562944,
+      2488320, 8845312, 1720320, 17842176, 68698112,
     ]);
     expect(size(4096, 64)).toBeLessThan(32 << 20);
   });
@@ -44,7 +44,7 @@ describe("layout", () => {
           }
           expect(next).toBe(l.totalSlots);
           const probe = l.totalSlots - 1;
-          expect(locateSlot(l, probe).region.name).toBe("config");
+          expect(locateSlot(l, probe).region.name).toBe("savedConfig");
         },
       ),
     );
