@@ -56,30 +56,36 @@ export function readConfigText(path: string): string {
   }
 }
 
-export async function changeConfig(
-  options: ChangeOptions,
-  edit: (doc: ConfDocument) => ConfDocument,
-): Promise<ChangeResult> {
+/** What a step under the locks sees: the pair, the configuration in use (the file's, before the
+ * first change) and its view (0 before the first change). */
+interface Locked {
+  pair: QuorumPair;
+  base: ConfDocument;
+  view: number;
+}
+
+/**
+ * Runs `work` under this machine's lock and the cluster's disk lock, as this host's member, with
+ * the configuration in use read from the partitions.
+ */
+async function underLocks<T>(options: ChangeOptions, work: (locked: Locked) => Promise<T>): Promise<T> {
   const lock = await LocalLock.acquire(options.configPath);
   try {
     const fileDoc = parseDocument(readConfigText(options.configPath));
     const memberName = options.member ?? hostname();
     const me = memberSlot(fileDoc, memberName);
+    if (me === undefined) {
+      throw new ChangeRefused(
+        `this host is not a member named "${memberName}" in ${options.configPath}; say which member it is with --member NAME`,
+      );
+    }
     // This member's own paths to the shared disk, if it has them, else [quorum].
-    const own =
-      me === undefined
-        ? []
-        : (["primary", "backup"] as const).map((k) => getEntry(fileDoc, ["members", `member${me}`], k));
+    const own = (["primary", "backup"] as const).map((k) => getEntry(fileDoc, ["members", `member${me}`], k));
     const primary = own[0] ?? getEntry(fileDoc, ["quorum"], "primary");
     const backup = own[1] ?? getEntry(fileDoc, ["quorum"], "backup");
     if (primary === undefined || backup === undefined) {
       throw new ChangeRefused(
         `${options.configPath} names no quorum partitions ([quorum] primary and backup)`,
-      );
-    }
-    if (me === undefined) {
-      throw new ChangeRefused(
-        `this host is not a member named "${memberName}" in ${options.configPath}; say which member it is with --member NAME`,
       );
     }
     const pair = await QuorumPair.open(primary, backup, {
@@ -98,36 +104,7 @@ export async function changeConfig(
               `(view ${stored.view}); bring the file up to date with: cluadmin -- cluster saveas ${options.configPath}`,
           );
         }
-        const next = edit(base);
-        const checked = validateDocument(next, {
-          maxMembers: pair.layout.maxMembers,
-          maxServices: pair.layout.maxServices,
-        });
-        if (!checked.ok)
-          throw new ChangeRefused(
-            "the change would leave the configuration invalid; nothing was written",
-            checked.errors,
-          );
-        const text = serialise(next);
-        const view = stored.view + 1;
-        // The lock keeps other members out; this second look costs a read and would catch a
-        // member that broke the lock's rules (or a lock slot taken over while still in use).
-        const again = (await pair.readConfig()).config.view;
-        if (again !== stored.view) {
-          throw new ChangeRefused(
-            `the configuration changed meanwhile (view ${again}, not ${stored.view}); nothing was written, try again`,
-          );
-        }
-        await pair.writeConfig({ view, text });
-        try {
-          writeFileAtomic(options.configPath, text);
-        } catch (err) {
-          throw new ChangeRefused(
-            `the change is stored on the quorum partitions as view ${view}, but ${options.configPath} could not be rewritten ` +
-              `(${(err as Error).message}); every member uses the partitions' copy, and the next change rewrites the file`,
-          );
-        }
-        return { view, text };
+        return work({ pair, base, view: stored.view });
       });
     } finally {
       pair.close();
@@ -135,6 +112,65 @@ export async function changeConfig(
   } finally {
     lock.release();
   }
+}
+
+export async function changeConfig(
+  options: ChangeOptions,
+  edit: (doc: ConfDocument) => ConfDocument,
+): Promise<ChangeResult> {
+  return underLocks(options, async ({ pair, base, view: current }) => {
+    const next = edit(base);
+    const checked = validateDocument(next, {
+      maxMembers: pair.layout.maxMembers,
+      maxServices: pair.layout.maxServices,
+    });
+    if (!checked.ok)
+      throw new ChangeRefused(
+        "the change would leave the configuration invalid; nothing was written",
+        checked.errors,
+      );
+    const text = serialise(next);
+    const view = current + 1;
+    // The lock keeps other members out; this second look costs a read and would catch a member
+    // that broke the lock's rules (or a lock slot taken over while still in use).
+    const again = (await pair.readConfig()).config.view;
+    if (again !== current) {
+      throw new ChangeRefused(
+        `the configuration changed meanwhile (view ${again}, not ${current}); nothing was written, try again`,
+      );
+    }
+    await pair.writeConfig({ view, text });
+    try {
+      writeFileAtomic(options.configPath, text);
+    } catch (err) {
+      throw new ChangeRefused(
+        `the change is stored on the quorum partitions as view ${view}, but ${options.configPath} could not be rewritten ` +
+          `(${(err as Error).message}); every member uses the partitions' copy, and the next change rewrites the file`,
+      );
+    }
+    return { view, text };
+  });
+}
+
+/** "cluster backup": keeps a copy of the configuration in use on the partitions. Returns the
+ * backup's number (it grows with each backup) and the view it copied. */
+export async function backupConfig(options: ChangeOptions): Promise<{ backup: number; view: number }> {
+  return underLocks(options, async ({ pair, base, view }) => {
+    const previous = (await pair.readConfig("savedConfig")).config.view;
+    await pair.writeConfig({ view: previous + 1, text: serialise(base) }, "savedConfig");
+    return { backup: previous + 1, view };
+  });
+}
+
+/** "cluster restore": makes the saved copy the configuration again, as a change like any other. */
+export async function restoreConfig(options: ChangeOptions): Promise<ChangeResult> {
+  const saved = await underLocks(options, async ({ pair }) => (await pair.readConfig("savedConfig")).config);
+  if (saved.view === 0)
+    throw new ChangeRefused(
+      "there is no saved configuration on the quorum partitions; make one with: cluster backup",
+    );
+  const restored = parseDocument(saved.text);
+  return changeConfig(options, () => restored);
 }
 
 /** The configuration in use: the copy on the quorum partitions when they can be read and hold

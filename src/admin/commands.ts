@@ -10,7 +10,16 @@ import { writeFileAtomic } from "../config/store.js";
 import { formatErrors, validateDocument } from "../config/validate.js";
 import { integer, name as nameType, nearest, seconds, type ValueType, yesNo } from "../config/values.js";
 import { describeSwitch } from "../power/create.js";
-import { ChangeRefused, changeConfig, currentConfigText, readConfigText } from "./change.js";
+import {
+  backupConfig,
+  type ChangeOptions,
+  ChangeRefused,
+  type ChangeResult,
+  changeConfig,
+  currentConfigText,
+  readConfigText,
+  restoreConfig,
+} from "./change.js";
 
 export interface CommandContext {
   configPath: string;
@@ -145,17 +154,27 @@ async function validConfig(ctx: CommandContext): Promise<ClusterConfig | undefin
   return undefined;
 }
 
-/** Applies a change and reports it; a refused change names every error and writes nothing. */
-async function change(
+function changeOptions(ctx: CommandContext): ChangeOptions {
+  return { configPath: ctx.configPath, ...(ctx.member ? { member: ctx.member } : {}) };
+}
+
+/** Applies an edit as a change of the configuration, and reports it. */
+function change(
   ctx: CommandContext,
   what: string,
   edit: (doc: ConfDocument) => ConfDocument,
 ): Promise<number> {
+  return applyAndReport(ctx, what, () => changeConfig(changeOptions(ctx), edit));
+}
+
+/** Runs a change and reports it; a refused change names every error and writes nothing. */
+async function applyAndReport(
+  ctx: CommandContext,
+  what: string,
+  apply: () => Promise<ChangeResult>,
+): Promise<number> {
   try {
-    const result = await changeConfig(
-      { configPath: ctx.configPath, ...(ctx.member ? { member: ctx.member } : {}) },
-      edit,
-    );
+    const result = await apply();
     if (ctx.json) ctx.out(JSON.stringify({ ok: true, change: what, view: result.view }));
     else ctx.out(`${what}: done (configuration view ${result.view}).`);
     return ADMIN_EXIT.ok;
@@ -392,6 +411,36 @@ export const COMMANDS: readonly CommandSpec[] = [
       if (args.length !== 1) throw new UsageError("cluster restorefrom takes a file");
       const replacement = parseDocument(readConfigText(args[0]!));
       return change(ctx, `cluster restorefrom ${args[0]}`, () => replacement);
+    },
+  },
+  {
+    words: ["cluster", "backup"],
+    usage: "cluster backup",
+    help: "keep a copy of the configuration on the quorum partitions",
+    async run(ctx, args) {
+      if (args.length > 0) throw new UsageError("cluster backup takes no arguments");
+      try {
+        const r = await backupConfig(changeOptions(ctx));
+        ctx.out(
+          ctx.json
+            ? JSON.stringify({ ok: true, ...r })
+            : `Saved configuration view ${r.view} on the quorum partitions (backup ${r.backup}).`,
+        );
+        return ADMIN_EXIT.ok;
+      } catch (err) {
+        if (!(err instanceof ChangeRefused)) throw err;
+        ctx.err(`cluadmin: cluster backup: ${err.message}`);
+        return ADMIN_EXIT.failed;
+      }
+    },
+  },
+  {
+    words: ["cluster", "restore"],
+    usage: "cluster restore",
+    help: "make the copy saved by cluster backup the configuration again (checked first)",
+    async run(ctx, args) {
+      if (args.length > 0) throw new UsageError("cluster restore takes no arguments");
+      return applyAndReport(ctx, "cluster restore", () => restoreConfig(changeOptions(ctx)));
     },
   },
   {

@@ -132,6 +132,11 @@ export function complete(line: string, configPath: string): [string[], string] {
       for (const value of argumentValues(spec.completes, configPath, commandWords)) next.add(value);
     }
   }
+  // A service's preferred member is completed inside its key=value argument.
+  const preferred = /^preferred_member=/.exec(current);
+  if (preferred && done[0] === "service" && (done[1] === "add" || done[1] === "modify")) {
+    for (const m of argumentValues("member", configPath, commandWords)) next.add(`preferred_member=${m}`);
+  }
   const hits = [...next].filter((w) => w.startsWith(current)).sort();
   return [hits.map((h) => (hits.length === 1 ? `${h} ` : h)), current];
 }

@@ -8,7 +8,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/cluadmin-main.js";
 import { initialisePair } from "../../src/disk/initialise.js";
 import { QuorumPair } from "../../src/disk/pair.js";
-import { scratchDir, zeroFile } from "../helpers/scratch.js";
+import { repairPair, verifyPair } from "../../src/disk/verify.js";
+import { ddWrite, scratchDir, zeroFile } from "../helpers/scratch.js";
 
 const dir = scratchDir("clumanager-cluadmin-");
 afterAll(() => dir.remove());
@@ -99,6 +100,42 @@ describe("cluadmin on real quorum partitions", () => {
       /^db\s+clu3\s+no\s+10 s\s+5 in 300 s\s+no\s+script \/etc\/init\.d\/postgresql$/m,
     );
     expect(shown.out).not.toMatch(/^web/m);
+  });
+
+  it("backs the configuration up on the partitions, and restores it as a new view", async () => {
+    const c = await cluster();
+    expect(await cluadmin(c.conf, "cluster", "restore")).toMatchObject({
+      code: 1,
+      err: expect.stringContaining("there is no saved configuration"),
+    });
+    expect((await cluadmin(c.conf, "service", "add", "one")).code).toBe(0);
+    expect(await cluadmin(c.conf, "cluster", "backup")).toMatchObject({
+      code: 0,
+      out: "Saved configuration view 1 on the quorum partitions (backup 1).\n",
+    });
+    expect((await cluadmin(c.conf, "service", "delete", "one")).code).toBe(0);
+    expect((await stored(c)).text).not.toContain("name = one\n");
+    expect(await cluadmin(c.conf, "cluster", "restore")).toMatchObject({
+      code: 0,
+      out: "cluster restore: done (configuration view 3).\n",
+    });
+    const copy = await stored(c);
+    expect(copy.text).toContain("name = one\n");
+    expect(readFileSync(c.conf, "utf8")).toBe(copy.text);
+
+    // The saved copy is checked and mended like every other region.
+    const pair = await QuorumPair.open(c.primary, c.backup, { write: true });
+    try {
+      const saved = pair.layout.regions.savedConfig;
+      ddWrite(c.backup, saved.firstSlot * pair.layout.slotBytes + 100, Buffer.from("rot"));
+      const before = await verifyPair(pair);
+      expect(before.damage).toEqual([
+        expect.objectContaining({ region: "savedConfig", verdict: "backup-bad", source: "primary" }),
+      ]);
+      expect((await repairPair(pair)).after.damage).toEqual([]);
+    } finally {
+      pair.close();
+    }
   });
 
   it("refuses a change that would make the configuration invalid, and writes nothing", async () => {

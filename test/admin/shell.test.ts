@@ -62,6 +62,16 @@ describe.skipIf(!haveTmux)("the cluadmin shell in a terminal", () => {
     keys("C-u", "sevrice show", "Enter");
     await waitFor(/did you mean "service show config"\?/);
 
+    await waitFor(/\(try help\)\ncluadmin>\s*$/m);
+    keys("service modify web preferred_member=clu");
+    await waitFor(/preferred_member=clu\s*$/m);
+    keys("Tab");
+    await new Promise((r) => setTimeout(r, 200));
+    keys("Tab");
+    await waitFor(/preferred_member=clu1\s+preferred_member=clu2\s+preferred_member=clu3/);
+    keys("3", "Enter");
+    await waitFor(/service modify web: done \(configuration view 1\)\./);
+
     keys("service add web2", "Enter");
     await waitFor(/Preferred member \(empty for none\):\s*$/m);
     keys("clu2", "Enter");
@@ -74,7 +84,7 @@ describe.skipIf(!haveTmux)("the cluadmin shell in a terminal", () => {
       await waitFor(/\]:\s*$/m);
       keys("Enter");
     }
-    await waitFor(/service add web2: done \(configuration view 1\)\./);
+    await waitFor(/service add web2: done \(configuration view 2\)\./);
     expect(readFileSync(conf, "utf8")).toMatch(
       /name = web2\n {2}preferred_member = clu2\n {2}failback = yes\n/,
     );
