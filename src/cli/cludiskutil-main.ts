@@ -50,13 +50,16 @@ interface Options {
 
 class UsageError extends Error {}
 
+/** A file named on the command line that cannot be read: exit 66, like a missing partition. */
+class NoInputError extends Error {}
+
 /** The quorum partitions and cluster name a cluster.conf gives. */
 function partitionsOf(file: string): { primary: string; backup: string; name: string | undefined } {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new UsageError(
+    throw new NoInputError(
       `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
     );
   }
@@ -70,7 +73,17 @@ function partitionsOf(file: string): { primary: string; backup: string; name: st
 }
 
 /** Errors opening a path that mean "no such usable path" rather than a failing device. */
-const NO_INPUT_CODES = ["ENOENT", "EACCES", "EPERM", "ENOTDIR", "ENXIO", "ENODEV", "ENOTBLK", "EISDIR"];
+const NO_INPUT_CODES = [
+  "ENOENT",
+  "EACCES",
+  "EPERM",
+  "ENOTDIR",
+  "ENXIO",
+  "ENODEV",
+  "ENOTBLK",
+  "EISDIR",
+  "EINVAL",
+];
 
 function positiveInt(value: string, flag: string): number {
   if (!/^\d+$/.test(value)) throw new UsageError(`${flag} needs a whole number, not "${value}"`);
@@ -206,6 +219,7 @@ async function run(opts: Options, io: CommandIo): Promise<number> {
         (r: CopyAccess) => r.code !== undefined && NO_INPUT_CODES.includes(r.code),
       );
       if (missing) return EXIT.noInput;
+      if (results.some((r: CopyAccess) => r.unusable === true)) return EXIT.dataError;
       return results.every((r: CopyAccess) => r.ok) ? EXIT.ok : EXIT.failed;
     }
     case "verify": {
@@ -259,6 +273,7 @@ function flagOf(mode: string): string {
 
 function reportFailure(err: unknown, io: CommandIo): number {
   io.err(`cludiskutil: ${errorMessage(err)}`);
+  if (err instanceof NoInputError) return EXIT.noInput;
   if (err instanceof BothCopiesBadError) return EXIT.unrepairable;
   if (err instanceof PartitionError) {
     if (err.reason === "not-empty") return EXIT.cantCreate;

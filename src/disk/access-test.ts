@@ -4,7 +4,8 @@ import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import { decodeBlock, encodeBlock } from "./block.js";
 import { DirectDevice } from "./device.js";
-import { type Copy, DiskIoError, errorMessage } from "./errors.js";
+import { extentOf, overlaps } from "./device-extent.js";
+import { type Copy, DiskIoError, errorMessage, PartitionError } from "./errors.js";
 import { readHeader } from "./header-read.js";
 import { slotOffset } from "./layout.js";
 import { encodeScratch, newScratch } from "./scratch-block.js";
@@ -20,6 +21,8 @@ export interface CopyAccess {
   error?: string;
   /** The errno name, when the partition could not be opened or a transfer failed. */
   code?: string;
+  /** The partition holds no usable header (uninitialised, foreign, or another sector size). */
+  unusable?: boolean;
 }
 
 export interface AccessOptions {
@@ -42,6 +45,28 @@ export async function testAccess(
     await prepare("backup", backupPath, options),
   ];
   try {
+    // The checks every other mode makes, before anything is written: two partitions, one cluster.
+    const [p, b] = copies as [Prepared, Prepared];
+    if (
+      p.device !== undefined &&
+      b.device !== undefined &&
+      overlaps(extentOf(p.device.geometry), extentOf(b.device.geometry))
+    ) {
+      throw new PartitionError(
+        `the primary ${primaryPath} and the backup ${backupPath} are the same device or overlap on one disk; nothing was written`,
+        "same-device",
+      );
+    }
+    if (
+      p.target !== undefined &&
+      b.target !== undefined &&
+      !p.target.clusterUuid.equals(b.target.clusterUuid)
+    ) {
+      throw new PartitionError(
+        `the primary ${primaryPath} and the backup ${backupPath} belong to different clusters; nothing was written`,
+        "mismatch",
+      );
+    }
     const generation = Math.max(...copies.map((c) => c.previousGeneration ?? 0)) + 1;
     for (const c of copies) if (c.result.error === undefined) await writeAndReadBack(c, record, generation);
     return copies.map((c) => c.result);
@@ -69,6 +94,7 @@ async function prepare(copy: Copy, path: string, options: AccessOptions): Promis
     const head = await readHeader(device);
     if (!head.ok) {
       prepared.result.error = `${path} has no usable quorum partition header (${head.problem}); initialise it with cludiskutil -I`;
+      prepared.result.unusable = true;
       return prepared;
     }
     const { layout } = head.header;

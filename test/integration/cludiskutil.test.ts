@@ -69,10 +69,19 @@ describe("cludiskutil", () => {
     expect(json.copies).toHaveLength(2);
   });
 
-  it("-t fails with exit 1 on a partition that was never initialised", async () => {
+  it("-t refuses, with exit 65, partitions never initialised, one device twice, or two clusters", async () => {
+    const twice = await initialised();
+    const same = await run("-t", "--primary", twice.p, "--backup", twice.p);
+    expect(same).toMatchObject({ code: 65, err: expect.stringMatching(/same device .*nothing was written/) });
+    const other = await initialised();
+    const mixed = await run("-t", "--primary", twice.p, "--backup", other.b);
+    expect(mixed).toMatchObject({
+      code: 65,
+      err: expect.stringMatching(/belong to different clusters; nothing was written/),
+    });
     const f = files();
     const r = await run("-t", ...f.args);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(65);
     expect(r.out).toMatch(/FAILED: .*has no usable quorum partition header .*cludiskutil -I/);
   });
 
