@@ -177,11 +177,17 @@ export async function restoreConfig(options: ChangeOptions): Promise<ChangeResul
  * one, else the file (before the first change, or without access to the shared disk). */
 export async function currentConfigText(
   configPath: string,
+  member?: string,
 ): Promise<{ text: string; source: "partitions" | "file"; view?: number }> {
   const fileText = readConfigText(configPath);
   const doc = parseDocument(fileText);
-  const primary = getEntry(doc, ["quorum"], "primary");
-  const backup = getEntry(doc, ["quorum"], "backup");
+  // The member's own paths to the shared disk, if it has them, else [quorum].
+  const me = memberSlot(doc, member ?? hostname());
+  const own = (["primary", "backup"] as const).map((k) =>
+    me === undefined ? undefined : getEntry(doc, ["members", `member${me}`], k),
+  );
+  const primary = own[0] ?? getEntry(doc, ["quorum"], "primary");
+  const backup = own[1] ?? getEntry(doc, ["quorum"], "backup");
   if (primary === undefined || backup === undefined) return { text: fileText, source: "file" };
   let pair: QuorumPair;
   try {

@@ -6,6 +6,7 @@ import { table } from "../cli/io.js";
 import { type Block, type ConfDocument, parseDocument } from "../config/document.js";
 import { addBlock, removeBlock, setEntry } from "../config/edit.js";
 import { type ClusterConfig, LOG_LEVELS } from "../config/model.js";
+import { isSecretName } from "../config/secrets.js";
 import { writeFileAtomic } from "../config/store.js";
 import { formatErrors, validateDocument } from "../config/validate.js";
 import { integer, name as nameType, nearest, seconds, type ValueType, yesNo } from "../config/values.js";
@@ -113,7 +114,7 @@ export function findCommand(
 }
 
 async function documentOf(ctx: CommandContext): Promise<ConfDocument> {
-  return parseDocument((await currentConfigText(ctx.configPath)).text);
+  return parseDocument((await currentConfigText(ctx.configPath, ctx.member)).text);
 }
 
 /** The services block named NAME ("start serviceN" with name = NAME). */
@@ -279,15 +280,9 @@ function masked(value: unknown): unknown {
     return describeSwitch(record as Parameters<typeof describeSwitch>[0]);
   }
   return Object.fromEntries(
-    Object.entries(record).map(([k, v]) => [
-      k,
-      SECRET_NAME.test(k) && typeof v === "string" ? "***" : masked(v),
-    ]),
+    Object.entries(record).map(([k, v]) => [k, isSecretName(k) && typeof v === "string" ? "***" : masked(v)]),
   );
 }
-
-/** Names of keys whose values are secrets: passwords, communities, keys, tokens. */
-const SECRET_NAME = /pass|secret|community|token|credential|^key$/i;
 
 /** The text with every secret value replaced by ***, for printing. */
 function maskedText(text: string): string {
@@ -296,9 +291,7 @@ function maskedText(text: string): string {
     .map((line) => {
       const entry = /^(\s*)([A-Za-z0-9_.-]+)(\s*=\s*)(.*)$/.exec(line);
       const key = entry?.[2] ?? "";
-      return entry && SECRET_NAME.test(key.split(".").at(-1) ?? "")
-        ? `${entry[1]}${key}${entry[3]}***`
-        : line;
+      return entry && isSecretName(key) ? `${entry[1]}${key}${entry[3]}***` : line;
     })
     .join("\n");
 }
@@ -350,7 +343,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     help: "print the configuration (--json: as data, secrets masked)",
     async run(ctx, args) {
       if (args.length > 0) throw new UsageError("cluster show config takes no arguments");
-      const { text } = await currentConfigText(ctx.configPath);
+      const { text } = await currentConfigText(ctx.configPath, ctx.member);
       if (!ctx.json) {
         ctx.out(maskedText(text).trimEnd());
         return ADMIN_EXIT.ok;
@@ -395,7 +388,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     async run(ctx, args) {
       if (args.length !== 1) throw new UsageError("cluster saveas takes a file");
       // A copy holds switch passwords: root-only, whatever a file of that name allowed before.
-      writeFileAtomic(args[0]!, (await currentConfigText(ctx.configPath)).text, 0o600);
+      writeFileAtomic(args[0]!, (await currentConfigText(ctx.configPath, ctx.member)).text, 0o600);
       ctx.out(
         ctx.json ? JSON.stringify({ ok: true, file: args[0] }) : `Saved the configuration to ${args[0]}.`,
       );

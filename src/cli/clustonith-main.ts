@@ -412,7 +412,22 @@ async function allSwitches(members: readonly MemberConfig[], json: boolean, io: 
     error?: string;
   }[] = [];
   for (const m of members) {
-    const sw = createSwitch(m.power, { warn: () => {} });
+    let sw: ReturnType<typeof createSwitch>;
+    try {
+      sw = createSwitch(m.power, { warn: () => {} });
+    } catch (err) {
+      // A member whose switch cannot even be set up (an agent that is not installed) is a row too.
+      const detail = err instanceof Error ? err.message : String(err);
+      rows.push({
+        member: m.name,
+        switch: m.power.type,
+        type: m.power.type,
+        reachable: false,
+        outlet: m.power.outlet,
+        error: detail,
+      });
+      continue;
+    }
     const row: (typeof rows)[number] = {
       member: m.name,
       switch: sw.name,

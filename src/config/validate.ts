@@ -419,8 +419,11 @@ function readPower(report: Report, b: Block, member: string): MemberPower | unde
     type === "watchdog" || type === "none"
       ? (f.get("outlet", text) ?? member)
       : f.required("outlet", outletType);
-  const port = f.get("port", integer(1, 65535));
-  const withPort = port !== undefined ? { port } : {};
+  // Only the network switches have a port; for the others "port" is an unknown key.
+  const portOf = () => {
+    const port = f.get("port", integer(1, 65535));
+    return port !== undefined ? { port } : {};
+  };
   let power: MemberPower | undefined;
   switch (type) {
     case "rps10": {
@@ -433,12 +436,13 @@ function readPower(report: Report, b: Block, member: string): MemberPower | unde
       const h = f.required("host", host);
       const username = f.get("username", text);
       const password = f.get("password", text);
+      const port = portOf();
       f.finish(["type", "outlet", "host", "port", "username", "password"]);
       if (h !== undefined && outlet !== undefined) {
         power = {
           type,
           host: h,
-          ...withPort,
+          ...port,
           ...(username ? { username } : {}),
           ...(password ? { password } : {}),
           outlet: String(outlet),
@@ -450,12 +454,13 @@ function readPower(report: Report, b: Block, member: string): MemberPower | unde
       const h = f.required("host", host);
       const community = f.get("community", text);
       const version = f.get("version", oneOf("1", "2c"));
+      const port = portOf();
       f.finish(["type", "outlet", "host", "port", "community", "version"]);
       if (h !== undefined && outlet !== undefined) {
         power = {
           type,
           host: h,
-          ...withPort,
+          ...port,
           ...(community ? { community } : {}),
           ...(version ? { version } : {}),
           outlet: String(outlet),

@@ -1,5 +1,7 @@
 // Builds a driver from a switch description: what clustonith's flags give now, and what a
 // member's power block in cluster.conf will give.
+
+import { isSecretName } from "../config/secrets.js";
 import { ApcSnmpSwitch } from "./apc-snmp.js";
 import { PowerSwitchError } from "./errors.js";
 import { FenceAgentSwitch } from "./fence-agent.js";
@@ -48,10 +50,7 @@ export function describeSwitch(config: SwitchConfig): Record<string, unknown> {
   if ("community" in shown && shown.community !== undefined) shown.community = "***";
   if (config.type === "fence_agent" && config.args !== undefined) {
     shown.args = Object.fromEntries(
-      Object.entries(config.args).map(([k, v]) => [
-        k,
-        /pass|secret|community|key|token|credential/i.test(k) ? "***" : v,
-      ]),
+      Object.entries(config.args).map(([k, v]) => [k, isSecretName(k) ? "***" : v]),
     );
   }
   return shown;

@@ -5,6 +5,7 @@
 import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
+import { isSecretName } from "../config/secrets.js";
 import { PowerSwitchError } from "./errors.js";
 import { Steps } from "./steps.js";
 import type { OutletState, PowerSwitch, StepObserver } from "./switch.js";
@@ -17,8 +18,6 @@ export const AGENT_KILL_GRACE_MS = 2_000;
 export const MAX_AGENT_OUTPUT_BYTES = 64 * 1024;
 /** Where fence-agents install on Debian and Red Hat, searched before PATH. */
 const AGENT_DIRS = ["/usr/sbin", "/sbin", "/usr/local/sbin"];
-/** Argument names whose values are secrets and never appear in messages. */
-const SECRET_ARGUMENT = /pass|secret|community|key|token|credential/i;
 const STATUS_ON = 0;
 const STATUS_OFF = 2;
 
@@ -75,7 +74,7 @@ export class FenceAgentSwitch implements PowerSwitch {
     this.steps = new Steps(this.name, options.observer);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
     this.secrets = Object.entries(options.args ?? {})
-      .filter(([k, v]) => SECRET_ARGUMENT.test(k) && v !== "")
+      .filter(([k, v]) => isSecretName(k) && v !== "")
       .map(([, v]) => v);
   }
 

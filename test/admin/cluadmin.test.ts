@@ -256,6 +256,23 @@ describe("cluadmin on real quorum partitions", () => {
     });
   });
 
+  it("prints the configuration with every secret value masked, and paths that merely say key shown", async () => {
+    const c = await cluster();
+    writeFileSync(
+      c.conf,
+      readFileSync(c.conf, "utf8").replace(
+        "    arg.lanplus = 1\n",
+        "    arg.lanplus = 1\n    arg.ssh_key = TOPSECRET\n",
+      ),
+    );
+    const r = await cluadmin(c.conf, "cluster", "show", "config");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("arg.ssh_key = ***");
+    expect(r.out).toContain("password = ***");
+    expect(r.out).not.toMatch(/TOPSECRET|change me|= secret/);
+    expect(r.out).toContain("key_file = /etc/clumanager/authkey");
+  });
+
   it("shows members with --json, without their switch passwords", async () => {
     const c = await cluster();
     let out = "";

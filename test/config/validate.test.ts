@@ -232,6 +232,16 @@ describe("validating cluster.conf", () => {
     ]);
   });
 
+  it("reports a port on a switch that has none as an unknown key", () => {
+    const text = example.replace(
+      "    device = /dev/ttyS0\n    outlet = 0\n",
+      "    device = /dev/ttyS0\n    outlet = 0\n    port = 23\n",
+    );
+    expect(errorsOf(text).map((e) => e.message)).toEqual([
+      'unknown key "port" in the power block of member0; known here: type, outlet, device',
+    ]);
+  });
+
   it("reports every error at once, in line order", () => {
     const text = example
       .replace("tko = 7 ", "tko = x ")

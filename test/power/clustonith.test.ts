@@ -310,6 +310,16 @@ end member2
       ["clu3", "on"],
     ]);
     expect(JSON.stringify(json)).not.toContain("secret");
+    // A member whose agent is not installed is a row that says so, not a crash.
+    const missing = `${conf}.missing`;
+    writeFileSync(
+      missing,
+      `${readFileSync(conf, "utf8")}start member3\n  name = clu4\n  start power\n    type = fence_agent\n    agent = fence_not_installed\n    outlet = 1\n  end power\nend member3\n`,
+    );
+    const partial = await clustonith("-c", missing, "-S");
+    expect(partial.code).toBe(1);
+    expect(partial.out).toMatch(/^clu4\s+fence_agent\s+fence_agent\s+no\s+1\s+-$/m);
+    expect(partial.err).toMatch(/no executable fence_not_installed/);
     const unknown = await clustonith("-c", conf, "--status", "clu9");
     expect(unknown).toMatchObject({
       code: 64,
