@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// clumanager is not built yet: it arrives with a later issue. Until then it says so and exits 69
+// The member daemon is not built yet: it arrives with a later issue. Until then it says so and exits 69
 // (EX_UNAVAILABLE) instead of pretending to work.
 import { EXIT } from "./exit-codes.js";
 
 process.stderr.write(
-  "clumanager: not available in this version of clumanager yet; only cludiskutil is built\n",
+  "clumanager: the member daemon is not in this version yet (cludiskutil, clustonith and cluadmin are)\n",
 );
 process.exitCode = EXIT.unavailable;
