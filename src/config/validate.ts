@@ -279,7 +279,7 @@ function readQuorum(
   return primary !== undefined && backup !== undefined ? { primary, backup } : undefined;
 }
 
-const MAX_MEMBER_BLOCKS = 128;
+export const MAX_MEMBER_BLOCKS = 128;
 const MAX_SERVICE_BLOCKS = 1024;
 
 /** The members, and every member name the file gives (even of a member with other errors, so
