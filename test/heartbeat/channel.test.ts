@@ -1,0 +1,84 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { ChannelState } from "../../src/heartbeat/channel-state.js";
+import { ReplayGuard, sealHeartbeat } from "../../src/heartbeat/packet.js";
+import { type Endpoint, UdpChannel } from "../../src/heartbeat/udp.js";
+
+const key = Buffer.from("0123456789abcdef0123456789abcdef");
+const timing = { intervalMs: 1000, tko: 7 };
+
+describe("channel health", () => {
+  it("is down until heard, ok while packets keep coming, a warning after a few misses, down after tko", () => {
+    const s = new ChannelState(timing);
+    expect(s.health(1, 0, 0)).toBe("down");
+    s.heard(1, 0, 10_000);
+    expect(s.health(1, 0, 13_000)).toBe("ok");
+    expect(s.health(1, 0, 13_001)).toBe("warning");
+    expect(s.health(1, 0, 17_000)).toBe("warning");
+    expect(s.health(1, 0, 17_001)).toBe("down");
+    // Channels and peers are tracked apart.
+    expect(s.health(1, 1, 10_000)).toBe("down");
+    s.heard(1, 1, 12_000);
+    expect(s.lastHeardAny(1)).toBe(12_000);
+    expect(s.lastHeardAny(2)).toBeUndefined();
+  });
+
+  it("refuses timings that leave no room for a warning", () => {
+    expect(() => new ChannelState({ intervalMs: 1000, tko: 2 })).toThrow(/tko > 2/);
+  });
+});
+
+describe("UDP channel on loopback", () => {
+  const open: UdpChannel[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.close()));
+  });
+
+  it("delivers sealed heartbeats between two real sockets and drops forged and replayed ones", async () => {
+    const guard = new ReplayGuard(key);
+    const health = new ChannelState(timing);
+    let got = 0;
+    let wake: () => void = () => {};
+    const receiver = await UdpChannel.open({ address: "127.0.0.1", port: 0 }, (packet) => {
+      const r = guard.receive(packet);
+      if (r.ok) health.heard(r.heartbeat.member, 0, got);
+      got++;
+      wake();
+    });
+    open.push(receiver);
+    const sender = await UdpChannel.open({ address: "127.0.0.1", port: 0 }, () => {});
+    open.push(sender);
+    const to: Endpoint = receiver.local;
+    const arrived = (n: number) =>
+      new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`only ${got} of ${n} datagrams arrived`)), 5000);
+        wake = () => {
+          if (got >= n) {
+            clearTimeout(t);
+            resolve();
+          }
+        };
+        wake();
+      });
+
+    const first = sealHeartbeat(key, { member: 3, incarnation: 2, sequence: 1 });
+    await sender.send(first, to);
+    await sender.send(sealHeartbeat(key, { member: 3, incarnation: 2, sequence: 2 }), to);
+    await sender.send(first, to); // a replay
+    const forged = Buffer.from(first);
+    forged[7] = 4; // claims to be member 4
+    await sender.send(forged, to);
+    await arrived(4);
+
+    expect(guard.accepted).toBe(2);
+    expect(guard.dropped).toEqual({ malformed: 0, unauthenticated: 1, replayed: 1 });
+    expect(health.lastHeardAny(3)).toBeDefined();
+    expect(health.lastHeardAny(4)).toBeUndefined();
+    expect(sender.errors + receiver.errors).toBe(0);
+  });
+
+  it("refuses a port that is already bound with the socket's own error", async () => {
+    const a = await UdpChannel.open({ address: "127.0.0.1", port: 0 }, () => {});
+    open.push(a);
+    await expect(UdpChannel.open(a.local, () => {})).rejects.toThrow(/EADDRINUSE/);
+  });
+});
