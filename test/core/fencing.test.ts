@@ -1,0 +1,183 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { FENCE_RETRY_MAX_MS, type FenceAction, Fencing } from "../../src/core/fencing.js";
+
+const three = { me: 0, members: 3, twoMemberDelayMs: 5000 };
+const kinds = (actions: FenceAction[]) => actions.map((a) => a.kind);
+
+describe("fencing", () => {
+  it("fences a hung peer only under the lock, then leaves a notice and lets the lock go", () => {
+    const f = new Fencing(three);
+    f.hung(2, 7, 0);
+    expect(f.tick(0, true)).toEqual([{ kind: "acquire-fence-lock" }]);
+    expect(f.tick(100, true)).toEqual([]); // asked once, waiting for the bakery
+    f.lockGranted();
+    expect(f.tick(200, true)).toEqual([{ kind: "fence", member: 2, incarnation: 7, attempt: 1 }]);
+    expect(f.isFenced(2, 7)).toBe(false); // issued is not confirmed
+    expect(f.fenceResult(2, true, "outlet 2 off", 900)).toEqual([
+      { kind: "write-fenced-notice", member: 2, incarnation: 7 },
+      {
+        kind: "report",
+        member: 2,
+        incarnation: 7,
+        message: "fenced: the switch confirmed off (outlet 2 off)",
+      },
+    ]);
+    expect(f.isFenced(2, 7)).toBe(true);
+    expect(f.isFenced(2, 8)).toBe(false);
+    expect(f.tick(1000, true)).toEqual([{ kind: "release-fence-lock" }]);
+    // Once fenced, only a rejoin in a new incarnation closes the case.
+    f.resolved(2);
+    expect(f.isFenced(2, 7)).toBe(true);
+    f.rejoined(2, 8);
+    expect(f.isFenced(2, 7)).toBe(false);
+  });
+
+  it("never fences while this member is unhealthy, and gives the lock back", () => {
+    const f = new Fencing(three);
+    f.hung(1, 3, 0);
+    expect(f.tick(0, false)).toEqual([]);
+    expect(f.tick(0, true)).toEqual([{ kind: "acquire-fence-lock" }]);
+    f.lockGranted();
+    expect(f.tick(10, false)).toEqual([{ kind: "release-fence-lock" }]);
+  });
+
+  it("in a two-member cluster only the higher id waits before fencing", () => {
+    const low = new Fencing({ me: 0, members: 2, twoMemberDelayMs: 5000 });
+    low.hung(1, 1, 0);
+    expect(kinds(low.tick(0, true))).toEqual(["acquire-fence-lock"]);
+    const high = new Fencing({ me: 1, members: 2, twoMemberDelayMs: 5000 });
+    high.hung(0, 1, 0);
+    expect(high.tick(4999, true)).toEqual([]);
+    expect(kinds(high.tick(5000, true))).toEqual(["acquire-fence-lock"]);
+    // With three members nobody waits.
+    const f = new Fencing({ me: 2, members: 3, twoMemberDelayMs: 5000 });
+    f.hung(0, 1, 0);
+    expect(kinds(f.tick(0, true))).toEqual(["acquire-fence-lock"]);
+  });
+
+  it("retries a failed fence with doubling backoff up to a cap, never counting it fenced", () => {
+    const f = new Fencing(three);
+    f.lockGranted();
+    f.hung(1, 4, 0);
+    let now = 0;
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 8; attempt++) {
+      let actions = f.tick(now, true);
+      if (attempt > 1) {
+        expect(actions).toEqual([{ kind: "acquire-fence-lock" }]);
+        f.lockGranted();
+        actions = f.tick(now, true);
+      }
+      expect(actions).toEqual([{ kind: "fence", member: 1, incarnation: 4, attempt }]);
+      const [report] = f.fenceResult(1, false, "no answer from the switch", now);
+      expect(report).toMatchObject({ kind: "report", message: expect.stringMatching(/stay where they are/) });
+      const delay = Number(/retrying in (\d+) ms/.exec((report as { message: string }).message)?.[1]);
+      delays.push(delay);
+      expect(f.isFenced(1, 4)).toBe(false);
+      // The lock goes back while it waits, so another member may try its own path to the switch.
+      expect(f.tick(now + delay - 1, true)).toEqual([{ kind: "release-fence-lock" }]);
+      now += delay;
+    }
+    expect(delays).toEqual([2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]);
+    expect(Math.max(...delays)).toBe(FENCE_RETRY_MAX_MS);
+  });
+
+  it("drops a waiting case when the peer moves again, but not one whose fence is in flight", () => {
+    const f = new Fencing(three);
+    f.lockGranted();
+    f.hung(1, 4, 0);
+    f.resolved(1);
+    expect(f.tick(0, true)).toEqual([{ kind: "release-fence-lock" }]);
+    f.lockGranted();
+    f.hung(2, 4, 0);
+    expect(kinds(f.tick(0, true))).toEqual(["fence"]);
+    f.resolved(2);
+    expect(kinds(f.fenceResult(2, true, "off", 10))).toEqual(["write-fenced-notice", "report"]);
+  });
+
+  it("a newer life seen hung while its machine's fence is in flight is covered by that fence", () => {
+    const f = new Fencing(three);
+    f.lockGranted();
+    f.hung(1, 4, 0);
+    expect(kinds(f.tick(0, true))).toEqual(["fence"]);
+    f.hung(1, 5, 10);
+    f.hung(1, 3, 10); // an older report changes nothing
+    expect(f.tick(20, true)).toEqual([]); // the lock stays while the power cycle is in flight
+    expect(f.fenceResult(1, true, "off", 30)[0]).toEqual({ kind: "write-fenced-notice", member: 1, incarnation: 5 });
+    expect(f.isFenced(1, 5)).toBe(true);
+  });
+
+  it("whatever happens, fences only when healthy and holding the lock, and counts fenced only on confirmation", () => {
+    const event = fc.oneof(
+      fc.record({
+        e: fc.constant("hung" as const),
+        member: fc.integer({ min: 1, max: 3 }),
+        inc: fc.integer({ min: 1, max: 3 }),
+      }),
+      fc.record({ e: fc.constant("resolved" as const), member: fc.integer({ min: 1, max: 3 }) }),
+      fc.record({ e: fc.constant("grant" as const) }),
+      fc.record({
+        e: fc.constant("tick" as const),
+        healthy: fc.boolean(),
+        advance: fc.integer({ min: 0, max: 70_000 }),
+      }),
+      fc.record({ e: fc.constant("result" as const), ok: fc.boolean() }),
+    );
+    fc.assert(
+      fc.property(fc.array(event, { minLength: 30, maxLength: 150 }), (events) => {
+        const f = new Fencing({ me: 0, members: 4, twoMemberDelayMs: 0 });
+        let now = 0;
+        let lockHeld = false;
+        let requested = false;
+        const inFlight = new Map<number, number>();
+        const confirmed = new Set<string>();
+        for (const ev of events) {
+          if (ev.e === "hung") {
+            f.hung(ev.member, ev.inc, now);
+            const flying = inFlight.get(ev.member);
+            if (flying !== undefined && ev.inc > flying) inFlight.set(ev.member, ev.inc);
+          } else if (ev.e === "resolved") f.resolved(ev.member);
+          else if (ev.e === "grant") {
+            if (!requested) continue; // the bakery grants only what was asked for
+            f.lockGranted();
+            lockHeld = true;
+            requested = false;
+          } else if (ev.e === "tick") {
+            now += ev.advance;
+            for (const a of f.tick(now, ev.healthy)) {
+              if (a.kind === "acquire-fence-lock") {
+                expect(lockHeld || requested).toBe(false);
+                requested = true;
+              } else if (a.kind === "release-fence-lock") {
+                expect(lockHeld).toBe(true);
+                expect(inFlight.size).toBe(0);
+                lockHeld = false;
+              } else if (a.kind === "fence") {
+                expect(ev.healthy && lockHeld).toBe(true);
+                expect(inFlight.has(a.member)).toBe(false);
+                inFlight.set(a.member, a.incarnation);
+              }
+            }
+          } else {
+            const first = inFlight.entries().next();
+            if (first.done) continue;
+            const [member, inc] = first.value;
+            inFlight.delete(member);
+            const out = f.fenceResult(member, ev.ok, "sim", now);
+            if (ev.ok) {
+              expect(out[0]).toEqual({ kind: "write-fenced-notice", member, incarnation: inc });
+              confirmed.add(`${member}/${inc}`);
+            }
+          }
+          for (let m = 1; m <= 3; m++) {
+            for (let inc = 1; inc <= 3; inc++) {
+              if (f.isFenced(m, inc)) expect(confirmed.has(`${m}/${inc}`)).toBe(true);
+            }
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
