@@ -25,6 +25,11 @@ export interface FencingConfig {
   twoMemberDelayMs: number;
 }
 
+export interface FencedNotice {
+  member: number;
+  incarnation: number;
+}
+
 export type FenceAction =
   | { kind: "acquire-fence-lock" }
   | { kind: "release-fence-lock" }
@@ -78,9 +83,20 @@ export class Fencing {
     if (c !== undefined && c.step !== "fencing" && c.step !== "fenced") this.cases.delete(member);
   }
 
-  lockGranted(): void {
+  /**
+   * The fencing lock is ours. `notices` are the fenced notices found in the mailboxes of the peers
+   * this member is waiting to fence, read under the lock: a peer another member already fenced
+   * is fenced, and must not be power-cycled again (it may be restarting).
+   */
+  lockGranted(notices: readonly FencedNotice[] = []): void {
     this.lockHeld = true;
     this.lockRequested = false;
+    for (const n of notices) {
+      const c = this.cases.get(n.member);
+      if (c === undefined || c.step === "fencing" || c.step === "fenced" || c.incarnation > n.incarnation)
+        continue;
+      this.cases.set(n.member, { step: "fenced", incarnation: c.incarnation });
+    }
   }
 
   /** True once the switch confirmed the peer off: only then may its services be taken over. */

@@ -67,6 +67,11 @@ export class Liveness {
     return this.peers.get(member)?.state ?? "unknown";
   }
 
+  /** The incarnation of a peer's last status block read, if any. */
+  incarnationOf(member: number): number | undefined {
+    return this.peers.get(member)?.incarnation;
+  }
+
   /** A peer's status block, as read at `nowMs` on my clock. */
   observeDisk(member: number, status: DiskStatus, nowMs: number): Transition[] {
     if (member === this.me) return [];

@@ -11,7 +11,7 @@ describe("fencing", () => {
     f.hung(2, 7, 0);
     expect(f.tick(0, true)).toEqual([{ kind: "acquire-fence-lock" }]);
     expect(f.tick(100, true)).toEqual([]); // asked once, waiting for the bakery
-    f.lockGranted();
+    f.lockGranted([]);
     expect(f.tick(200, true)).toEqual([{ kind: "fence", member: 2, incarnation: 7, attempt: 1 }]);
     expect(f.isFenced(2, 7)).toBe(false); // issued is not confirmed
     expect(f.fenceResult(2, true, "outlet 2 off", 900)).toEqual([
@@ -38,7 +38,7 @@ describe("fencing", () => {
     f.hung(1, 3, 0);
     expect(f.tick(0, false)).toEqual([]);
     expect(f.tick(0, true)).toEqual([{ kind: "acquire-fence-lock" }]);
-    f.lockGranted();
+    f.lockGranted([]);
     expect(f.tick(10, false)).toEqual([{ kind: "release-fence-lock" }]);
   });
 
@@ -58,7 +58,7 @@ describe("fencing", () => {
 
   it("retries a failed fence with doubling backoff up to a cap, never counting it fenced", () => {
     const f = new Fencing(three);
-    f.lockGranted();
+    f.lockGranted([]);
     f.hung(1, 4, 0);
     let now = 0;
     const delays: number[] = [];
@@ -66,7 +66,7 @@ describe("fencing", () => {
       let actions = f.tick(now, true);
       if (attempt > 1) {
         expect(actions).toEqual([{ kind: "acquire-fence-lock" }]);
-        f.lockGranted();
+        f.lockGranted([]);
         actions = f.tick(now, true);
       }
       expect(actions).toEqual([{ kind: "fence", member: 1, incarnation: 4, attempt }]);
@@ -85,26 +85,44 @@ describe("fencing", () => {
 
   it("drops a waiting case when the peer moves again, but not one whose fence is in flight", () => {
     const f = new Fencing(three);
-    f.lockGranted();
+    f.lockGranted([]);
     f.hung(1, 4, 0);
     f.resolved(1);
     expect(f.tick(0, true)).toEqual([{ kind: "release-fence-lock" }]);
-    f.lockGranted();
+    f.lockGranted([]);
     f.hung(2, 4, 0);
     expect(kinds(f.tick(0, true))).toEqual(["fence"]);
     f.resolved(2);
     expect(kinds(f.fenceResult(2, true, "off", 10))).toEqual(["write-fenced-notice", "report"]);
   });
 
+  it("does not fire at a peer whose notice it finds under the lock, and counts it fenced", () => {
+    const f = new Fencing(three);
+    f.hung(1, 4, 0);
+    f.hung(2, 6, 0);
+    expect(f.tick(0, true)).toEqual([{ kind: "acquire-fence-lock" }]);
+    // A notice about member 1's earlier life does not count for its current one.
+    f.lockGranted([
+      { member: 2, incarnation: 6 },
+      { member: 1, incarnation: 3 },
+    ]);
+    expect(f.tick(10, true)).toEqual([{ kind: "fence", member: 1, incarnation: 4, attempt: 1 }]);
+    expect(f.isFenced(2, 6)).toBe(true);
+  });
+
   it("a newer life seen hung while its machine's fence is in flight is covered by that fence", () => {
     const f = new Fencing(three);
-    f.lockGranted();
+    f.lockGranted([]);
     f.hung(1, 4, 0);
     expect(kinds(f.tick(0, true))).toEqual(["fence"]);
     f.hung(1, 5, 10);
     f.hung(1, 3, 10); // an older report changes nothing
     expect(f.tick(20, true)).toEqual([]); // the lock stays while the power cycle is in flight
-    expect(f.fenceResult(1, true, "off", 30)[0]).toEqual({ kind: "write-fenced-notice", member: 1, incarnation: 5 });
+    expect(f.fenceResult(1, true, "off", 30)[0]).toEqual({
+      kind: "write-fenced-notice",
+      member: 1,
+      incarnation: 5,
+    });
     expect(f.isFenced(1, 5)).toBe(true);
   });
 
@@ -140,7 +158,7 @@ describe("fencing", () => {
           } else if (ev.e === "resolved") f.resolved(ev.member);
           else if (ev.e === "grant") {
             if (!requested) continue; // the bakery grants only what was asked for
-            f.lockGranted();
+            f.lockGranted([]);
             lockHeld = true;
             requested = false;
           } else if (ev.e === "tick") {

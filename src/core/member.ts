@@ -1,0 +1,156 @@
+// One member's core: observations in, actions out, as etcd's raft library does it.
+//
+// It composes liveness, self-health and fencing and owns this member's heartbeat schedule. The
+// daemon (and the simulator) feed it what happened, each stamped with the member's own monotonic
+// time, and carry out the actions it returns. It never reads a clock, a disk or a socket.
+
+import type { Mail } from "../disk/mailbox-block.js";
+import { MemberState } from "../disk/status-block.js";
+import { type FenceAction, type FencedNotice, Fencing } from "./fencing.js";
+import { type DiskStatus, Liveness, type Transition } from "./liveness.js";
+import { type SelfFenceReason, SelfHealth } from "./self-health.js";
+
+export interface MemberCoreConfig {
+  me: number;
+  members: number;
+  incarnation: number;
+  intervalMs: number;
+  tko: number;
+  tkoNetup: number;
+  ioTimeoutMs: number;
+  twoMemberDelayMs: number;
+}
+
+export type Observation =
+  | { kind: "tick"; nowMs: number }
+  | { kind: "status-written"; ok: boolean; nowMs: number }
+  | { kind: "status-read"; member: number; status: DiskStatus; nowMs: number }
+  | { kind: "net-heard"; member: number; nowMs: number }
+  | { kind: "mail"; mail: Mail; nowMs: number }
+  | { kind: "fence-lock-granted"; notices: readonly FencedNotice[] }
+  | { kind: "fence-result"; member: number; confirmedOff: boolean; detail: string; nowMs: number }
+  | { kind: "stop" };
+
+export type MemberAction =
+  | { kind: "write-status"; state: MemberState; incarnation: number; heartbeat: number }
+  | { kind: "send-heartbeat"; incarnation: number; sequence: number }
+  | { kind: "read-cluster" }
+  | { kind: "self-fence"; reason: SelfFenceReason }
+  | { kind: "exit" }
+  | { kind: "membership"; transition: Transition }
+  | FenceAction;
+
+export class MemberCore {
+  private readonly liveness: Liveness;
+  private readonly health: SelfHealth;
+  private readonly fencing: Fencing;
+  private heartbeat = 0;
+  private nextBeatMs: number;
+  private writeStartedMs: number | undefined;
+  private done: "self-fenced" | "stopped" | undefined;
+
+  /** `joinedAtMs`: when the joining write to both copies landed (the daemon refuses to join otherwise). */
+  constructor(
+    private readonly config: MemberCoreConfig,
+    joinedAtMs: number,
+  ) {
+    this.liveness = new Liveness(config, config.me);
+    this.health = new SelfHealth(config.ioTimeoutMs, config.incarnation, joinedAtMs);
+    this.fencing = new Fencing(config);
+    this.nextBeatMs = joinedAtMs;
+  }
+
+  /** Why this member has stopped acting, if it has. */
+  get finished(): "self-fenced" | "stopped" | undefined {
+    return this.done;
+  }
+
+  isFenced(member: number, incarnation: number): boolean {
+    return this.fencing.isFenced(member, incarnation);
+  }
+
+  step(o: Observation): MemberAction[] {
+    // A member that self-fenced or stopped must not act again (invariant 4): not even to log.
+    if (this.done !== undefined) return [];
+    switch (o.kind) {
+      case "tick":
+        return this.tick(o.nowMs);
+      case "status-written": {
+        const started = this.writeStartedMs;
+        if (started === undefined) throw new Error("a status write finished that was never started");
+        this.writeStartedMs = undefined;
+        this.health.writeFinished(o.ok, started, o.nowMs);
+        return this.selfFenceIfNeeded(o.nowMs);
+      }
+      case "status-read":
+        return this.statusRead(o.member, o.status, o.nowMs);
+      case "net-heard":
+        this.liveness.observeNet(o.member, o.nowMs);
+        return [];
+      case "mail":
+        this.health.mail(o.mail);
+        return this.selfFenceIfNeeded(o.nowMs);
+      case "fence-lock-granted":
+        this.fencing.lockGranted(o.notices);
+        return [];
+      case "fence-result":
+        return this.fencing.fenceResult(o.member, o.confirmedOff, o.detail, o.nowMs);
+      case "stop":
+        this.done = "stopped";
+        // Marked DOWN cleanly, so no peer fences this member for leaving.
+        return [
+          {
+            kind: "write-status",
+            state: MemberState.Down,
+            incarnation: this.config.incarnation,
+            heartbeat: this.heartbeat + 1,
+          },
+          { kind: "exit" },
+        ];
+    }
+  }
+
+  private selfFenceIfNeeded(nowMs: number): MemberAction[] {
+    const reason = this.health.mustSelfFence(nowMs);
+    if (reason === undefined) return [];
+    this.done = "self-fenced";
+    return [{ kind: "self-fence", reason }];
+  }
+
+  private tick(nowMs: number): MemberAction[] {
+    const fenced = this.selfFenceIfNeeded(nowMs);
+    if (fenced.length > 0) return fenced;
+    const out: MemberAction[] = [];
+    // One status write at a time: a write still pending is io_timeout's business, not a reason to
+    // queue another behind it.
+    if (nowMs >= this.nextBeatMs && this.writeStartedMs === undefined) {
+      this.heartbeat++;
+      this.nextBeatMs = nowMs + this.config.intervalMs;
+      this.writeStartedMs = nowMs;
+      this.health.writeStarted(nowMs);
+      const { incarnation } = this.config;
+      out.push(
+        { kind: "write-status", state: MemberState.Up, incarnation, heartbeat: this.heartbeat },
+        { kind: "send-heartbeat", incarnation, sequence: this.heartbeat },
+        { kind: "read-cluster" },
+      );
+    }
+    for (const t of this.liveness.tick(nowMs)) {
+      out.push({ kind: "membership", transition: t });
+      const peer = this.liveness.incarnationOf(t.member);
+      if (t.to === "hung" && peer !== undefined) this.fencing.hung(t.member, peer, nowMs);
+    }
+    out.push(...this.fencing.tick(nowMs, this.health.healthy(nowMs)));
+    return out;
+  }
+
+  private statusRead(member: number, status: DiskStatus, nowMs: number): MemberAction[] {
+    const out: MemberAction[] = [];
+    for (const t of this.liveness.observeDisk(member, status, nowMs)) {
+      out.push({ kind: "membership", transition: t });
+      if (t.from === "hung") this.fencing.resolved(member);
+      if (t.to === "up" || t.to === "down") this.fencing.rejoined(member, status.incarnation);
+    }
+    return out;
+  }
+}
