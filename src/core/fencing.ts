@@ -40,7 +40,13 @@ export type FenceAction =
 type Case =
   | { step: "delay"; incarnation: number; untilMs: number }
   | { step: "ready"; incarnation: number; attempt: number }
-  | { step: "fencing"; incarnation: number; attempt: number }
+  | {
+      step: "fencing";
+      incarnation: number;
+      attempt: number;
+      /** Its counter moved while the fence was in flight: if the fence fails, do not retry. */
+      revived: boolean;
+    }
   | { step: "backoff"; incarnation: number; attempt: number; untilMs: number }
   | { step: "fenced"; incarnation: number };
 
@@ -55,14 +61,17 @@ export class Fencing {
   hung(member: number, incarnation: number, nowMs: number): void {
     if (member === this.config.me) throw new Error("a member never fences itself");
     const existing = this.cases.get(member);
-    if (existing !== undefined && incarnation <= existing.incarnation) return;
     if (existing?.step === "fencing") {
-      // The power cycle in flight kills whatever runs on that machine, this newer life included:
+      // The power cycle in flight kills whatever runs on that machine, a newer life included:
       // its confirmation fences the newer incarnation too. Starting over would release the lock
       // with a fence still in flight.
-      existing.incarnation = incarnation;
+      if (incarnation >= existing.incarnation) {
+        existing.incarnation = incarnation;
+        existing.revived = false;
+      }
       return;
     }
+    if (existing !== undefined && incarnation <= existing.incarnation) return;
     const { members, me, twoMemberDelayMs } = this.config;
     const delayed = members === 2 && me > member && twoMemberDelayMs > 0;
     this.cases.set(
@@ -80,7 +89,8 @@ export class Fencing {
    */
   resolved(member: number): void {
     const c = this.cases.get(member);
-    if (c !== undefined && c.step !== "fencing" && c.step !== "fenced") this.cases.delete(member);
+    if (c?.step === "fencing") c.revived = true;
+    else if (c !== undefined && c.step !== "fenced") this.cases.delete(member);
   }
 
   /**
@@ -108,7 +118,10 @@ export class Fencing {
   /** The peer restarted and rejoined in a new incarnation: its old case is closed. */
   rejoined(member: number, incarnation: number): void {
     const c = this.cases.get(member);
-    if (c !== undefined && incarnation > c.incarnation) this.cases.delete(member);
+    if (c === undefined || incarnation <= c.incarnation) return;
+    // A life that began while its machine's power cycle is in flight ends with it.
+    if (c.step === "fencing") c.incarnation = incarnation;
+    else this.cases.delete(member);
   }
 
   fenceResult(member: number, confirmedOff: boolean, detail: string, nowMs: number): FenceAction[] {
@@ -121,6 +134,19 @@ export class Fencing {
       return [
         { kind: "write-fenced-notice", member, incarnation },
         { kind: "report", member, incarnation, message: `fenced: the switch confirmed off (${detail})` },
+      ];
+    }
+    if (c.revived) {
+      // It is writing its heartbeat again: fencing it now would be a false failover. If it hangs
+      // again, liveness reports it again.
+      this.cases.delete(member);
+      return [
+        {
+          kind: "report",
+          member,
+          incarnation,
+          message: `fence attempt ${attempt} failed (${detail}); the member is alive again, so it is not retried`,
+        },
       ];
     }
     const delayMs = Math.min(FENCE_RETRY_BASE_MS * 2 ** (attempt - 1), FENCE_RETRY_MAX_MS);
@@ -158,7 +184,12 @@ export class Fencing {
       } else {
         for (const [member, c] of ready) {
           if (c.step !== "ready") continue;
-          this.cases.set(member, { step: "fencing", incarnation: c.incarnation, attempt: c.attempt });
+          this.cases.set(member, {
+            step: "fencing",
+            incarnation: c.incarnation,
+            attempt: c.attempt,
+            revived: false,
+          });
           out.push({ kind: "fence", member, incarnation: c.incarnation, attempt: c.attempt });
         }
       }

@@ -7,7 +7,7 @@
 import type { Mail } from "../disk/mailbox-block.js";
 import { MemberState } from "../disk/status-block.js";
 import { type FenceAction, type FencedNotice, Fencing } from "./fencing.js";
-import { type DiskStatus, Liveness, type Transition } from "./liveness.js";
+import { type DiskStatus, Liveness, type PeerState, type Transition } from "./liveness.js";
 import { type SelfFenceReason, SelfHealth } from "./self-health.js";
 
 export interface MemberCoreConfig {
@@ -63,6 +63,11 @@ export class MemberCore {
   /** Why this member has stopped acting, if it has. */
   get finished(): "self-fenced" | "stopped" | undefined {
     return this.done;
+  }
+
+  /** How this member sees a peer now, for status and for the simulator's checks. */
+  peerState(member: number): PeerState {
+    return this.liveness.state(member);
   }
 
   isFenced(member: number, incarnation: number): boolean {

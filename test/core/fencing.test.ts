@@ -110,6 +110,27 @@ describe("fencing", () => {
     expect(f.isFenced(2, 6)).toBe(true);
   });
 
+  it("does not retry a failed fence at a peer that came back while it was in flight", () => {
+    const f = new Fencing(three);
+    f.lockGranted([]);
+    f.hung(1, 4, 0);
+    expect(kinds(f.tick(0, true))).toEqual(["fence"]);
+    f.resolved(1); // its counter moved again
+    expect(f.fenceResult(1, false, "no answer", 500)).toMatchObject([
+      { kind: "report", message: expect.stringMatching(/alive again, so it is not retried/) },
+    ]);
+    expect(f.tick(60_000, true)).toEqual([{ kind: "release-fence-lock" }]);
+    // Hung again while a second fence is in flight: a failure is retried as usual.
+    f.hung(1, 4, 61_000);
+    f.lockGranted([]);
+    expect(kinds(f.tick(61_000, true))).toEqual(["fence"]);
+    f.resolved(1);
+    f.hung(1, 4, 61_500);
+    expect(f.fenceResult(1, false, "no answer", 62_000)).toMatchObject([
+      { kind: "report", message: expect.stringMatching(/retrying in 2000 ms/) },
+    ]);
+  });
+
   it("a newer life seen hung while its machine's fence is in flight is covered by that fence", () => {
     const f = new Fencing(three);
     f.lockGranted([]);
