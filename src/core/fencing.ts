@@ -109,6 +109,11 @@ export class Fencing {
     }
   }
 
+  /** The lock could not be taken (an I/O error on the lock blocks): ask again on the next tick. */
+  lockFailed(): void {
+    this.lockRequested = false;
+  }
+
   /** True once the switch confirmed the peer off: only then may its services be taken over. */
   isFenced(member: number, incarnation: number): boolean {
     const c = this.cases.get(member);

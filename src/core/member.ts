@@ -28,6 +28,7 @@ export type Observation =
   | { kind: "net-heard"; member: number; nowMs: number }
   | { kind: "mail"; mail: Mail; nowMs: number }
   | { kind: "fence-lock-granted"; notices: readonly FencedNotice[] }
+  | { kind: "fence-lock-failed" }
   | { kind: "fence-result"; member: number; confirmedOff: boolean; detail: string; nowMs: number }
   | { kind: "stop" };
 
@@ -97,6 +98,9 @@ export class MemberCore {
         return this.selfFenceIfNeeded(o.nowMs);
       case "fence-lock-granted":
         this.fencing.lockGranted(o.notices);
+        return [];
+      case "fence-lock-failed":
+        this.fencing.lockFailed();
         return [];
       case "fence-result":
         return this.fencing.fenceResult(o.member, o.confirmedOff, o.detail, o.nowMs);

@@ -33,6 +33,15 @@ describe("fencing", () => {
     expect(f.isFenced(2, 7)).toBe(false);
   });
 
+  it("asks for the lock again after the lock could not be taken", () => {
+    const f = new Fencing(three);
+    f.hung(1, 3, 0);
+    expect(f.tick(0, true)).toEqual([{ kind: "acquire-fence-lock" }]);
+    expect(f.tick(100, true)).toEqual([]);
+    f.lockFailed();
+    expect(f.tick(200, true)).toEqual([{ kind: "acquire-fence-lock" }]);
+  });
+
   it("never fences while this member is unhealthy, and gives the lock back", () => {
     const f = new Fencing(three);
     f.hung(1, 3, 0);

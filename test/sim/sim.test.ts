@@ -30,7 +30,7 @@ function runSeed(seed: number, makeCore?: MakeCore): World {
 describe("deterministic simulator", () => {
   it(ONLY ? `replays seed ${ONLY}` : `holds every invariant over ${SEEDS} seeds of faults`, () => {
     const seeds = ONLY ? [Number(ONLY)] : Array.from({ length: SEEDS }, (_, i) => i + 1);
-    const totals = { fences: 0, failedFences: 0, selfFences: 0, faults: 0 };
+    const totals = { fences: 0, failedFences: 0, selfFences: 0, faults: 0, lockFailures: 0 };
     for (const seed of seeds) {
       const { stats } = runSeed(seed);
       for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += stats[k];

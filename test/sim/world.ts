@@ -80,7 +80,7 @@ export class World {
   readonly dead = new Set<string>();
   readonly trace: string[] = [];
   readonly zombies: CoreLike[] = [];
-  readonly stats = { fences: 0, failedFences: 0, selfFences: 0, faults: 0 };
+  readonly stats = { fences: 0, failedFences: 0, selfFences: 0, faults: 0, lockFailures: 0 };
   private events: SimEvent[] = [];
   private order = 0;
   private lockHolder: number | undefined;
@@ -367,6 +367,13 @@ export class World {
       const next = this.lockQueue.shift() as number;
       const p = this.machines[next]?.process;
       if (p === undefined) continue;
+      if (this.machines[next]?.diskFault !== undefined) {
+        // Its lock slot cannot be written: the bakery reports failure and it must ask again.
+        this.log(`member ${next} cannot take the fencing lock: its disk fails`);
+        this.stats.lockFailures++;
+        this.deliver(next, p, () => ({ kind: "fence-lock-failed" }), 1);
+        continue;
+      }
       this.lockHolder = next;
       this.lockHolderProcess = p;
       this.lockRefreshedMs = this.now;
