@@ -24,10 +24,12 @@ import {
   SPDU_CONTROL_TABLE,
   SYS_OBJECT_ID,
 } from "../../src/power/apc-oids.js";
+import { bankOptions, COMMON_OPTIONS, oneOf, required, serveUntilSignalled } from "./cli.js";
 import { OutletBank, type State } from "./outlets.js";
 
 /** silent: answers nothing; stuck: a relay that no longer switches (commands change nothing). */
 export type ApcFault = "none" | "silent" | "stuck";
+const APC_FAULTS: readonly ApcFault[] = ["none", "silent", "stuck"];
 
 export interface ApcSimOptions {
   port: number;
@@ -340,7 +342,7 @@ A simulated APC power switch on 127.0.0.1, answering SNMP v1 and v2c.
   --model M           rpdu (Switched Rack PDU, default) or masterswitch
   --state-file FILE   write the outlet states as JSON after every change
   --hook CMD          run CMD (with OUTLET and STATE set) whenever an outlet changes
-  --fault silent      answer nothing
+  --fault KIND        misbehave: silent (answer nothing) or stuck (sets change nothing)
   -h, --help          show this help
 
 Prints "listening PORT" when it answers; stops on SIGINT or SIGTERM.`;
@@ -348,42 +350,28 @@ Prints "listening PORT" when it answers; stops on SIGINT or SIGTERM.`;
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      ...COMMON_OPTIONS,
       port: { type: "string" },
       community: { type: "string" },
-      outlets: { type: "string" },
       model: { type: "string" },
-      "state-file": { type: "string" },
-      hook: { type: "string" },
-      fault: { type: "string" },
-      help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return;
   }
-  if (values.port === undefined) {
-    process.stderr.write(`apc-snmp simulator: --port PORT is required\n${HELP}\n`);
-    process.exit(64);
-  }
-  if (values.model !== undefined && values.model !== "rpdu" && values.model !== "masterswitch") {
-    process.stderr.write(`apc-snmp simulator: --model must be rpdu or masterswitch, not ${values.model}\n`);
-    process.exit(64);
-  }
+  const port = Number(required("apc-snmp", "--port PORT", values.port, HELP));
+  const model = oneOf<ApcModel>("apc-snmp", "--model", values.model, ["rpdu", "masterswitch"]);
+  const fault = oneOf("apc-snmp", "--fault", values.fault, APC_FAULTS);
   const sim = new ApcSimulator({
-    port: Number(values.port),
+    port,
     ...(values.community !== undefined ? { community: values.community } : {}),
-    ...(values.outlets !== undefined ? { outlets: Number(values.outlets) } : {}),
-    ...(values.model !== undefined ? { model: values.model as ApcModel } : {}),
-    ...(values["state-file"] !== undefined ? { stateFile: values["state-file"] } : {}),
-    ...(values.hook !== undefined ? { hook: values.hook } : {}),
+    ...bankOptions(values),
+    ...(model !== undefined ? { model } : {}),
   });
   await sim.start();
-  if (values.fault === "silent") await sim.setFault("silent");
-  process.stdout.write(`listening ${sim.port}\n`);
-  const stop = () => void sim.stop().then(() => process.exit(0));
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  if (fault !== undefined) await sim.setFault(fault);
+  serveUntilSignalled(`listening ${sim.port}`, () => sim.stop());
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { FrameScanner, RPS10_BANNER } from "../../src/power/rps10-protocol.js";
+import { bankOptions, COMMON_OPTIONS, oneOf, required, serveUntilSignalled } from "./cli.js";
 import { OutletBank, type State } from "./outlets.js";
 
 /** How a simulated switch misbehaves, for tests of what a driver does then. */
@@ -23,6 +24,7 @@ export type Rps10Fault =
   | "late"
   /** A relay that no longer switches: commands are answered with the outlet's unchanged state. */
   | "stuck";
+const RPS10_FAULTS: readonly Rps10Fault[] = ["none", "silent", "stall", "garbage", "late", "stuck"];
 
 export const LATE_REPLY_MS = 1_200;
 
@@ -169,37 +171,21 @@ Prints "ready PATH" when the device can be opened; stops on SIGINT or SIGTERM.`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: {
-      link: { type: "string" },
-      outlets: { type: "string" },
-      "state-file": { type: "string" },
-      hook: { type: "string" },
-      "toggle-delay": { type: "string" },
-      fault: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
+    options: { ...COMMON_OPTIONS, link: { type: "string" }, "toggle-delay": { type: "string" } },
   });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return;
   }
-  if (values.link === undefined) {
-    process.stderr.write(`rps10 simulator: --link PATH is required\n${HELP}\n`);
-    process.exit(64);
-  }
+  const fault = oneOf("rps10", "--fault", values.fault, RPS10_FAULTS);
   const sim = new Rps10Simulator({
-    link: values.link,
-    ...(values.outlets !== undefined ? { outlets: Number(values.outlets) } : {}),
-    ...(values["state-file"] !== undefined ? { stateFile: values["state-file"] } : {}),
-    ...(values.hook !== undefined ? { hook: values.hook } : {}),
+    link: required("rps10", "--link PATH", values.link, HELP),
+    ...bankOptions(values),
     ...(values["toggle-delay"] !== undefined ? { toggleDelayMs: Number(values["toggle-delay"]) } : {}),
   });
-  if (values.fault !== undefined) sim.fault = values.fault as Rps10Fault;
+  if (fault !== undefined) sim.fault = fault;
   await sim.start();
-  process.stdout.write(`ready ${sim.link}\n`);
-  const stop = () => void sim.stop().then(() => process.exit(0));
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  serveUntilSignalled(`ready ${sim.link}`, () => sim.stop());
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -8,6 +8,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { parseArgs } from "node:util";
 import { IAC, OPT_ECHO, OPT_SGA, TelnetFilter, WILL } from "../../src/power/telnet.js";
 import { renderStatusTable } from "../../src/power/wti-nps-protocol.js";
+import { bankOptions, COMMON_OPTIONS, oneOf, required, serveUntilSignalled } from "./cli.js";
 import { OutletBank, type State } from "./outlets.js";
 
 export type NpsFault =
@@ -20,6 +21,7 @@ export type NpsFault =
   | "garbage"
   /** A relay that no longer switches: /on and /off are accepted and change nothing. */
   | "stuck";
+const NPS_FAULTS: readonly NpsFault[] = ["none", "silent", "stall", "garbage", "stuck"];
 
 export interface NpsSimOptions {
   port: number;
@@ -278,40 +280,28 @@ Prints "listening PORT" when it accepts connections; stops on SIGINT or SIGTERM.
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      ...COMMON_OPTIONS,
       port: { type: "string" },
       password: { type: "string" },
-      outlets: { type: "string" },
       names: { type: "string" },
       confirm: { type: "boolean" },
-      "state-file": { type: "string" },
-      hook: { type: "string" },
-      fault: { type: "string" },
-      help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return;
   }
-  if (values.port === undefined) {
-    process.stderr.write(`wti-nps simulator: --port PORT is required\n${HELP}\n`);
-    process.exit(64);
-  }
+  const fault = oneOf("wti-nps", "--fault", values.fault, NPS_FAULTS);
   const sim = new NpsSimulator({
-    port: Number(values.port),
+    port: Number(required("wti-nps", "--port PORT", values.port, HELP)),
     ...(values.password !== undefined ? { password: values.password } : {}),
-    ...(values.outlets !== undefined ? { outlets: Number(values.outlets) } : {}),
+    ...bankOptions(values),
     ...(values.names !== undefined ? { names: values.names.split(",") } : {}),
     ...(values.confirm ? { confirm: true } : {}),
-    ...(values["state-file"] !== undefined ? { stateFile: values["state-file"] } : {}),
-    ...(values.hook !== undefined ? { hook: values.hook } : {}),
   });
-  if (values.fault !== undefined) sim.fault = values.fault as NpsFault;
+  if (fault !== undefined) sim.fault = fault;
   await sim.start();
-  process.stdout.write(`listening ${sim.port}\n`);
-  const stop = () => void sim.stop().then(() => process.exit(0));
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  serveUntilSignalled(`listening ${sim.port}`, () => sim.stop());
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();
