@@ -1,7 +1,7 @@
 // The APC driver against the simulator over real UDP on loopback (net-snmp on both sides), and
 // the simulator checked by a client we did not write: Debian's fence_apc_snmp with the net-snmp
 // command-line tools.
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
@@ -10,6 +10,7 @@ import { ApcSnmpSwitch } from "../../src/power/apc-snmp.js";
 import { PowerSwitchError } from "../../src/power/errors.js";
 import type { StepEvent } from "../../src/power/switch.js";
 import { ApcSimulator, freeUdpPort } from "../../tools/sim/apc-snmp.js";
+import { startSimProgram } from "../helpers/sim-program.js";
 
 const run = promisify(execFile);
 const fast = { request: 500, confirm: 2_000, poll: 50 };
@@ -192,22 +193,8 @@ describe.skipIf(!haveFenceApc).each(["rpdu", "masterswitch"] as const)(
 
 describe("apc-snmp simulator as a program", () => {
   it("prints listening PORT and serves the driver", async () => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "tools/sim/apc-snmp.ts", "--port", "0", "--outlets", "2"],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
+    const { child, line } = await startSimProgram("apc-snmp", ["--port", "0", "--outlets", "2"]);
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        child.stdout?.on("data", (c: Buffer) => {
-          out += c.toString();
-          if (out.includes("\n")) resolve(out.trim());
-        });
-        child.on("exit", (code) => reject(new Error(`simulator exited ${code}`)));
-      });
       expect(line).toMatch(/^listening \d+$/);
       const sw = new ApcSnmpSwitch({ host: "127.0.0.1", port: Number(line.split(" ")[1]), timeouts: fast });
       await sw.off("2");

@@ -1,6 +1,6 @@
 // The RPS-10 driver against the simulator over a real pseudo-terminal (socat), the serialport
 // package on one side and the serial protocol byte for byte.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,6 +10,7 @@ import { rps10Frame } from "../../src/power/rps10-protocol.js";
 import type { StepEvent } from "../../src/power/switch.js";
 import { Rps10Simulator } from "../../tools/sim/rps10.js";
 import { scratchDir } from "../helpers/scratch.js";
+import { startSimProgram } from "../helpers/sim-program.js";
 
 const dir = scratchDir("clumanager-rps10-");
 const sim = new Rps10Simulator({
@@ -140,17 +141,9 @@ describe("rps10 simulator as a program", () => {
     const hookLog = join(dir.path, "hook.log");
     const hook = `echo "$OUTLET=$STATE" >> ${hookLog}`;
     const args = ["--link", link, "--outlets", "2", "--state-file", stateFile, "--hook", hook];
-    child = spawn(process.execPath, ["--import", "tsx", "tools/sim/rps10.ts", ...args], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    const ready = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      child?.stdout?.on("data", (c: Buffer) => {
-        out += c.toString();
-        if (out.includes("\n")) resolve(out.trim());
-      });
-      child?.on("exit", (code) => reject(new Error(`simulator exited ${code}`)));
-    });
+    const started = await startSimProgram("rps10", args);
+    child = started.child;
+    const ready = started.line;
     expect(ready).toBe(`ready ${link}`);
     await new Rps10Switch({ device: link, timeouts: fast }).reboot("1");
     expect(JSON.parse(readFileSync(stateFile, "utf8"))).toEqual({ "0": "on", "1": "on" });

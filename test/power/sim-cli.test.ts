@@ -1,12 +1,5 @@
-import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-
-function runSim(script: string, args: string[]) {
-  return spawnSync(process.execPath, ["--import", "tsx", `tools/sim/${script}.ts`, ...args], {
-    encoding: "utf8",
-    timeout: 30_000,
-  });
-}
+import { runSimProgram as runSim } from "../helpers/sim-program.js";
 
 describe("switch simulators' command lines", () => {
   it("refuse an unknown fault or model with one sentence and exit 64, before listening", () => {

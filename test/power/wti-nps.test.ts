@@ -1,6 +1,6 @@
 // The WTI NPS driver against the simulator over real TCP on loopback, and the simulator checked
 // by a client we did not write: Debian's fence_wti, through the system telnet client.
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { connect, Socket } from "node:net";
 import { promisify } from "node:util";
@@ -9,6 +9,7 @@ import { PowerSwitchError } from "../../src/power/errors.js";
 import type { StepEvent } from "../../src/power/switch.js";
 import { openSocket, WtiNpsSwitch } from "../../src/power/wti-nps.js";
 import { NpsSimulator } from "../../tools/sim/wti-nps.js";
+import { startSimProgram } from "../helpers/sim-program.js";
 
 const run = promisify(execFile);
 const sim = new NpsSimulator({
@@ -236,22 +237,8 @@ describe.skipIf(!haveFenceWti)("the simulator checked by Debian's fence_wti", ()
 
 describe("wti-nps simulator as a program", () => {
   it("prints listening PORT and serves the driver", async () => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "tools/sim/wti-nps.ts", "--port", "0", "--outlets", "2"],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
+    const { child, line } = await startSimProgram("wti-nps", ["--port", "0", "--outlets", "2"]);
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        child.stdout?.on("data", (c: Buffer) => {
-          out += c.toString();
-          if (out.includes("\n")) resolve(out.trim());
-        });
-        child.on("exit", (code) => reject(new Error(`simulator exited ${code}`)));
-      });
       expect(line).toMatch(/^listening \d+$/);
       const port = Number(line.split(" ")[1]);
       const sw = new WtiNpsSwitch({ host: "127.0.0.1", port, timeouts: fast });
