@@ -262,6 +262,23 @@ async function run(
         `  ${e.step.padEnd(26)} ${`${e.durationMs.toFixed(1)} ms`.padStart(10)}${e.detail ? `  ${e.detail}` : ""}`,
       );
   };
+  /** The --json report: the same frame for success and failure, the outcome in between. */
+  const printJson = (outcome: Record<string, unknown>, tail: Record<string, unknown> = {}) =>
+    io.out(
+      JSON.stringify(
+        {
+          switch: describeSwitch(config),
+          outlet,
+          action,
+          ...outcome,
+          steps,
+          totalMs: performance.now() - started,
+          ...tail,
+        },
+        null,
+        2,
+      ),
+    );
   let sw: ReturnType<typeof createSwitch>;
   try {
     sw = createSwitch(config, { observer: show, warn: (m) => io.err(`clustonith: warning: ${m}`) });
@@ -310,24 +327,8 @@ async function run(
             action,
             caught instanceof Error ? caught.message : String(caught),
           );
-    const totalMs = performance.now() - started;
-    if (json) {
-      io.out(
-        JSON.stringify(
-          {
-            switch: describeSwitch(config),
-            outlet,
-            action,
-            ok: false,
-            steps,
-            totalMs,
-            error: { kind: err.kind, step: err.step, message: err.message },
-          },
-          null,
-          2,
-        ),
-      );
-    } else io.err(`clustonith: ${err.message}`);
+    if (json) printJson({ ok: false }, { error: { kind: err.kind, step: err.step, message: err.message } });
+    else io.err(`clustonith: ${err.message}`);
     if (action === "switch-status" && !json)
       printTable(io, sw.name, config.type, reachable, outlet, undefined);
     return err.kind === "config" ? STONITH_EXIT.usage : STONITH_EXIT.failed;
@@ -336,22 +337,11 @@ async function run(
   }
   const totalMs = performance.now() - started;
   if (json) {
-    io.out(
-      JSON.stringify(
-        {
-          switch: describeSwitch(config),
-          outlet,
-          action,
-          ok: true,
-          state,
-          confirmation: action === "status" || action === "switch-status" ? undefined : sw.confirmation,
-          steps,
-          totalMs,
-        },
-        null,
-        2,
-      ),
-    );
+    printJson({
+      ok: true,
+      state,
+      confirmation: action === "status" || action === "switch-status" ? undefined : sw.confirmation,
+    });
   } else if (action === "switch-status") {
     printTable(io, sw.name, config.type, true, outlet, state);
   } else {
