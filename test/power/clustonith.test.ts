@@ -13,6 +13,8 @@ import { scratchDir } from "../helpers/scratch.js";
 const dir = scratchDir("clumanager-clustonith-");
 const rps10 = new Rps10Simulator({ link: join(dir.path, "ttyRPS"), outlets: 4, toggleDelayMs: 50 });
 const nps = new NpsSimulator({ port: 0, password: "nps-secret", outlets: 4 });
+/** The options that name the simulated NPS; its port is known once it listens. */
+const npsSwitch = () => ["--type", "wti_nps", "--host", "127.0.0.1", "--port", String(nps.port)];
 const apc = new ApcSimulator({ port: 0, outlets: 4, community: "apc-secret" });
 const passwordFile = join(dir.path, "nps.pw");
 const communityFile = join(dir.path, "apc.community");
@@ -58,16 +60,7 @@ describe("clustonith against the simulators", () => {
 
   it("wti_nps: the password from a file, and never in --json", async () => {
     await npsIdle();
-    const sw = [
-      "--type",
-      "wti_nps",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(nps.port),
-      "--password-file",
-      passwordFile,
-    ];
+    const sw = [...npsSwitch(), "--password-file", passwordFile];
     const r = await clustonith(...sw, "--outlet", "3", "--off", "--json");
     expect(r.code).toBe(0);
     const json = JSON.parse(r.out);
@@ -88,29 +81,12 @@ describe("clustonith against the simulators", () => {
 
   it("wti_nps: a wrong password and an unknown outlet are failures (exit 1)", async () => {
     await npsIdle();
-    const wrong = await clustonith(
-      "--type",
-      "wti_nps",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(nps.port),
-      "--password",
-      "nope",
-      "--outlet",
-      "1",
-      "--status",
-    );
+    const wrong = await clustonith(...npsSwitch(), "--password", "nope", "--outlet", "1", "--status");
     expect(wrong.code).toBe(1);
     expect(wrong.err).toMatch(/login: the switch refused the password/);
     await npsIdle();
     const unknown = await clustonith(
-      "--type",
-      "wti_nps",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(nps.port),
+      ...npsSwitch(),
       "--password-file",
       passwordFile,
       "--outlet",
