@@ -10,6 +10,7 @@ export const DEFAULTS = {
   tkoNetup: 12,
   ioTimeout: 3.0,
   keyFile: "/etc/clumanager/authkey",
+  fenceDelay: 5.0,
   loglevel: "warning" as LogLevel,
   syslogFacility: "local4",
   netPort: 1228,
@@ -26,6 +27,8 @@ export interface ClusterSettings {
   tkoNetup: number;
   ioTimeout: number;
   keyFile: string;
+  /** Seconds the higher id waits before fencing in a two-member cluster. */
+  fenceDelay: number;
   loglevel: LogLevel;
   syslogFacility: string;
 }

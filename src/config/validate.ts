@@ -207,6 +207,7 @@ function readCluster(report: Report, s: Section): ClusterConfig["cluster"] | und
   const tkoNetup = f.get("tko_netup", integer(2, 10000)) ?? DEFAULTS.tkoNetup;
   const ioTimeout = f.get("io_timeout", seconds(0.01, 600)) ?? DEFAULTS.ioTimeout;
   const keyFile = f.get("key_file", absolutePath) ?? DEFAULTS.keyFile;
+  const fenceDelay = f.get("fence_delay", seconds(0, 600)) ?? DEFAULTS.fenceDelay;
   const loglevel = f.get("loglevel", oneOf(...LOG_LEVELS)) ?? DEFAULTS.loglevel;
   const syslogFacility =
     f.get(
@@ -220,6 +221,7 @@ function readCluster(report: Report, s: Section): ClusterConfig["cluster"] | und
     "tko_netup",
     "io_timeout",
     "key_file",
+    "fence_delay",
     "loglevel",
     "syslog_facility",
   ]);
@@ -250,6 +252,7 @@ function readCluster(report: Report, s: Section): ClusterConfig["cluster"] | und
     tkoNetup,
     ioTimeout,
     keyFile,
+    fenceDelay,
     loglevel,
     syslogFacility,
   };

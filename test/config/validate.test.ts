@@ -86,6 +86,15 @@ describe("validating cluster.conf", () => {
       tkoNetup: 12,
       ioTimeout: 3,
       keyFile: "/etc/clumanager/authkey",
+      fenceDelay: 5,
+    });
+  });
+
+  it("reads fence_delay and refuses one out of range", () => {
+    const r = validateText(minimal({ cluster: "fence_delay = 0", members: "", services: "" }));
+    expect(r.ok && r.config.cluster.fenceDelay).toBe(0);
+    expect(errorsOf(minimal({ cluster: "fence_delay = 601", members: "", services: "" }))[0]).toMatchObject({
+      key: "fence_delay",
     });
   });
 
