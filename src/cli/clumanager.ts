@@ -1,9 +1,7 @@
 #!/usr/bin/env node
-// The member daemon is not built yet: it arrives with a later issue. Until then it says so and exits 69
-// (EX_UNAVAILABLE) instead of pretending to work.
-import { EXIT } from "./exit-codes.js";
+import { main } from "./clumanager-main.js";
 
-process.stderr.write(
-  "clumanager: the member daemon is not in this version yet (cludiskutil, clustonith and cluadmin are)\n",
-);
-process.exitCode = EXIT.unavailable;
+const code = await main(process.argv.slice(2));
+// The daemon leaves timers and sockets closed behind it; an explicit exit still guards against a
+// stray handle keeping a stopped member's process alive.
+process.exit(code);

@@ -138,7 +138,7 @@ export class Fencing {
       this.cases.set(member, { step: "fenced", incarnation });
       return [
         { kind: "write-fenced-notice", member, incarnation },
-        { kind: "report", member, incarnation, message: `fenced: the switch confirmed off (${detail})` },
+        { kind: "report", member, incarnation, message: `fenced: ${detail}` },
       ];
     }
     if (c.revived) {

@@ -131,7 +131,7 @@ export class Liveness {
           member,
           from: "up",
           to: "hung",
-          reason: `heartbeat still for ${still} ms (window ${windowMs} ms${netUp ? ", network still heard" : ""})`,
+          reason: `heartbeat still for ${Math.round(still)} ms (window ${windowMs} ms${netUp ? ", network still heard" : ""})`,
         });
       }
     }

@@ -20,7 +20,7 @@ describe("fencing", () => {
         kind: "report",
         member: 2,
         incarnation: 7,
-        message: "fenced: the switch confirmed off (outlet 2 off)",
+        message: "fenced: outlet 2 off",
       },
     ]);
     expect(f.isFenced(2, 7)).toBe(true);

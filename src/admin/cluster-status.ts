@@ -1,0 +1,73 @@
+// `cluster status`: what the members are doing, as a running daemon sees it or, with no daemon,
+// as the quorum partitions show it; printed as a table or as JSON. Never holds a secret: power
+// switches are described by describeSwitch().
+import { table } from "../cli/io.js";
+
+export interface MemberRow {
+  id: number;
+  name: string;
+  /** up, down, hung, fenced, unknown; self-fenced or stopped for the answering member. */
+  state: string;
+  incarnation?: number;
+  heartbeat?: number;
+  /** Per heartbeat channel of cluster.conf: ok, warning, down ("self" for the answering member). */
+  channels: string[];
+  power: Record<string, unknown>;
+  /** The last fence report about this member, if any. */
+  fence?: { message: string; atMs: number };
+  /** Without a daemon: when the member last wrote its status block, by its own wall clock. */
+  lastWrite?: string;
+}
+
+export interface ClusterStatus {
+  source: "daemon" | "partitions";
+  cluster: string;
+  configFile: string;
+  configView?: number;
+  answeredBy?: { id: number; name: string; incarnation: number; pid: number; startedAt: string };
+  members: MemberRow[];
+  counters?: Record<string, unknown>;
+  /** Why the view is limited (no daemon), for people. */
+  note?: string;
+}
+
+function power(p: Record<string, unknown>): string {
+  const where = p.device ?? p.host ?? p.agent ?? "";
+  return `${String(p.type ?? "?")}${where !== "" ? ` ${String(where)}` : ""}${p.outlet !== undefined ? ` outlet ${String(p.outlet)}` : ""}`;
+}
+
+export function renderStatus(s: ClusterStatus): string {
+  const lines: string[] = [];
+  const by = s.answeredBy;
+  lines.push(
+    `cluster ${s.cluster}${s.configView !== undefined ? `, configuration view ${s.configView}` : ""} (${s.configFile})`,
+  );
+  lines.push(
+    by !== undefined
+      ? `as seen by member ${by.name} (member${by.id}, incarnation ${by.incarnation}, pid ${by.pid}, up since ${by.startedAt})`
+      : `read from the quorum partitions: ${s.note ?? "no daemon answered"}`,
+  );
+  lines.push("");
+  const rows = [["id", "member", "state", "incarnation", "heartbeat", "channels", "power switch"]];
+  for (const m of s.members) {
+    rows.push([
+      String(m.id),
+      m.name,
+      m.state,
+      m.incarnation !== undefined ? String(m.incarnation) : "-",
+      m.heartbeat !== undefined ? String(m.heartbeat) : "-",
+      m.channels.length > 0 ? m.channels.join(",") : "-",
+      power(m.power),
+    ]);
+  }
+  lines.push(table(rows));
+  const fences = s.members.filter((m) => m.fence !== undefined);
+  if (fences.length > 0) {
+    lines.push("", "fencing:");
+    for (const m of fences) {
+      const f = m.fence as { message: string; atMs: number };
+      lines.push(`  ${m.name}: ${f.message} (${new Date(f.atMs).toISOString()})`);
+    }
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,91 @@
+// The admin socket: a Unix domain socket in the run directory, mode 0600 so only root talks to
+// the daemon. One JSON request per line, one JSON answer per line.
+import { chmodSync, rmSync } from "node:fs";
+import net from "node:net";
+
+export const MAX_ADMIN_CLIENTS = 16;
+export const MAX_REQUEST_BYTES = 4096;
+
+export type AdminRequest = { command: "status" };
+export type AdminAnswer = { ok: true; status: unknown } | { ok: false; error: string };
+
+export type AdminHandler = (request: AdminRequest) => Promise<AdminAnswer> | AdminAnswer;
+
+function parseRequest(line: string): AdminRequest | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return "the request is not JSON";
+  }
+  const command = (value as { command?: unknown } | null)?.command;
+  if (command === "status") return { command };
+  return `unknown command ${JSON.stringify(command)}; the daemon answers "status"`;
+}
+
+export class AdminServer {
+  private constructor(
+    private readonly server: net.Server,
+    readonly path: string,
+  ) {}
+
+  static async listen(path: string, handler: AdminHandler): Promise<AdminServer> {
+    // The pid file already proved no other daemon uses this run directory: a socket left here
+    // is a dead daemon's.
+    rmSync(path, { force: true });
+    const server = net.createServer((socket) => serve(socket, handler));
+    server.maxConnections = MAX_ADMIN_CLIENTS;
+    // Created with no permission for group and others, so there is no moment it is open to them.
+    const umask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(path, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+    } finally {
+      process.umask(umask);
+    }
+    chmodSync(path, 0o600);
+    return new AdminServer(server, path);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      rmSync(this.path, { force: true });
+    });
+  }
+}
+
+function serve(socket: net.Socket, handler: AdminHandler): void {
+  let buffered = "";
+  socket.setEncoding("utf8");
+  socket.on("error", () => socket.destroy());
+  socket.on("data", (chunk: string) => {
+    buffered += chunk;
+    if (buffered.length > MAX_REQUEST_BYTES) {
+      socket.end(
+        `${JSON.stringify({ ok: false, error: `a request is at most ${MAX_REQUEST_BYTES} bytes` })}\n`,
+      );
+      return;
+    }
+    for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      const request = parseRequest(line);
+      void Promise.resolve(
+        typeof request === "string" ? { ok: false as const, error: request } : handler(request),
+      )
+        .catch((err: unknown) => ({
+          ok: false as const,
+          error: err instanceof Error ? err.message : String(err),
+        }))
+        .then((answer) => {
+          if (!socket.destroyed) socket.write(`${JSON.stringify(answer)}\n`);
+        });
+    }
+  });
+}

@@ -1,0 +1,353 @@
+// One member, running: the thin adapter that feeds the pure core (src/core/member.ts) from real
+// timers, the quorum partitions, UDP heartbeats and power switches, and carries out its actions.
+//
+// Everything the core decides stays in the core. What lives here is ordering and bookkeeping the
+// core cannot do without I/O: status writes go to the disk one at a time and in order, the fencing
+// lock is held from "granted" to "release", and every outcome comes back as an observation.
+import { performance } from "node:perf_hooks";
+import type { ClusterConfig, MemberConfig } from "../config/model.js";
+import { type MemberAction, MemberCore, type Observation } from "../core/member.js";
+import type { SelfFenceReason } from "../core/self-health.js";
+import type { Repair } from "../disk/errors.js";
+import { MailKind } from "../disk/mailbox-block.js";
+import { MemberState, type MemberStatus } from "../disk/status-block.js";
+import { ChannelState } from "../heartbeat/channel-state.js";
+import type { NetChannels } from "../heartbeat/net-channels.js";
+import { powerCycle } from "../power/power-cycle.js";
+import type { Logger } from "./logger.js";
+import type { BeatOutcome, QuorumIo } from "./quorum-io.js";
+
+/** The core is ticked this many times per heartbeat interval, within the bounds below. */
+export const TICKS_PER_INTERVAL = 10;
+export const MIN_TICK_MS = 10;
+export const MAX_TICK_MS = 100;
+
+export interface MemberDaemonOptions {
+  config: ClusterConfig;
+  member: MemberConfig;
+  incarnation: number;
+  io: QuorumIo;
+  /** Opened by the caller, which hands this daemon the heard-callback's target. */
+  net: NetChannels | undefined;
+  log: Logger;
+  /** Stop everything now: reboot in production, exit in the lab. Never returns normally. */
+  selfFence: (reason: SelfFenceReason) => void;
+  /** The member's monotonic clock in ms; performance.now() unless a test says otherwise. */
+  now?: () => number;
+}
+
+export interface PeerView {
+  id: number;
+  name: string;
+  state: string;
+  incarnation?: number;
+  heartbeat?: number;
+  channels: string[];
+  fence?: { message: string; atMs: number };
+}
+
+export function tickMs(intervalMs: number): number {
+  return Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, Math.floor(intervalMs / TICKS_PER_INTERVAL)));
+}
+
+export class MemberDaemon {
+  readonly core: MemberCore;
+  readonly channels: ChannelState;
+  private readonly now: () => number;
+  private readonly statuses = new Map<number, MemberStatus>();
+  private readonly fenceReports = new Map<number, { message: string; atMs: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  /** Status writes in order: a clean DOWN must never be overtaken by an earlier UP still in flight. */
+  private statusWrites: Promise<unknown> = Promise.resolve();
+  private releaseLock: (() => void) | undefined;
+  private lockSettled: Promise<void> = Promise.resolve();
+  private readonly exited: Promise<void>;
+  private resolveExited!: () => void;
+  readonly counters = { beats: 0, writeFailures: 0, readFailures: 0, repairs: 0, fences: 0 };
+
+  constructor(private readonly o: MemberDaemonOptions) {
+    this.now = o.now ?? (() => performance.now());
+    const { cluster, members } = o.config;
+    const intervalMs = cluster.heartbeatInterval * 1000;
+    this.core = new MemberCore(
+      {
+        me: o.member.id,
+        members: members.length,
+        incarnation: o.incarnation,
+        intervalMs,
+        tko: cluster.tko,
+        tkoNetup: cluster.tkoNetup,
+        ioTimeoutMs: cluster.ioTimeout * 1000,
+        twoMemberDelayMs: cluster.fenceDelay * 1000,
+      },
+      this.now(),
+    );
+    this.channels = new ChannelState({ intervalMs, tko: cluster.tko });
+    this.exited = new Promise((r) => {
+      this.resolveExited = r;
+    });
+  }
+
+  get incarnation(): number {
+    return this.o.incarnation;
+  }
+
+  /** Starts ticking; resolves `finished` after a clean stop. */
+  start(): void {
+    const every = tickMs(this.o.config.cluster.heartbeatInterval * 1000);
+    this.timer = setInterval(() => this.feed({ kind: "tick", nowMs: this.now() }), every);
+    this.feed({ kind: "tick", nowMs: this.now() });
+  }
+
+  get finished(): Promise<void> {
+    return this.exited;
+  }
+
+  /** A network heartbeat from `member` arrived on channel `channel`. */
+  heard(member: number, channel: number): void {
+    const nowMs = this.now();
+    this.channels.heard(member, channel, nowMs);
+    this.feed({ kind: "net-heard", member, nowMs });
+  }
+
+  /** Leaves cleanly: marks this member DOWN so no peer fences it, then resolves `finished`. */
+  stop(): Promise<void> {
+    this.feed({ kind: "stop" });
+    return this.exited;
+  }
+
+  /** How this member sees everyone, for the admin socket. */
+  view(): PeerView[] {
+    const nowMs = this.now();
+    const me = this.o.member.id;
+    return this.o.config.members.map((m) => {
+      const s = this.statuses.get(m.id);
+      const fence = this.fenceReports.get(m.id);
+      const state =
+        m.id === me
+          ? this.core.finished === undefined
+            ? "up"
+            : this.core.finished
+          : s !== undefined && this.core.isFenced(m.id, s.incarnation)
+            ? "fenced"
+            : this.core.peerState(m.id);
+      return {
+        id: m.id,
+        name: m.name,
+        state,
+        ...(m.id === me ? { incarnation: this.o.incarnation } : {}),
+        ...(s !== undefined && m.id !== me ? { incarnation: s.incarnation, heartbeat: s.heartbeat } : {}),
+        channels: m.channels.map((_, i) => (m.id === me ? "self" : this.channels.health(m.id, i, nowMs))),
+        ...(fence !== undefined ? { fence } : {}),
+      };
+    });
+  }
+
+  private feed(o: Observation): void {
+    this.execute(this.core.step(o));
+  }
+
+  private execute(actions: MemberAction[]): void {
+    const reads = actions.some((a) => a.kind === "read-cluster");
+    for (const a of actions) {
+      switch (a.kind) {
+        case "write-status":
+          if (a.state === MemberState.Up) this.beat(a.incarnation, a.heartbeat, reads);
+          else this.leave(a.incarnation, a.heartbeat);
+          break;
+        case "read-cluster":
+          // Always paired with the heartbeat write, which reads in the same cycle (see beat()).
+          break;
+        case "send-heartbeat":
+          void this.o.net?.send(a.incarnation, a.sequence).catch((err: unknown) => {
+            this.o.log.debug({ err: String(err) }, "sending a network heartbeat failed");
+          });
+          break;
+        case "membership": {
+          const t = a.transition;
+          const peer = this.o.config.members.find((m) => m.id === t.member);
+          this.o.log.notice(
+            {
+              event: "membership",
+              peer: t.member,
+              peerName: peer?.name,
+              peerIncarnation: this.statuses.get(t.member)?.incarnation,
+              from: t.from,
+              to: t.to,
+              reason: t.reason,
+            },
+            `member ${peer?.name ?? t.member}: ${t.from} -> ${t.to} (${t.reason})`,
+          );
+          break;
+        }
+        case "acquire-fence-lock":
+          this.acquireLock();
+          break;
+        case "release-fence-lock":
+          this.releaseLock?.();
+          this.releaseLock = undefined;
+          break;
+        case "fence":
+          void this.fence(a.member, a.incarnation, a.attempt);
+          break;
+        case "write-fenced-notice":
+          this.o.io.writeFencedNotice(a.member, a.incarnation).then(
+            () =>
+              this.o.log.info(
+                { event: "fenced-notice", peer: a.member, peerIncarnation: a.incarnation },
+                `wrote the fenced notice into member ${a.member}'s mailbox`,
+              ),
+            (err: unknown) =>
+              this.o.log.err(
+                { event: "fenced-notice", peer: a.member, err: String(err) },
+                `could not write the fenced notice for member ${a.member}: ${String(err)}`,
+              ),
+          );
+          break;
+        case "report":
+          this.fenceReports.set(a.member, { message: a.message, atMs: Date.now() });
+          this.o.log.warning(
+            { event: "fence", peer: a.member, peerIncarnation: a.incarnation },
+            `member ${a.member} (incarnation ${a.incarnation}): ${a.message}`,
+          );
+          break;
+        case "self-fence":
+          this.halt();
+          this.o.log.emerg(
+            { event: "self-fence", reason: a.reason },
+            `self-fencing: ${describeSelfFence(a.reason)}`,
+          );
+          this.o.selfFence(a.reason);
+          break;
+        case "exit":
+          break;
+      }
+    }
+  }
+
+  private beat(incarnation: number, heartbeat: number, reads: boolean): void {
+    if (!reads) throw new Error("the core asked for a heartbeat write without the cycle's reads");
+    const status = this.o.io.status(MemberState.Up, incarnation, heartbeat);
+    const done = this.statusWrites.then(() => this.o.io.beat(status));
+    this.statusWrites = done;
+    void done.then((r) => this.beatDone(r));
+  }
+
+  private beatDone(r: BeatOutcome): void {
+    this.counters.beats++;
+    for (const repair of r.repairs) {
+      this.counters.repairs++;
+      this.o.log.warning({ event: "repair", repair }, `quorum partition: ${describeRepair(repair)}`);
+    }
+    const nowMs = this.now();
+    if (!r.written) {
+      this.counters.writeFailures++;
+      this.o.log.err({ event: "write-failed", error: r.error }, `status write failed: ${r.error}`);
+    } else if (r.error !== undefined) {
+      this.counters.readFailures++;
+      this.o.log.warning(
+        { event: "read-failed", error: r.error },
+        `reading the cluster's state failed: ${r.error}`,
+      );
+    }
+    this.feed({ kind: "status-written", ok: r.written, nowMs });
+    const known = new Set(this.o.config.members.map((m) => m.id));
+    for (const s of r.statuses ?? []) {
+      if (s.member === this.o.member.id || !known.has(s.member) || s.state === MemberState.None) continue;
+      this.statuses.set(s.member, s);
+      this.feed({ kind: "status-read", member: s.member, status: s, nowMs });
+    }
+    for (const mail of r.mail ?? []) {
+      if (mail.kind !== MailKind.Empty) this.feed({ kind: "mail", mail, nowMs });
+    }
+  }
+
+  private leave(incarnation: number, heartbeat: number): void {
+    const status = this.o.io.status(MemberState.Down, incarnation, heartbeat);
+    const done = this.statusWrites.then(() => this.o.io.writeStatus(status));
+    this.statusWrites = done.catch(() => {});
+    this.halt();
+    void done
+      .then(
+        () =>
+          this.o.log.notice({ event: "stopped" }, "marked DOWN on the quorum partitions; leaving cleanly"),
+        (err: unknown) =>
+          this.o.log.err(
+            { event: "stopped", err: String(err) },
+            `could not mark this member DOWN: ${String(err)}`,
+          ),
+      )
+      .then(() => this.lockSettled)
+      .finally(() => this.resolveExited());
+  }
+
+  /** No more ticks, and the fencing lock is given back. */
+  private halt(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    this.releaseLock?.();
+    this.releaseLock = undefined;
+  }
+
+  private acquireLock(): void {
+    let granted = false;
+    const released = new Promise<void>((r) => {
+      this.releaseLock = r;
+    });
+    this.lockSettled = this.o.io
+      .holdLock(
+        this.o.incarnation,
+        async () => {
+          const notices = await this.o.io.fencedNotices();
+          granted = true;
+          this.o.log.info({ event: "fence-lock" }, "holding the fencing lock");
+          this.feed({ kind: "fence-lock-granted", notices });
+        },
+        released,
+      )
+      .catch((err: unknown) => {
+        this.o.log.warning({ event: "fence-lock", err: String(err) }, `fencing lock: ${String(err)}`);
+        if (!granted) this.feed({ kind: "fence-lock-failed" });
+      });
+  }
+
+  private async fence(member: number, incarnation: number, attempt: number): Promise<void> {
+    const target = this.o.config.members.find((m) => m.id === member);
+    if (target === undefined) throw new Error(`the core fenced member ${member}, which is not configured`);
+    this.counters.fences++;
+    this.o.log.warning(
+      { event: "fence", peer: member, peerName: target.name, peerIncarnation: incarnation, attempt },
+      `fencing member ${target.name} (incarnation ${incarnation}), attempt ${attempt}`,
+    );
+    const { outlet, ...switchConfig } = target.power;
+    const result = await powerCycle(switchConfig, outlet, {
+      warn: (m) => this.o.log.warning({ event: "fence", peer: member }, m),
+    });
+    if (result.onFailed !== undefined) {
+      this.o.log.err(
+        { event: "fence", peer: member },
+        `member ${target.name} is off but could not be switched on again: ${result.onFailed}`,
+      );
+    }
+    this.feed({
+      kind: "fence-result",
+      member,
+      confirmedOff: result.confirmedOff,
+      detail: result.detail,
+      nowMs: this.now(),
+    });
+  }
+}
+
+export function describeSelfFence(reason: SelfFenceReason): string {
+  return reason.kind === "io-timeout"
+    ? reason.detail
+    : `member ${reason.by} fenced this member in its current incarnation ${reason.incarnation}`;
+}
+
+function describeRepair(r: Repair): string {
+  const outcome = r.done
+    ? `rewrote the ${r.repaired} copy from the other`
+    : `the ${r.repaired} copy was left alone (${r.deferred ?? r.error ?? "not repaired"})`;
+  return `${r.region} block ${r.index}: ${r.problem}; ${outcome}`;
+}

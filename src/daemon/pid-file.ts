@@ -1,0 +1,55 @@
+// The pid file in the run directory: one daemon per run directory, and how `clumanager status`
+// and `stop` find it. A pid file whose process is gone is stale and is replaced.
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+
+export class AlreadyRunning extends Error {
+  override name = "AlreadyRunning";
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else, which still means "running".
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The pid in the file, whether or not that process still runs; undefined when there is no file. */
+export function readPid(path: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text.trim());
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** The daemon's pid when the file names a running process. */
+export function runningPid(path: string): number | undefined {
+  const pid = readPid(path);
+  return pid !== undefined && alive(pid) ? pid : undefined;
+}
+
+export class PidFile {
+  private constructor(readonly path: string) {}
+
+  static claim(path: string): PidFile {
+    const other = runningPid(path);
+    if (other !== undefined && other !== process.pid) {
+      throw new AlreadyRunning(`clumanager is already running as pid ${other} (${path})`);
+    }
+    rmSync(path, { force: true });
+    // "wx": if another daemon wrote it between our look and now, we lose rather than both run.
+    writeFileSync(path, `${process.pid}\n`, { flag: "wx", mode: 0o644 });
+    return new PidFile(path);
+  }
+
+  /** Removes the file if it is still ours. */
+  release(): void {
+    if (readPid(this.path) === process.pid) rmSync(this.path, { force: true });
+  }
+}

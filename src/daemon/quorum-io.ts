@@ -1,0 +1,114 @@
+// A member's I/O on the quorum partitions, in the shapes the core observes: one heartbeat (my
+// status block written to both copies, everyone's status and my mailbox read), the fenced notices
+// found under the fencing lock, and the notice written after a confirmed fence.
+import { withDiskLock } from "../disk/bakery.js";
+import type { StoredConfig } from "../disk/config-region.js";
+import { DiskWriteError, type Repair } from "../disk/errors.js";
+import { decodeMail, emptyMail, type Mail, MailKind } from "../disk/mailbox-block.js";
+import type { QuorumPair } from "../disk/pair.js";
+import type { MemberState, MemberStatus } from "../disk/status-block.js";
+
+export interface BeatOutcome {
+  /** Both copies took my status block (within the device deadline, which is io_timeout). */
+  written: boolean;
+  /** Everyone's status and my mail, unless the reads failed. */
+  statuses?: MemberStatus[];
+  mail?: Mail[];
+  repairs: Repair[];
+  /** What went wrong, when something did. */
+  error?: string;
+}
+
+export class QuorumIo {
+  constructor(
+    private readonly pair: QuorumPair,
+    readonly me: number,
+    private readonly nodeName: string,
+  ) {}
+
+  status(state: MemberState, incarnation: number, heartbeat: number): MemberStatus {
+    return {
+      member: this.me,
+      state,
+      incarnation,
+      heartbeat,
+      wallClockMs: Date.now(),
+      nodeName: this.nodeName,
+      services: [],
+    };
+  }
+
+  /** The statuses as they are now, for joining (my last incarnation) and for status without a daemon. */
+  async readStatuses(): Promise<{ statuses: MemberStatus[]; repairs: Repair[] }> {
+    const r = await this.pair.readStatusRegion();
+    return { statuses: r.records, repairs: r.repairs };
+  }
+
+  /** Writes my status to both copies; used to join and to leave cleanly. */
+  async writeStatus(status: MemberStatus): Promise<void> {
+    await this.pair.writeStatus(status, status.heartbeat);
+  }
+
+  /**
+   * One heartbeat. A failed write is what makes a member stop; a failed read is not (another
+   * member's unreadable block is its owner's to repair), so the two are told apart.
+   */
+  async beat(status: MemberStatus): Promise<BeatOutcome> {
+    try {
+      const r = await this.pair.heartbeat(status, status.heartbeat);
+      return { written: true, statuses: r.statuses, mail: r.mail, repairs: r.repairs };
+    } catch (err) {
+      const repairs = (err as { repairs?: Repair[] }).repairs ?? [];
+      const error = err instanceof Error ? err.message : String(err);
+      return { written: !(err instanceof DiskWriteError), repairs, error };
+    }
+  }
+
+  /** Every fenced notice on the disk, as (member, incarnation): read under the fencing lock. */
+  async fencedNotices(): Promise<{ member: number; incarnation: number }[]> {
+    const { records } = await this.pair.readBlocks("mailbox");
+    const out: { member: number; incarnation: number }[] = [];
+    for (const block of records) {
+      const d = decodeMail(block.payload);
+      if (d.ok && d.value.kind === MailKind.Fenced)
+        out.push({ member: d.value.to, incarnation: d.value.incarnation });
+    }
+    return out;
+  }
+
+  /** Tells `to` that it was fenced in `incarnation`: if it was only stalled, it stops on reading this. */
+  async writeFencedNotice(to: number, incarnation: number): Promise<void> {
+    const row = await this.pair.readMailboxRow(to);
+    const previous = row.records.find((m) => m.from === this.me)?.sequence ?? 0;
+    const mail: Mail = {
+      ...emptyMail(to, this.me),
+      kind: MailKind.Fenced,
+      sequence: previous + 1,
+      incarnation,
+      wallClockMs: Date.now(),
+    };
+    await this.pair.writeMail(mail, mail.sequence);
+  }
+
+  /** Holds the disk lock from `onGranted` until `released` settles. */
+  holdLock(incarnation: number, onGranted: () => Promise<void>, released: Promise<void>): Promise<void> {
+    return withDiskLock(
+      this.pair,
+      this.me,
+      async () => {
+        await onGranted();
+        await released;
+      },
+      { incarnation },
+    );
+  }
+
+  /** The configuration in use on the partitions (view 0: none stored yet). */
+  async readConfig(): Promise<StoredConfig> {
+    return (await this.pair.readConfig()).config;
+  }
+
+  close(): void {
+    this.pair.close();
+  }
+}

@@ -1,0 +1,51 @@
+// A fence as the daemon performs it: off, confirmed off, then on again. The result says whether
+// the member may be treated as dead: only a confirmed off (or, for the watchdog, off surely
+// reached) counts, whatever happens when it is switched on again.
+import { createSwitch, type SwitchConfig } from "./create.js";
+import type { StepObserver } from "./switch.js";
+
+export interface PowerCycleResult {
+  confirmedOff: boolean;
+  /** What happened, for the log and the status view; never holds a secret. */
+  detail: string;
+  /** Switching it on again failed: the member stays off until someone looks. */
+  onFailed?: string;
+}
+
+export interface PowerCycleOptions {
+  warn: (message: string) => void;
+  observer?: StepObserver;
+}
+
+export async function powerCycle(
+  config: SwitchConfig,
+  outlet: string,
+  options: PowerCycleOptions,
+): Promise<PowerCycleResult> {
+  const sw = createSwitch(config, {
+    warn: options.warn,
+    ...(options.observer !== undefined ? { observer: options.observer } : {}),
+  });
+  try {
+    try {
+      await sw.off(outlet);
+    } catch (err) {
+      return { confirmedOff: false, detail: err instanceof Error ? err.message : String(err) };
+    }
+    const how =
+      sw.confirmation === "switch"
+        ? "the switch confirmed off"
+        : sw.confirmation === "time"
+          ? "off assumed: its watchdog has surely fired"
+          : "type none: nothing was switched off (unsafe)";
+    const detail = `${sw.name} outlet ${outlet}: ${how}`;
+    try {
+      await sw.on(outlet);
+      return { confirmedOff: true, detail };
+    } catch (err) {
+      return { confirmedOff: true, detail, onFailed: err instanceof Error ? err.message : String(err) };
+    }
+  } finally {
+    await sw.close().catch(() => {});
+  }
+}
