@@ -21,11 +21,17 @@ import {
   readConfigText,
   restoreConfig,
 } from "./change.js";
+import { renderStatus } from "./cluster-status.js";
+import { clusterStatus } from "./status-source.js";
 
 export interface CommandContext {
   configPath: string;
   member?: string;
+  /** Where the local daemon's admin socket is. */
+  runDir: string;
   json: boolean;
+  /** Output goes to a terminal: cluster monitor redraws the screen instead of appending. */
+  terminal?: boolean;
   /** Whether questions may be asked (an interactive shell without -n). */
   mayAsk: boolean;
   ask: (question: string) => Promise<string>;
@@ -45,6 +51,15 @@ export interface CommandSpec {
 }
 
 export const ADMIN_EXIT = { ok: 0, failed: 1, usage: 64 } as const;
+const MONITOR_DEFAULT_S = 2;
+/** Home and clear: each refresh of cluster monitor replaces the last on a terminal. */
+const CLEAR_SCREEN = "\x1b[H\x1b[2J";
+
+function readArg<T>(text: string, type: ValueType<T>, what: string): T {
+  const r = type.read(text);
+  if (!r.ok) throw new UsageError(`${what} must be ${r.expected}, not ${text}`);
+  return r.value;
+}
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -335,6 +350,39 @@ export const COMMANDS: readonly CommandSpec[] = [
         );
       } else ctx.out(formatErrors(file, result.errors).join("\n"));
       return result.ok ? ADMIN_EXIT.ok : ADMIN_EXIT.failed;
+    },
+  },
+  {
+    words: ["cluster", "status"],
+    usage: "cluster status",
+    help: "members UP/DOWN with incarnations, heartbeat channels and power switches (from the daemon, else the partitions)",
+    async run(ctx, args) {
+      if (args.length > 0) throw new UsageError("cluster status takes no arguments");
+      const status = await clusterStatus(ctx.configPath, ctx.member, ctx.runDir);
+      ctx.out(ctx.json ? JSON.stringify(status) : renderStatus(status));
+      return ADMIN_EXIT.ok;
+    },
+  },
+  {
+    words: ["cluster", "monitor"],
+    usage: "cluster monitor [SECONDS [COUNT]]",
+    help: "cluster status again every SECONDS (default 2), COUNT times or until interrupted",
+    async run(ctx, args) {
+      if (args.length > 2) throw new UsageError("cluster monitor takes at most SECONDS and COUNT");
+      const every =
+        args[0] === undefined ? MONITOR_DEFAULT_S : readArg(args[0], seconds(0.1, 3600), "SECONDS");
+      const count =
+        args[1] === undefined ? Number.POSITIVE_INFINITY : readArg(args[1], integer(1, 1e9), "COUNT");
+      for (let i = 0; i < count; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, every * 1000));
+        const status = await clusterStatus(ctx.configPath, ctx.member, ctx.runDir);
+        if (ctx.json) ctx.out(JSON.stringify(status));
+        else
+          ctx.out(
+            `${ctx.terminal ? CLEAR_SCREEN : `--- ${new Date().toISOString()}\n`}${renderStatus(status)}\n`,
+          );
+      }
+      return ADMIN_EXIT.ok;
     },
   },
   {

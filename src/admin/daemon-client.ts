@@ -2,7 +2,6 @@
 import net from "node:net";
 import type { AdminAnswer, AdminRequest } from "../daemon/admin-socket.js";
 
-export const ADMIN_SOCKET = "clumanager.sock";
 export const ADMIN_TIMEOUT_MS = 5_000;
 /** An answer larger than this is not the daemon's. */
 export const MAX_ANSWER_BYTES = 1024 * 1024;

@@ -16,17 +16,20 @@ import {
 } from "../admin/commands.js";
 import { parseDocument } from "../config/document.js";
 import { LOG_LEVELS } from "../config/model.js";
+import { DEFAULT_RUN_DIR } from "../daemon/paths.js";
 import { EXIT } from "./exit-codes.js";
 import { type CommandIo, processIo } from "./io.js";
 
 export const DEFAULT_CONFIG = "/etc/cluster.conf";
 export const PROMPT = "cluadmin> ";
 const HISTORY_LINES = 1000;
-const USAGE = "usage: cluadmin [-c FILE] [-m MEMBER] [--json] [-n] [-- COMMAND ...]; see cluadmin(8)";
+const USAGE =
+  "usage: cluadmin [-c FILE] [-m MEMBER] [--run-dir DIR] [--json] [-n] [-- COMMAND ...]; see cluadmin(8)";
 
 interface Options {
   config: string;
   member?: string;
+  runDir: string;
   json?: boolean;
   noPrompt?: boolean;
 }
@@ -45,6 +48,7 @@ export async function main(
     .description("Administer a clumanager cluster: its configuration, members and services.")
     .option("-c, --config <file>", "the cluster configuration", process.env.CLUSTER_CONF ?? DEFAULT_CONFIG)
     .option("-m, --member <name>", "the member this host is (default: the member named like the host)")
+    .option("--run-dir <dir>", "where the local daemon's admin socket is", DEFAULT_RUN_DIR)
     .option("--json", "print JSON for scripts")
     .option("-n, --no-prompt", "never ask questions (answers are the defaults)")
     .argument("[command...]", "a command to run once, after --")
@@ -74,7 +78,9 @@ export async function main(
   const ctx: CommandContext = {
     configPath: opts.config,
     ...(opts.member !== undefined ? { member: opts.member } : {}),
+    runDir: opts.runDir,
     json: opts.json === true,
+    terminal: (streams.output as { isTTY?: boolean }).isTTY === true,
     mayAsk,
     ask: (question) => new Promise((resolve) => (rl ? rl.question(question, resolve) : resolve(""))),
     out: io.out,

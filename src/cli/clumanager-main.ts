@@ -2,7 +2,8 @@
 // (`start|stop|restart|status|reload|condrestart`). Parses arguments and calls src/daemon.
 import { Command, CommanderError } from "commander";
 import { LOG_LEVELS, type LogLevel } from "../config/model.js";
-import { DAEMON_EXIT, DEFAULT_RUN_DIR, runDaemon } from "../daemon/run.js";
+import { DEFAULT_RUN_DIR } from "../daemon/paths.js";
+import { DAEMON_EXIT, runDaemon } from "../daemon/run.js";
 import { LSB, reload, type ServiceOptions, start, statusCode, stop } from "../daemon/service.js";
 import { type CommandIo, processIo } from "./io.js";
 

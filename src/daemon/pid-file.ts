@@ -6,13 +6,21 @@ export class AlreadyRunning extends Error {
   override name = "AlreadyRunning";
 }
 
-function alive(pid: number): boolean {
+/** Whether `pid` runs: not gone, and not a zombie waiting to be reaped. */
+export function processRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: it exists but belongs to someone else, which still means "running".
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  // A killed daemon whose parent has not reaped it yet is a zombie: it answers signals but runs
+  // nothing, and must not keep its replacement from starting.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true;
   }
 }
 
@@ -31,7 +39,7 @@ export function readPid(path: string): number | undefined {
 /** The daemon's pid when the file names a running process. */
 export function runningPid(path: string): number | undefined {
   const pid = readPid(path);
-  return pid !== undefined && alive(pid) ? pid : undefined;
+  return pid !== undefined && processRunning(pid) ? pid : undefined;
 }
 
 export class PidFile {

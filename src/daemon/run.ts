@@ -17,11 +17,9 @@ import { ConfigSync } from "./config-sync.js";
 import { JoinError, join } from "./join.js";
 import { createLogger, type Logger } from "./logger.js";
 import { describeSelfFence, MemberDaemon } from "./member-daemon.js";
+import { PID_FILE, SOCKET_FILE } from "./paths.js";
 import { AlreadyRunning, PidFile } from "./pid-file.js";
 
-export const DEFAULT_RUN_DIR = "/var/run/clumanager";
-export const PID_FILE = "clumanager.pid";
-export const SOCKET_FILE = "clumanager.sock";
 /** The configuration on the partitions is looked at every this many heartbeat intervals. */
 export const CONFIG_SYNC_INTERVALS = 5;
 

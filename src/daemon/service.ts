@@ -4,8 +4,8 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { askDaemon } from "../admin/daemon-client.js";
+import { PID_FILE, SOCKET_FILE } from "./paths.js";
 import { readPid, runningPid } from "./pid-file.js";
-import { PID_FILE, SOCKET_FILE } from "./run.js";
 
 /** LSB init-script exit codes (status has its own meanings for 1 and 3). */
 export const LSB = {

@@ -23,6 +23,7 @@ export interface OutletBankOptions {
 
 export class OutletBank extends EventEmitter<{ change: [OutletChange] }> {
   private readonly states = new Map<string, State>();
+  private hooks: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: OutletBankOptions) {
     super();
@@ -51,11 +52,21 @@ export class OutletBank extends EventEmitter<{ change: [OutletChange] }> {
     this.save();
     if (before === state) return;
     this.emit("change", { outlet, state });
-    if (this.options.hook !== undefined) {
-      spawn("/bin/sh", ["-c", this.options.hook], {
-        stdio: "ignore",
-        env: { ...process.env, OUTLET: outlet, STATE: state },
-      }).on("error", () => {});
+    const hook = this.options.hook;
+    if (hook !== undefined) {
+      // One at a time, in the order the outlets changed: an "on" must never overtake the "off"
+      // before it, or the lab would start a member before the old one was killed.
+      this.hooks = this.hooks.then(
+        () =>
+          new Promise<void>((resolve) => {
+            spawn("/bin/sh", ["-c", hook], {
+              stdio: "ignore",
+              env: { ...process.env, OUTLET: outlet, STATE: state },
+            })
+              .on("error", () => resolve())
+              .on("exit", () => resolve());
+          }),
+      );
     }
   }
 

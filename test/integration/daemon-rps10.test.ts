@@ -1,0 +1,129 @@
+// Two members as real processes on loop devices, fenced through a simulated RPS-10 on a
+// pseudo-terminal whose outlets kill and restart the member processes. Detection and fence times
+// are printed; they are figures, not assertions (the waits below are correctness bounds only).
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
+import { processRunning } from "../../src/daemon/pid-file.js";
+import { stop } from "../../src/daemon/service.js";
+import { Lab, type LogLine } from "../helpers/lab.js";
+import { detachAll } from "../helpers/loop.js";
+import { describeAsRoot } from "../helpers/root.js";
+
+const lab = new Lab({ members: 2, power: () => ({ type: "rps10", device: rps10 }) });
+let rps10 = "";
+
+function after(lines: LogLine[], sinceMs: number, match: (l: LogLine) => boolean): LogLine | undefined {
+  return lines.find((l) => Date.parse(l.time) >= sinceMs && match(l));
+}
+
+const figure = (text: string) => process.stdout.write(`  [figure] ${text}\n`);
+
+describeAsRoot("two members fenced through an RPS-10 simulator", () => {
+  beforeAll(async () => {
+    await lab.create();
+    rps10 = await lab.startRps10();
+    lab.writeConfig();
+    lab.start(0);
+    lab.start(1);
+    await lab.allUp();
+  }, 60_000);
+  afterAll(async () => {
+    await lab.close();
+    detachAll();
+  });
+
+  it("shows both members up, with their channels and switches, on the admin socket and in cluadmin", async () => {
+    const s = await lab.waitFor("member 1's channel to be ok", 5_000, async () => {
+      const st = await lab.status(0);
+      return st.members[1]?.channels[0] === "ok" ? st : undefined;
+    });
+    expect(s.answeredBy).toMatchObject({ id: 0, name: "m0", incarnation: 1 });
+    expect(s.members.map((m) => [m.name, m.state])).toEqual([
+      ["m0", "up"],
+      ["m1", "up"],
+    ]);
+    expect(s.members[1]?.power).toMatchObject({ type: "rps10", device: rps10, outlet: "1" });
+
+    const out: string[] = [];
+    const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t) };
+    const code = await cluadmin(
+      ["-c", lab.config, "--run-dir", lab.runDir(1), "--json", "--", "cluster", "status"],
+      io,
+    );
+    expect(code).toBe(0);
+    const fromM1 = JSON.parse(out.join(""));
+    expect(fromM1.answeredBy.name).toBe("m1");
+    expect(fromM1.members.map((m: { state: string }) => m.state)).toEqual(["up", "up"]);
+  });
+
+  it("fences a stopped (SIGSTOP) member, which is power-cycled and rejoins in a new incarnation", async () => {
+    const t0 = Date.now();
+    const oldPid = lab.signal(1, "SIGSTOP");
+    const hung = await lab.waitFor("member 0 to find member 1 hung", 10_000, () =>
+      after(lab.log(0), t0, (l) => l.event === "membership" && l.peer === 1 && l.to === "hung"),
+    );
+    const fenced = await lab.waitFor("member 0 to fence member 1", 15_000, () =>
+      after(
+        lab.log(0),
+        t0,
+        (l) => l.event === "fence" && l.peer === 1 && /^member 1 .*: fenced: /.test(l.msg),
+      ),
+    );
+    expect(fenced.msg).toContain("the switch confirmed off");
+    const back = await lab.waitFor("member 1 to rejoin", 20_000, async () => {
+      const s = await lab.status(1);
+      return s.answeredBy !== undefined && s.answeredBy.incarnation > 1 ? s : undefined;
+    });
+    expect(back.answeredBy?.incarnation).toBe(2);
+    expect(processRunning(oldPid)).toBe(false);
+    await lab.waitFor("member 0 to see member 1 up again", 10_000, async () => {
+      const row = (await lab.status(0)).members[1];
+      return row?.state === "up" && row.incarnation === 2 ? true : undefined;
+    });
+    figure(
+      `SIGSTOP: hung after ${Date.parse(hung.time) - t0} ms, fenced (switch confirmed off) after ${Date.parse(fenced.time) - t0} ms, ` +
+        `rejoined after ${Date.now() - t0} ms (heartbeat 0.2 s, tko 5, tko_netup 10)`,
+    );
+  }, 60_000);
+
+  it("fences a killed (SIGKILL) member; the higher id waits fence_delay first", async () => {
+    const t0 = Date.now();
+    lab.signal(0, "SIGKILL");
+    const hung = await lab.waitFor("member 1 to find member 0 hung", 10_000, () =>
+      after(lab.log(1), t0, (l) => l.event === "membership" && l.peer === 0 && l.to === "hung"),
+    );
+    const firing = await lab.waitFor("member 1 to fire its switch", 15_000, () =>
+      after(lab.log(1), t0, (l) => l.event === "fence" && l.peer === 0 && l.attempt === 1),
+    );
+    // The two-member delay (fence_delay = 1 s) lies between finding it hung and firing.
+    expect(Date.parse(firing.time) - Date.parse(hung.time)).toBeGreaterThanOrEqual(900);
+    const fenced = await lab.waitFor("member 1 to confirm member 0 off", 15_000, () =>
+      after(lab.log(1), t0, (l) => l.event === "fence" && l.peer === 0 && / fenced: /.test(l.msg)),
+    );
+    await lab.waitFor("member 0 to rejoin", 20_000, async () => {
+      const s = await lab.status(0);
+      return s.answeredBy !== undefined && s.answeredBy.incarnation === 2 ? true : undefined;
+    });
+    figure(
+      `SIGKILL: hung after ${Date.parse(hung.time) - t0} ms, fence fired after ${Date.parse(firing.time) - t0} ms ` +
+        `(fence_delay 1 s), confirmed off after ${Date.parse(fenced.time) - t0} ms`,
+    );
+  }, 60_000);
+
+  it("a clean stop marks the member DOWN, and nobody fences it", async () => {
+    await lab.allUp();
+    const t0 = Date.now();
+    const said: string[] = [];
+    expect(await stop(lab.runDir(1), (l) => said.push(l))).toBe(0);
+    expect(said).toEqual(["clumanager stopped"]);
+    await lab.waitFor("member 0 to see member 1 down", 5_000, async () =>
+      (await lab.status(0)).members[1]?.state === "down" ? true : undefined,
+    );
+    // Three times the hang window: a member that left cleanly must never be found hung.
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(
+      after(lab.log(0), t0, (l) => l.peer === 1 && (l.event === "fence" || l.to === "hung")),
+    ).toBeUndefined();
+    expect(lab.log(1).at(-1)?.msg).toBe("stopped");
+  }, 30_000);
+});
