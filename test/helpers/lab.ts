@@ -155,12 +155,14 @@ export class Lab {
 
   private writeStartScript(): void {
     const d = this.dir.path;
-    // setsid: each member leads its own process group, which is what "off" kills.
+    // setsid: each member's shell leads its own process group, which is what "off" kills; the
+    // shell records the daemon's exit status, so a test can check the documented one.
     writeFileSync(
       join(d, "start-member.sh"),
-      `#!/bin/sh\nm=$1\nCLUMANAGER_NEVER_REBOOT=1 setsid ${process.execPath} ${CLUMANAGER} daemon --foreground ` +
-        `-c ${this.config} --member m$m --run-dir ${d}/run$m --lab >> ${d}/member$m.log 2>&1 < /dev/null &\n` +
-        `echo $! > ${d}/member$m.pgid\n`,
+      `#!/bin/sh\nm=$1\nrm -f ${d}/member$m.exit\n` +
+        `setsid sh -c "CLUMANAGER_NEVER_REBOOT=1 ${process.execPath} ${CLUMANAGER} daemon --foreground ` +
+        `-c ${this.config} --member m$m --run-dir ${d}/run$m --lab; echo \\$? > ${d}/member$m.exit" ` +
+        `>> ${d}/member$m.log 2>&1 < /dev/null &\necho $! > ${d}/member$m.pgid\n`,
       { mode: 0o755 },
     );
     writeFileSync(
@@ -182,6 +184,12 @@ export class Lab {
 
   start(member: number): void {
     execFileSync("sh", [join(this.dir.path, "start-member.sh"), String(member)]);
+  }
+
+  /** The daemon's exit status once it has exited, as its shell recorded it. */
+  exitStatus(member: number): number | undefined {
+    const path = join(this.dir.path, `member${member}.exit`);
+    return existsSync(path) ? Number(readFileSync(path, "utf8").trim()) : undefined;
   }
 
   pid(member: number): number | undefined {

@@ -1,8 +1,12 @@
 // Two members as real processes on loop devices, fenced through a simulated RPS-10 on a
 // pseudo-terminal whose outlets kill and restart the member processes. Detection and fence times
 // are printed; they are figures, not assertions (the waits below are correctness bounds only).
+import { copyFileSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { changeConfig } from "../../src/admin/change.js";
 import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
+import { setEntry } from "../../src/config/edit.js";
 import { processRunning } from "../../src/daemon/pid-file.js";
 import { stop } from "../../src/daemon/service.js";
 import { Lab, type LogLine } from "../helpers/lab.js";
@@ -54,6 +58,28 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
     const fromM1 = JSON.parse(out.join(""));
     expect(fromM1.answeredBy.name).toBe("m1");
     expect(fromM1.members.map((m: { state: string }) => m.state)).toEqual(["up", "up"]);
+  });
+
+  it("rewrites the local cluster.conf when another member stores a new configuration view", async () => {
+    // As if cluadmin ran on another machine: its own copy of the file, the change stored on the
+    // partitions; the daemons here must bring their file up to date by themselves.
+    const elsewhere = join(lab.dir.path, "elsewhere.conf");
+    copyFileSync(lab.config, elsewhere);
+    const before = readFileSync(lab.config, "utf8");
+    const result = await changeConfig({ configPath: elsewhere, member: "m1" }, (doc) =>
+      setEntry(doc, ["cluster"], "loglevel", "notice"),
+    );
+    expect(result.view).toBe(1);
+    const text = await lab.waitFor("the daemons to rewrite cluster.conf", 5_000, () => {
+      const now = readFileSync(lab.config, "utf8");
+      return now !== before ? now : undefined;
+    });
+    expect(text).toBe(readFileSync(elsewhere, "utf8"));
+    expect(text).toMatch(/^loglevel = notice$/m);
+    // Both daemons share this lab's file: whichever looked first rewrote it, and says so.
+    await lab.waitFor("a log line about the rewrite", 5_000, () =>
+      [0, 1].flatMap((m) => lab.log(m)).find((l) => l.event === "config" && l.view === 1),
+    );
   });
 
   it("fences a stopped (SIGSTOP) member, which is power-cycled and rejoins in a new incarnation", async () => {
