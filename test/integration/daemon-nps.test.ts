@@ -129,4 +129,26 @@ describeAsRoot("three members fenced through WTI NPS simulators", () => {
       setReadOnly(primary, false);
     }
   }, 60_000);
+
+  it("a member that cannot write both partitions does not join; once it can, it rejoins in a new incarnation", async () => {
+    const [primary] = lab.devices[2] as [string, string];
+    setReadOnly(primary, true);
+    try {
+      lab.start(2);
+      expect(await lab.waitFor("member 2 to give up joining", 10_000, () => lab.exitStatus(2))).toBe(
+        DAEMON_EXIT.cannotJoin,
+      );
+      expect(lab.log(2).at(-1)?.msg).toMatch(
+        /^cannot write both quorum partitions, so this member does not join: /,
+      );
+    } finally {
+      setReadOnly(primary, false);
+    }
+    lab.start(2);
+    await lab.waitFor("member 0 to see member 2 up in incarnation 2", 10_000, async () => {
+      const row = (await lab.status(0)).members[2];
+      return row?.state === "up" && row.incarnation === 2 ? true : undefined;
+    });
+    expect((await lab.status(2)).answeredBy?.incarnation).toBe(2);
+  }, 30_000);
 });

@@ -1,0 +1,125 @@
+// The init-service front as an administrator drives it: the SysV script in conf/ calling
+// clumanager start|stop|restart|status|reload|condrestart, with LSB exit codes.
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main as clumanager } from "../../src/cli/clumanager-main.js";
+import { DAEMON_EXIT } from "../../src/daemon/run.js";
+import { Lab } from "../helpers/lab.js";
+import { detachAll } from "../helpers/loop.js";
+import { describeAsRoot } from "../helpers/root.js";
+
+const INIT_SCRIPT = resolve("conf/clumanager");
+const lab = new Lab({ members: 2, power: () => ({ type: "wti_nps", host: "127.0.0.1", port: 9 }) });
+let wrapper = "";
+let logFile = "";
+
+function init(action: string, config = lab.config): { status: number; out: string } {
+  const r = spawnSync("sh", [INIT_SCRIPT, action], {
+    encoding: "utf8",
+    timeout: 60_000,
+    env: {
+      ...process.env,
+      CLUMANAGER: wrapper,
+      CLUSTER_CONF: config,
+      CLUMANAGER_OPTS: `--member m0 --run-dir ${lab.runDir(0)} --lab --log-file ${logFile}`,
+    },
+  });
+  return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+describe("clumanager's command line", () => {
+  it("refuses an unknown action with LSB status 2 and the usage", async () => {
+    const err: string[] = [];
+    const code = await clumanager(["launch"], { out: () => {}, err: (t) => err.push(t) });
+    expect(code).toBe(2);
+    expect(err.join("")).toMatch(/unknown action "launch"\nusage: clumanager/);
+  });
+
+  it("runs the daemon only in the foreground", async () => {
+    const err: string[] = [];
+    expect(await clumanager(["daemon"], { out: () => {}, err: (t) => err.push(t) })).toBe(DAEMON_EXIT.usage);
+    expect(err.join("")).toContain("use clumanager start");
+  });
+
+  it("names the file and what to do when the configuration cannot be read", async () => {
+    const err: string[] = [];
+    const code = await clumanager(["daemon", "--foreground", "-c", "/nonexistent/cluster.conf"], {
+      out: () => {},
+      err: (t) => err.push(t),
+    });
+    expect(code).toBe(DAEMON_EXIT.config);
+    expect(err.join("")).toBe(
+      "clumanager: cannot read /nonexistent/cluster.conf (ENOENT); pass the cluster configuration with -c FILE",
+    );
+  });
+});
+
+describeAsRoot("the SysV init script", () => {
+  beforeAll(async () => {
+    await lab.create();
+    lab.writeConfig();
+    wrapper = join(lab.dir.path, "clumanager-wrapper");
+    logFile = join(lab.dir.path, "service.log");
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\nexec ${process.execPath} ${resolve("dist/cli/clumanager.js")} "$@"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+  }, 30_000);
+  afterAll(async () => {
+    init("stop");
+    await lab.close();
+    detachAll();
+  });
+
+  it("status says 3 before start, start joins, status says 0, and a second start is harmless", () => {
+    expect(init("status")).toEqual({ status: 3, out: "clumanager is not running\n" });
+    const started = init("start");
+    expect(started.status).toBe(0);
+    expect(started.out).toMatch(/^clumanager started \(pid \d+\)\n$/);
+    expect(init("status").out).toMatch(/^clumanager is running \(pid \d+\)\n$/);
+    expect(init("start")).toMatchObject({ status: 0, out: expect.stringContaining("already running") });
+  }, 60_000);
+
+  it("reload re-reads the configuration; condrestart restarts a running daemon", () => {
+    expect(init("reload").status).toBe(0);
+    const before = Number(/pid (\d+)/.exec(init("status").out)?.[1]);
+    expect(init("condrestart").status).toBe(0);
+    const after = Number(/pid (\d+)/.exec(init("status").out)?.[1]);
+    expect(after).not.toBe(before);
+    const log = readFileSync(logFile, "utf8");
+    expect(log).toContain("reloaded");
+    expect(log).toContain("marked DOWN on the quorum partitions; leaving cleanly");
+  }, 60_000);
+
+  it("stop leaves cleanly; stop, status and reload of a stopped daemon give 0, 3 and 7", () => {
+    expect(init("stop")).toEqual({ status: 0, out: "clumanager stopped\n" });
+    expect(init("stop")).toEqual({ status: 0, out: "clumanager is not running\n" });
+    expect(init("status").status).toBe(3);
+    expect(init("reload").status).toBe(7);
+    expect(init("condrestart")).toEqual({ status: 0, out: "" });
+    expect(init("status").status).toBe(3);
+  }, 60_000);
+
+  it("status is 1 when the pid file names a process that is gone", () => {
+    writeFileSync(join(lab.runDir(0), "clumanager.pid"), "999999\n");
+    expect(init("status")).toEqual({
+      status: 1,
+      out: "clumanager is not running, but its pid file names pid 999999\n",
+    });
+  });
+
+  it("a start that cannot join fails with 1 and points at the log", () => {
+    const broken = join(lab.dir.path, "broken.conf");
+    writeFileSync(broken, readFileSync(lab.config, "utf8").replace(/^tko = \d+$/m, "tko = many"));
+    const r = init("start", broken);
+    expect(r.status).toBe(1);
+    expect(r.out).toBe(`clumanager: the daemon exited with status 78 before joining; see ${logFile}\n`);
+    expect(readFileSync(logFile, "utf8")).toMatch(/broken\.conf:\d+: .*tko/);
+    expect(init("bogus").status).toBe(2);
+  }, 60_000);
+});
