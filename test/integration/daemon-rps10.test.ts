@@ -60,6 +60,20 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
     expect(fromM1.members.map((m: { state: string }) => m.state)).toEqual(["up", "up"]);
   });
 
+  it("with no daemon answering, cluster status reads the partitions and sees the counters move", async () => {
+    const out: string[] = [];
+    const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t) };
+    const nowhere = join(lab.dir.path, "no-daemon-here");
+    const code = await cluadmin(["-c", lab.config, "--run-dir", nowhere, "--", "cluster", "status"], io);
+    expect(code).toBe(0);
+    const text = out.join("\n");
+    expect(text).toContain(
+      `read from the quorum partitions: no daemon answers at ${nowhere}/clumanager.sock (ENOENT)`,
+    );
+    expect(text).toMatch(/^0 +m0 +up +1 +\d+ +- +rps10 \S+ outlet 0$/m);
+    expect(text).toMatch(/^1 +m1 +up +1 +\d+ +- +rps10 \S+ outlet 1$/m);
+  });
+
   it("rewrites the local cluster.conf when another member stores a new configuration view", async () => {
     // As if cluadmin ran on another machine: its own copy of the file, the change stored on the
     // partitions; the daemons here must bring their file up to date by themselves.
