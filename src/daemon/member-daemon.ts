@@ -12,7 +12,7 @@ import type { Repair } from "../disk/errors.js";
 import { MailKind } from "../disk/mailbox-block.js";
 import { MemberState, type MemberStatus } from "../disk/status-block.js";
 import { ChannelState } from "../heartbeat/channel-state.js";
-import type { NetChannels } from "../heartbeat/net-channels.js";
+import type { HeartbeatChannels } from "../heartbeat/channels.js";
 import { powerCycle } from "../power/power-cycle.js";
 import type { Logger } from "./logger.js";
 import type { BeatOutcome, QuorumIo } from "./quorum-io.js";
@@ -28,7 +28,7 @@ export interface MemberDaemonOptions {
   incarnation: number;
   io: QuorumIo;
   /** Opened by the caller, which hands this daemon the heard-callback's target. */
-  net: NetChannels | undefined;
+  net: HeartbeatChannels | undefined;
   log: Logger;
   /** Stop everything now: reboot in production, exit in the lab. Never returns normally. */
   selfFence: (reason: SelfFenceReason) => void;

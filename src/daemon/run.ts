@@ -9,8 +9,8 @@ import type { ClusterStatus } from "../admin/cluster-status.js";
 import type { ClusterConfig, LogLevel, MemberConfig } from "../config/model.js";
 import { formatErrors, validateText } from "../config/validate.js";
 import type { SelfFenceReason } from "../core/self-health.js";
+import { HeartbeatChannels } from "../heartbeat/channels.js";
 import { loadClusterKey } from "../heartbeat/key.js";
-import { NetChannels } from "../heartbeat/net-channels.js";
 import { describeSwitch } from "../power/create.js";
 import { AdminServer } from "./admin-socket.js";
 import { ConfigSync } from "./config-sync.js";
@@ -147,9 +147,9 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
 
   let daemon: MemberDaemon | undefined;
   const peers = config.members.filter((m) => m.id !== member.id);
-  let net: NetChannels | undefined;
+  let net: HeartbeatChannels | undefined;
   try {
-    net = await NetChannels.open(key, member, peers, (peer, channel) => daemon?.heard(peer, channel));
+    net = await HeartbeatChannels.open(key, member, peers, (peer, channel) => daemon?.heard(peer, channel));
   } catch (err) {
     log.err({ event: "join" }, `cannot open the heartbeat channels: ${String(err)}`);
     joined.io.close();

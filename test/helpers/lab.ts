@@ -1,7 +1,7 @@
 // The local lab: N members as real `clumanager daemon` processes on one machine, quorum partitions
 // on loop devices, and simulated power switches whose outlets are wired to the members: off kills
 // a member's whole process group, on starts it again, as a power cycle would.
-import { type ChildProcess, execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { ClusterStatus } from "../../src/admin/cluster-status.js";
@@ -31,6 +31,8 @@ export interface LabOptions {
   power: (member: number) => LabPower;
   /** Members that reach the shared disk through loop devices of their own (to fail only theirs). */
   ownPaths?: number[];
+  /** A second heartbeat channel on a serial line, for the members given a device here. */
+  serial?: (member: number) => string | undefined;
 }
 
 export interface LogLine {
@@ -109,6 +111,24 @@ export class Lab {
     return link;
   }
 
+  /** A null-modem cable: two pseudo-terminals joined by socat; returns the two ends' paths. */
+  async startSerialCable(): Promise<[string, string]> {
+    const ends: [string, string] = [join(this.dir.path, "ttyA"), join(this.dir.path, "ttyB")];
+    const socat = spawn("socat", [`pty,raw,echo=0,link=${ends[0]}`, `pty,raw,echo=0,link=${ends[1]}`], {
+      stdio: "ignore",
+    });
+    this.sims.push(socat);
+    await this.waitFor("socat's pseudo-terminals", 5_000, () =>
+      ends.every((e) => existsSync(e)) ? true : undefined,
+    );
+    return ends;
+  }
+
+  /** Cuts the serial cable: socat ends and both pseudo-terminals go away. */
+  cutSerialCable(): void {
+    for (const sim of this.sims) if (sim.spawnfile === "socat" && sim.exitCode === null) sim.kill("SIGTERM");
+  }
+
   async startNps(extra: string[] = []): Promise<number> {
     const { child, line } = await startSimProgram("wti-nps", [
       "--port",
@@ -133,9 +153,12 @@ export class Lab {
           : `    type = wti_nps\n    host = ${p.host}\n    port = ${p.port}\n    outlet = ${m + 1}`;
       const [primary, backup] = this.devices[m] as [string, string];
       const own = this.options.ownPaths?.includes(m) ? `  primary = ${primary}\n  backup = ${backup}\n` : "";
+      const device = this.options.serial?.(m);
+      const serial =
+        device !== undefined ? `  start chan1\n    type = serial\n    device = ${device}\n  end chan1\n` : "";
       return (
         `start member${m}\n  name = m${m}\n${own}  start chan0\n    type = net\n    address = 127.0.0.1\n` +
-        `    port = ${this.ports[m]}\n  end chan0\n  start power\n${power}\n  end power\nend member${m}\n`
+        `    port = ${this.ports[m]}\n  end chan0\n${serial}  start power\n${power}\n  end power\nend member${m}\n`
       );
     });
     const [primary, backup] = this.shared;

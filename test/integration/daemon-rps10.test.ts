@@ -13,8 +13,13 @@ import { Lab, type LogLine } from "../helpers/lab.js";
 import { detachAll } from "../helpers/loop.js";
 import { describeAsRoot } from "../helpers/root.js";
 
-const lab = new Lab({ members: 2, power: () => ({ type: "rps10", device: rps10 }) });
+const lab = new Lab({
+  members: 2,
+  power: () => ({ type: "rps10", device: rps10 }),
+  serial: (m) => cable[m],
+});
 let rps10 = "";
+let cable: string[] = [];
 
 function after(lines: LogLine[], sinceMs: number, match: (l: LogLine) => boolean): LogLine | undefined {
   return lines.find((l) => Date.parse(l.time) >= sinceMs && match(l));
@@ -26,6 +31,7 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
   beforeAll(async () => {
     await lab.create();
     rps10 = await lab.startRps10();
+    cable = await lab.startSerialCable();
     lab.writeConfig();
     lab.start(0);
     lab.start(1);
@@ -37,9 +43,9 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
   });
 
   it("shows both members up, with their channels and switches, on the admin socket and in cluadmin", async () => {
-    const s = await lab.waitFor("member 1's channel to be ok", 5_000, async () => {
+    const s = await lab.waitFor("member 1's UDP and serial channels to be ok", 5_000, async () => {
       const st = await lab.status(0);
-      return st.members[1]?.channels[0] === "ok" ? st : undefined;
+      return st.members[1]?.channels.join() === "ok,ok" ? st : undefined;
     });
     expect(s.answeredBy).toMatchObject({ id: 0, name: "m0", incarnation: 1 });
     expect(s.members.map((m) => [m.name, m.state])).toEqual([
@@ -59,6 +65,22 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
     expect(fromM1.answeredBy.name).toBe("m1");
     expect(fromM1.members.map((m: { state: string }) => m.state)).toEqual(["up", "up"]);
   });
+
+  it("a cut serial cable shows as a down channel and changes nothing else; the line is reopened", async () => {
+    const t0 = Date.now();
+    lab.cutSerialCable();
+    const cut = await lab.waitFor("member 0 to see the serial channel down", 5_000, async () => {
+      const st = await lab.status(0);
+      return st.members[1]?.channels.join() === "ok,down" ? st : undefined;
+    });
+    expect(cut.members.map((m) => m.state)).toEqual(["up", "up"]);
+    cable = await lab.startSerialCable();
+    await lab.waitFor("the serial channel to come back", 10_000, async () =>
+      (await lab.status(0)).members[1]?.channels.join() === "ok,ok" ? true : undefined,
+    );
+    for (const m of [0, 1])
+      expect(lab.log(m).filter((l) => Date.parse(l.time) >= t0 && l.event !== undefined)).toEqual([]);
+  }, 30_000);
 
   it("with no daemon answering, cluster status reads the partitions and sees the counters move", async () => {
     const out: string[] = [];
