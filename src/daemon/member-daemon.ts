@@ -32,6 +32,8 @@ export interface MemberDaemonOptions {
   log: Logger;
   /** Stop everything now: reboot in production, exit in the lab. Never returns normally. */
   selfFence: (reason: SelfFenceReason) => void;
+  /** This member's own watchdog, fed after every write that reached both copies. */
+  watchdog?: { kick(): void };
   /** The member's monotonic clock in ms; performance.now() unless a test says otherwise. */
   now?: () => number;
 }
@@ -240,6 +242,11 @@ export class MemberDaemon {
       this.o.log.warning({ event: "repair", repair }, `quorum partition: ${describeRepair(repair)}`);
     }
     const nowMs = this.now();
+    if (r.written && r.error === undefined) {
+      // Only a member that reaches both copies keeps its watchdog fed: one stuck in the kernel, or
+      // cut off from the disk, is reset by it.
+      this.o.watchdog?.kick();
+    }
     if (!r.written) {
       this.counters.writeFailures++;
       this.o.log.err({ event: "write-failed", error: r.error }, `status write failed: ${r.error}`);

@@ -12,6 +12,7 @@ import type { SelfFenceReason } from "../core/self-health.js";
 import { HeartbeatChannels } from "../heartbeat/channels.js";
 import { loadClusterKey } from "../heartbeat/key.js";
 import { describeSwitch } from "../power/create.js";
+import { DEFAULT_WATCHDOG_DEVICE, Watchdog } from "../power/watchdog.js";
 import { AdminServer } from "./admin-socket.js";
 import { ConfigSync } from "./config-sync.js";
 import { JoinError, join } from "./join.js";
@@ -145,6 +146,27 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
   log = log.child({ incarnation: joined.incarnation }) as Logger;
   log.notice({ event: "join" }, `joined as member${member.id} in incarnation ${joined.incarnation}`);
 
+  let watchdog: Watchdog | undefined;
+  if (member.power.type === "watchdog") {
+    watchdog = new Watchdog(member.power.watchdogDevice ?? DEFAULT_WATCHDOG_DEVICE, {
+      timeoutSeconds: member.power.timeoutSeconds,
+      // A FIFO or file stands in for the device in the lab, never in production.
+      allowStandIn: args.lab,
+    });
+    try {
+      watchdog.open();
+    } catch (err) {
+      log.err(
+        { event: "join" },
+        `cannot arm the watchdog: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      joined.io.close();
+      pidFile.release();
+      return DAEMON_EXIT.config;
+    }
+    log.notice({ event: "join" }, `armed the watchdog ${watchdog.device}`);
+  }
+
   let daemon: MemberDaemon | undefined;
   const peers = config.members.filter((m) => m.id !== member.id);
   let net: HeartbeatChannels | undefined;
@@ -152,6 +174,7 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
     net = await HeartbeatChannels.open(key, member, peers, (peer, channel) => daemon?.heard(peer, channel));
   } catch (err) {
     log.err({ event: "join" }, `cannot open the heartbeat channels: ${String(err)}`);
+    watchdog?.disarm();
     joined.io.close();
     pidFile.release();
     return DAEMON_EXIT.config;
@@ -163,7 +186,12 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
     io: joined.io,
     net,
     log,
-    selfFence: selfFencer(args.lab, log),
+    ...(watchdog !== undefined ? { watchdog } : {}),
+    selfFence: (reason) => {
+      // Left armed: if the reboot below does not happen, the watchdog resets the machine.
+      watchdog?.abandon();
+      selfFencer(args.lab, log)(reason);
+    },
   });
   const running = daemon;
   const sync = new ConfigSync(args.configPath, () => joined.io.readConfig());
@@ -244,6 +272,8 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
 
   running.start();
   await running.finished;
+  // Marked DOWN: peers no longer count on this member, so its watchdog may stand down.
+  watchdog?.disarm();
   clearInterval(syncTimer);
   await admin.close();
   await net.close();

@@ -17,7 +17,11 @@ const CLUMANAGER = resolve("dist/cli/clumanager.js");
 const POLL_MS = 50;
 
 /** How a member reaches its power switch, filled in once the simulators run. */
-export type LabPower = { type: "rps10"; device: string } | { type: "wti_nps"; host: string; port: number };
+export type LabPower =
+  | { type: "rps10"; device: string }
+  | { type: "wti_nps"; host: string; port: number }
+  /** A file stands in for /dev/watchdog (the daemon accepts one only with --lab). */
+  | { type: "watchdog"; device: string };
 
 export interface LabOptions {
   members: number;
@@ -150,7 +154,9 @@ export class Lab {
       const power =
         p.type === "rps10"
           ? `    type = rps10\n    device = ${p.device}\n    outlet = ${m}`
-          : `    type = wti_nps\n    host = ${p.host}\n    port = ${p.port}\n    outlet = ${m + 1}`;
+          : p.type === "watchdog"
+            ? `    type = watchdog\n    timeout = 10\n    device = ${p.device}`
+            : `    type = wti_nps\n    host = ${p.host}\n    port = ${p.port}\n    outlet = ${m + 1}`;
       const [primary, backup] = this.devices[m] as [string, string];
       const own = this.options.ownPaths?.includes(m) ? `  primary = ${primary}\n  backup = ${backup}\n` : "";
       const device = this.options.serial?.(m);

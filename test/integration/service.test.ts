@@ -1,7 +1,7 @@
 // The init-service front as an administrator drives it: the SysV script in conf/ calling
 // clumanager start|stop|restart|status|reload|condrestart, with LSB exit codes.
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main as clumanager } from "../../src/cli/clumanager-main.js";
@@ -11,7 +11,14 @@ import { detachAll } from "../helpers/loop.js";
 import { describeAsRoot } from "../helpers/root.js";
 
 const INIT_SCRIPT = resolve("conf/clumanager");
-const lab = new Lab({ members: 2, power: () => ({ type: "wti_nps", host: "127.0.0.1", port: 9 }) });
+// Member 0 fences itself through a watchdog: a file stands in for the device, so the test can see
+// every keepalive and the magic close.
+const lab = new Lab({
+  members: 2,
+  power: (m) =>
+    m === 0 ? { type: "watchdog", device: watchdogFile } : { type: "wti_nps", host: "127.0.0.1", port: 9 },
+});
+let watchdogFile = "";
 let wrapper = "";
 let logFile = "";
 
@@ -58,6 +65,8 @@ describe("clumanager's command line", () => {
 
 describeAsRoot("the SysV init script", () => {
   beforeAll(async () => {
+    watchdogFile = join(lab.dir.path, "watchdog");
+    writeFileSync(watchdogFile, "");
     await lab.create();
     lab.writeConfig();
     wrapper = join(lab.dir.path, "clumanager-wrapper");
@@ -85,6 +94,14 @@ describeAsRoot("the SysV init script", () => {
     expect(init("start")).toMatchObject({ status: 0, out: expect.stringContaining("already running") });
   }, 60_000);
 
+  it("feeds the member's watchdog after each write to both partitions", async () => {
+    const fed = statSync(watchdogFile).size;
+    await new Promise((r) => setTimeout(r, 1_000));
+    // Five heartbeats a second; each successful one is a keepalive byte.
+    expect(statSync(watchdogFile).size).toBeGreaterThanOrEqual(fed + 3);
+    expect(readFileSync(watchdogFile).subarray(-1)).toEqual(Buffer.from([0]));
+  });
+
   it("reload re-reads the configuration; condrestart restarts a running daemon", () => {
     expect(init("reload").status).toBe(0);
     const before = Number(/pid (\d+)/.exec(init("status").out)?.[1]);
@@ -98,6 +115,8 @@ describeAsRoot("the SysV init script", () => {
 
   it("stop leaves cleanly; stop, status and reload of a stopped daemon give 0, 3 and 7", () => {
     expect(init("stop")).toEqual({ status: 0, out: "clumanager stopped\n" });
+    // The magic close: a member that left cleanly disarms its watchdog.
+    expect(readFileSync(watchdogFile, "latin1").at(-1)).toBe("V");
     expect(init("stop")).toEqual({ status: 0, out: "clumanager is not running\n" });
     expect(init("status").status).toBe(3);
     expect(init("reload").status).toBe(7);
