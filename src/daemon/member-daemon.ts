@@ -58,6 +58,8 @@ export class MemberDaemon {
   private readonly now: () => number;
   private readonly statuses = new Map<number, MemberStatus>();
   private readonly fenceReports = new Map<number, { message: string; atMs: number }>();
+  /** Damage reported in the last complete heartbeat read, so each finding is logged once. */
+  private damageSeen = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   /** Status writes in order: a clean DOWN must never be overtaken by an earlier UP still in flight. */
   private statusWrites: Promise<unknown> = Promise.resolve();
@@ -237,10 +239,18 @@ export class MemberDaemon {
 
   private beatDone(r: BeatOutcome): void {
     this.counters.beats++;
+    // A damaged block another member owns is served from the other copy every cycle until its
+    // owner rewrites it: it is logged when it is first found, not once per heartbeat.
+    const found = new Set<string>();
     for (const repair of r.repairs) {
       this.counters.repairs++;
+      const key = `${repair.region}/${repair.index}/${repair.repaired}/${repair.problem}/${repair.done}`;
+      found.add(key);
+      if (this.damageSeen.has(key)) continue;
       this.o.log.warning({ event: "repair", repair }, `quorum partition: ${describeRepair(repair)}`);
     }
+    if (r.error === undefined) this.damageSeen = found;
+    else for (const key of found) this.damageSeen.add(key);
     const nowMs = this.now();
     if (r.written && r.error === undefined) {
       // Only a member that reaches both copies keeps its watchdog fed: one stuck in the kernel, or

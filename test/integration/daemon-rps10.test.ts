@@ -1,6 +1,7 @@
 // Two members as real processes on loop devices, fenced through a simulated RPS-10 on a
 // pseudo-terminal whose outlets kill and restart the member processes. Detection and fence times
 // are printed; they are figures, not assertions (the waits below are correctness bounds only).
+import { execFileSync } from "node:child_process";
 import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -9,6 +10,8 @@ import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
 import { setEntry } from "../../src/config/edit.js";
 import { processRunning } from "../../src/daemon/pid-file.js";
 import { stop } from "../../src/daemon/service.js";
+import { mailboxIndex, slotOffset } from "../../src/disk/layout.js";
+import { QuorumPair } from "../../src/disk/pair.js";
 import { Lab, type LogLine } from "../helpers/lab.js";
 import { detachAll } from "../helpers/loop.js";
 import { describeAsRoot } from "../helpers/root.js";
@@ -64,6 +67,37 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
     const fromM1 = JSON.parse(out.join(""));
     expect(fromM1.answeredBy.name).toBe("m1");
     expect(fromM1.members.map((m: { state: string }) => m.state)).toEqual(["up", "up"]);
+  });
+
+  it("logs a damaged block once, serves the good copy, and leaves it to its owner", async () => {
+    const pair = await QuorumPair.open(lab.shared[0], lab.shared[1], { write: false });
+    const { layout } = pair;
+    const slot = pair.region("mailbox").firstSlot + mailboxIndex(layout, 1, 0);
+    pair.close();
+    const t0 = Date.now();
+    // Member 0's mailbox block to member 1, on the primary only: member 1 reads it every beat.
+    execFileSync(
+      "dd",
+      [
+        "of=" + lab.shared[0],
+        `bs=${layout.blockSize}`,
+        `seek=${slotOffset(layout, slot) / layout.blockSize}`,
+        "oflag=direct",
+        "conv=notrunc",
+        "status=none",
+      ],
+      { input: Buffer.alloc(layout.blockSize, 0x5a) },
+    );
+    const line = await lab.waitFor("member 1 to log the damaged block", 5_000, () =>
+      lab.log(1).find((l) => Date.parse(l.time) >= t0 && l.event === "repair"),
+    );
+    expect(line.msg).toMatch(
+      /^quorum partition: mailbox block \d+: .*; the primary copy was left alone \(.*\)$/,
+    );
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(lab.log(1).filter((l) => Date.parse(l.time) >= t0 && l.event === "repair")).toHaveLength(1);
+    expect((await lab.status(1)).counters?.repairs).toBeGreaterThan(3);
+    expect((await lab.status(1)).members.map((m) => m.state)).toEqual(["up", "up"]);
   });
 
   it("a cut serial cable shows as a down channel and changes nothing else; the line is reopened", async () => {
