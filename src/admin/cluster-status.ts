@@ -32,8 +32,12 @@ export interface ClusterStatus {
 }
 
 function power(p: Record<string, unknown>): string {
-  const where = p.device ?? p.host ?? p.agent ?? "";
-  return `${String(p.type ?? "?")}${where !== "" ? ` ${String(where)}` : ""}${p.outlet !== undefined ? ` outlet ${String(p.outlet)}` : ""}`;
+  const where = p.device ?? p.watchdogDevice ?? p.host ?? p.agent ?? "";
+  // A watchdog or no switch has no outlet worth showing.
+  const outlet = p.type === "watchdog" || p.type === "none" ? undefined : p.outlet;
+  const check = p.check as { ok: boolean } | undefined;
+  const answers = check === undefined ? "" : check.ok ? " (answers)" : " (NOT ANSWERING)";
+  return `${String(p.type ?? "?")}${where !== "" ? ` ${String(where)}` : ""}${outlet !== undefined ? ` outlet ${String(outlet)}` : ""}${answers}`;
 }
 
 export function renderStatus(s: ClusterStatus): string {
@@ -61,6 +65,14 @@ export function renderStatus(s: ClusterStatus): string {
     ]);
   }
   lines.push(table(rows));
+  const silent = s.members.filter((m) => (m.power.check as { ok: boolean } | undefined)?.ok === false);
+  if (silent.length > 0) {
+    lines.push("", "power switches not answering (fencing these members would fail):");
+    for (const m of silent) {
+      const c = m.power.check as { detail: string; at: string };
+      lines.push(`  ${m.name}: ${c.detail} (checked ${c.at})`);
+    }
+  }
   const fences = s.members.filter((m) => m.fence !== undefined);
   if (fences.length > 0) {
     lines.push("", "fencing:");

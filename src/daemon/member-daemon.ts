@@ -67,6 +67,8 @@ export class MemberDaemon {
   private lockSettled: Promise<void> = Promise.resolve();
   private readonly exited: Promise<void>;
   private resolveExited!: () => void;
+  /** Power-switch actions under way here. */
+  fencesInFlight = 0;
   readonly counters = { beats: 0, writeFailures: 0, readFailures: 0, repairs: 0, fences: 0 };
 
   constructor(private readonly o: MemberDaemonOptions) {
@@ -337,9 +339,10 @@ export class MemberDaemon {
       `fencing member ${target.name} (incarnation ${incarnation}), attempt ${attempt}`,
     );
     const { outlet, ...switchConfig } = target.power;
+    this.fencesInFlight++;
     const result = await powerCycle(switchConfig, outlet, {
       warn: (m) => this.o.log.warning({ event: "fence", peer: member }, m),
-    });
+    }).finally(() => this.fencesInFlight--);
     if (result.onFailed !== undefined) {
       this.o.log.err(
         { event: "fence", peer: member },

@@ -20,6 +20,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { describeSelfFence, MemberDaemon } from "./member-daemon.js";
 import { PID_FILE, SOCKET_FILE } from "./paths.js";
 import { AlreadyRunning, PidFile } from "./pid-file.js";
+import { SWITCH_CHECK_MS, SwitchChecker } from "./switch-check.js";
 
 /** The configuration on the partitions is looked at every this many heartbeat intervals. */
 export const CONFIG_SYNC_INTERVALS = 5;
@@ -194,6 +195,19 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
     },
   });
   const running = daemon;
+  const switches = new SwitchChecker(
+    peers,
+    () => running.fencesInFlight > 0,
+    ({ member: m, check }) => {
+      if (check.ok)
+        log.notice({ event: "switch", peer: m.id }, `the power switch of member ${m.name} answers again`);
+      else
+        log.warning(
+          { event: "switch", peer: m.id },
+          `the power switch of member ${m.name} does not answer, so fencing it would fail: ${check.detail}`,
+        );
+    },
+  );
   const sync = new ConfigSync(args.configPath, () => joined.io.readConfig());
   const startedAt = new Date().toISOString();
   const status = (): ClusterStatus => ({
@@ -210,7 +224,18 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
     },
     members: running.view().map((v) => {
       const m = config.members.find((c) => c.id === v.id);
-      return { ...v, power: m === undefined ? {} : { ...describeSwitch(m.power), outlet: m.power.outlet } };
+      const check = switches.result(v.id);
+      return {
+        ...v,
+        power:
+          m === undefined
+            ? {}
+            : {
+                ...describeSwitch(m.power),
+                outlet: m.power.outlet,
+                ...(check !== undefined ? { check } : {}),
+              },
+      };
     }),
     counters: { ...running.counters, net: net.counters },
   });
@@ -271,7 +296,10 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
   });
 
   running.start();
+  void switches.checkAll();
+  const switchTimer = setInterval(() => void switches.checkAll(), SWITCH_CHECK_MS);
   await running.finished;
+  clearInterval(switchTimer);
   // Marked DOWN: peers no longer count on this member, so its watchdog may stand down.
   watchdog?.disarm();
   clearInterval(syncTimer);

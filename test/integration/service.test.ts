@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
 import { main as clumanager } from "../../src/cli/clumanager-main.js";
 import { DAEMON_EXIT } from "../../src/daemon/run.js";
 import { Lab } from "../helpers/lab.js";
@@ -93,6 +94,29 @@ describeAsRoot("the SysV init script", () => {
     expect(init("status").out).toMatch(/^clumanager is running \(pid \d+\)\n$/);
     expect(init("start")).toMatchObject({ status: 0, out: expect.stringContaining("already running") });
   }, 60_000);
+
+  it("checks its peers' power switches and says which one does not answer", async () => {
+    const row = await lab.waitFor("the switch check of member 1", 10_000, async () => {
+      const r = (await lab.status(0)).members[1];
+      return r?.power.check !== undefined ? r : undefined;
+    });
+    expect(row.power.check).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/^wti_nps 127\.0\.0\.1:9: /),
+    });
+    const log = readFileSync(logFile, "utf8");
+    expect(log).toContain("the power switch of member m1 does not answer, so fencing it would fail");
+    const out: string[] = [];
+    const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t) };
+    expect(
+      await cluadmin(["-c", lab.config, "--run-dir", lab.runDir(0), "--", "cluster", "status"], io),
+    ).toBe(0);
+    expect(out.join("\n")).toMatch(/^0 +m0 +up +1 .* self +watchdog \S+\/watchdog$/m);
+    expect(out.join("\n")).toMatch(/^1 +m1 +unknown .*wti_nps 127\.0\.0\.1 outlet 2 \(NOT ANSWERING\)$/m);
+    expect(out.join("\n")).toContain(
+      "power switches not answering (fencing these members would fail):\n  m1: wti_nps",
+    );
+  });
 
   it("feeds the member's watchdog after each write to both partitions", async () => {
     const fed = statSync(watchdogFile).size;

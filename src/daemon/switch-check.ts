@@ -1,0 +1,66 @@
+// Looks at the peers' power switches now and then, so a switch that stopped answering (a pulled
+// cable, a changed password) shows in status and in the log before the day it is needed, as the
+// original's power daemon did. A check only proves the switch answers; it never touches an outlet.
+import type { MemberConfig } from "../config/model.js";
+import { createSwitch } from "../power/create.js";
+
+/** How often the switches are looked at; the first look is at start. */
+export const SWITCH_CHECK_MS = 60_000;
+
+export interface SwitchCheck {
+  ok: boolean;
+  /** Wall-clock time of the check, for people. */
+  at: string;
+  detail: string;
+}
+
+export type CheckChange = { member: MemberConfig; check: SwitchCheck; previous: SwitchCheck | undefined };
+
+export class SwitchChecker {
+  private readonly results = new Map<number, SwitchCheck>();
+  private running = false;
+
+  constructor(
+    private readonly peers: readonly MemberConfig[],
+    /** Whether a fence is in flight here: a check must not hold a switch's line meanwhile. */
+    private readonly fencing: () => boolean,
+    private readonly onChange: (change: CheckChange) => void,
+  ) {}
+
+  result(member: number): SwitchCheck | undefined {
+    return this.results.get(member);
+  }
+
+  /** Checks every peer's switch once, one after another; a check already running is not doubled. */
+  async checkAll(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (const member of this.peers) {
+        if (this.fencing()) return;
+        const check = await checkOne(member);
+        const previous = this.results.get(member.id);
+        this.results.set(member.id, check);
+        if (previous === undefined ? !check.ok : previous.ok !== check.ok)
+          this.onChange({ member, check, previous });
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+async function checkOne(member: MemberConfig): Promise<SwitchCheck> {
+  const at = new Date().toISOString();
+  const { outlet: _outlet, ...config } = member.power;
+  if (config.type === "none") return { ok: true, at, detail: "type none: there is no switch to check" };
+  const sw = createSwitch(config, { warn: () => {} });
+  try {
+    await sw.health();
+    return { ok: true, at, detail: `${sw.name} answers` };
+  } catch (err) {
+    return { ok: false, at, detail: err instanceof Error ? err.message : String(err) };
+  } finally {
+    await sw.close().catch(() => {});
+  }
+}
