@@ -13,6 +13,10 @@
 //   resolved() when another member's notice shows it is already fenced.
 // - After a confirmed fence, a notice goes into the peer's mailbox for that incarnation, so if it
 //   was only stalled it stops the moment it reads its mailbox again.
+// - A confirmed off covers the incarnation the fence was fired at, and every earlier one (they
+//   ran on that machine before it). It never covers a newer life seen while the fence was in
+//   flight: the result may reach us late, and that life may have begun after the power came
+//   back. If that newer life is hung too, it is fenced in its own right.
 
 /** First retry delay after a failed fence; it doubles up to FENCE_RETRY_MAX_MS. */
 export const FENCE_RETRY_BASE_MS = 2_000;
@@ -46,12 +50,15 @@ type Case =
       attempt: number;
       /** Its counter moved while the fence was in flight: if the fence fails, do not retry. */
       revived: boolean;
+      /** A newer life found hung while this fence was in flight, to be judged after it. */
+      newerHung?: number;
     }
-  | { step: "backoff"; incarnation: number; attempt: number; untilMs: number }
-  | { step: "fenced"; incarnation: number };
+  | { step: "backoff"; incarnation: number; attempt: number; untilMs: number };
 
 export class Fencing {
   private readonly cases = new Map<number, Case>();
+  /** Per member, the newest incarnation confirmed dead (by our switch or another member's notice). */
+  private readonly fencedUpTo = new Map<number, number>();
   private lockHeld = false;
   private lockRequested = false;
 
@@ -62,15 +69,13 @@ export class Fencing {
     if (member === this.config.me) throw new Error("a member never fences itself");
     const existing = this.cases.get(member);
     if (existing?.step === "fencing") {
-      // The power cycle in flight kills whatever runs on that machine, a newer life included:
-      // its confirmation fences the newer incarnation too. Starting over would release the lock
-      // with a fence still in flight.
-      if (incarnation >= existing.incarnation) {
-        existing.incarnation = incarnation;
-        existing.revived = false;
-      }
+      // A power cycle cannot be taken back, so the case stays; a newer life waits for its result.
+      if (incarnation === existing.incarnation) existing.revived = false;
+      else if (incarnation > existing.incarnation)
+        existing.newerHung = Math.max(existing.newerHung ?? 0, incarnation);
       return;
     }
+    if (this.isFenced(member, incarnation)) return;
     if (existing !== undefined && incarnation <= existing.incarnation) return;
     const { members, me, twoMemberDelayMs } = this.config;
     const delayed = members === 2 && me > member && twoMemberDelayMs > 0;
@@ -83,14 +88,15 @@ export class Fencing {
   }
 
   /**
-   * The peer's counter moved again, or another member's fenced notice for it was found: drop the
-   * case unless a fence is in flight (a power cycle cannot be taken back) or done (only a
-   * rejoin in a new incarnation closes it).
+   * The peer's counter moved again: drop the case unless a fence is in flight (a power cycle
+   * cannot be taken back).
    */
   resolved(member: number): void {
     const c = this.cases.get(member);
-    if (c?.step === "fencing") c.revived = true;
-    else if (c !== undefined && c.step !== "fenced") this.cases.delete(member);
+    if (c?.step === "fencing") {
+      c.revived = true;
+      c.newerHung = undefined;
+    } else if (c !== undefined) this.cases.delete(member);
   }
 
   /**
@@ -102,11 +108,15 @@ export class Fencing {
     this.lockHeld = true;
     this.lockRequested = false;
     for (const n of notices) {
+      this.markFenced(n.member, n.incarnation);
       const c = this.cases.get(n.member);
-      if (c === undefined || c.step === "fencing" || c.step === "fenced" || c.incarnation > n.incarnation)
-        continue;
-      this.cases.set(n.member, { step: "fenced", incarnation: c.incarnation });
+      if (c !== undefined && c.step !== "fencing" && c.incarnation <= n.incarnation)
+        this.cases.delete(n.member);
     }
+  }
+
+  private markFenced(member: number, incarnation: number): void {
+    this.fencedUpTo.set(member, Math.max(this.fencedUpTo.get(member) ?? 0, incarnation));
   }
 
   /** The lock could not be taken (an I/O error on the lock blocks): ask again on the next tick. */
@@ -114,28 +124,34 @@ export class Fencing {
     this.lockRequested = false;
   }
 
-  /** True once the switch confirmed the peer off: only then may its services be taken over. */
+  /**
+   * True once a switch confirmed the peer off in this incarnation or a later one: only then may
+   * the services it ran in that incarnation be taken over.
+   */
   isFenced(member: number, incarnation: number): boolean {
-    const c = this.cases.get(member);
-    return c?.step === "fenced" && c.incarnation === incarnation;
+    return incarnation <= (this.fencedUpTo.get(member) ?? 0);
   }
 
-  /** The peer restarted and rejoined in a new incarnation: its old case is closed. */
+  /**
+   * The peer rejoined in a new incarnation: a waiting case about an older life is closed. A fence
+   * in flight stays, and counts only for the life it was fired at.
+   */
   rejoined(member: number, incarnation: number): void {
     const c = this.cases.get(member);
-    if (c === undefined || incarnation <= c.incarnation) return;
-    // A life that began while its machine's power cycle is in flight ends with it.
-    if (c.step === "fencing") c.incarnation = incarnation;
-    else this.cases.delete(member);
+    if (c === undefined || incarnation <= c.incarnation || c.step === "fencing") return;
+    this.cases.delete(member);
   }
 
   fenceResult(member: number, confirmedOff: boolean, detail: string, nowMs: number): FenceAction[] {
     const c = this.cases.get(member);
     if (c?.step !== "fencing")
       throw new Error(`a fence result for member ${member}, which is not being fenced`);
-    const { incarnation, attempt } = c;
+    const { incarnation, attempt, newerHung } = c;
     if (confirmedOff) {
-      this.cases.set(member, { step: "fenced", incarnation });
+      this.cases.delete(member);
+      this.markFenced(member, incarnation);
+      // A newer life found hung meanwhile is judged on its own: it may have begun after the off.
+      if (newerHung !== undefined) this.hung(member, newerHung, nowMs);
       return [
         { kind: "write-fenced-notice", member, incarnation },
         { kind: "report", member, incarnation, message: `fenced: ${detail}` },
@@ -143,8 +159,9 @@ export class Fencing {
     }
     if (c.revived) {
       // It is writing its heartbeat again: fencing it now would be a false failover. If it hangs
-      // again, liveness reports it again.
+      // again, liveness reports it again (a newer life already found hung is judged now).
       this.cases.delete(member);
+      if (newerHung !== undefined) this.hung(member, newerHung, nowMs);
       return [
         {
           kind: "report",
@@ -155,7 +172,13 @@ export class Fencing {
       ];
     }
     const delayMs = Math.min(FENCE_RETRY_BASE_MS * 2 ** (attempt - 1), FENCE_RETRY_MAX_MS);
-    this.cases.set(member, { step: "backoff", incarnation, attempt: attempt + 1, untilMs: nowMs + delayMs });
+    // The next attempt is fired after the newer life was seen, so its off covers that life too.
+    this.cases.set(member, {
+      step: "backoff",
+      incarnation: Math.max(incarnation, newerHung ?? 0),
+      attempt: attempt + 1,
+      untilMs: nowMs + delayMs,
+    });
     return [
       {
         kind: "report",

@@ -46,8 +46,10 @@ export const TIMING = { intervalMs: 1000, tko: 7, tkoNetup: 12, ioTimeoutMs: 300
 interface Process {
   core: CoreLike;
   incarnation: number;
-  /** My clock = simulated time + this offset: clocks disagree wildly on purpose. */
+  /** My clock = simulated time x this rate + this offset: clocks disagree wildly on purpose,
+   * and run up to 1% fast or slow. */
   clockOffsetMs: number;
+  clockRate: number;
 }
 
 interface Machine {
@@ -57,6 +59,10 @@ interface Machine {
   frozenUntilMs: number;
   diskFault: { kind: "error" | "hang"; untilMs: number } | undefined;
   switchFailsUntilMs: number;
+  /** Until then its switch fails every other attempt or so: a flapping relay or a flaky line. */
+  switchFlapsUntilMs: number;
+  /** Until then most of its status writes report success but never land (lost or torn writes). */
+  losesWritesUntilMs: number;
   /** Last simulated time this machine was anything but healthy: frozen, dead, off or disk-faulty. */
   lastFaultMs: number;
   incarnation: number;
@@ -76,7 +82,8 @@ export class World {
   readonly disk = new Map<number, DiskStatus>();
   /** Fenced notices on the disk, per fenced member. */
   readonly notices = new Map<number, { incarnation: number; from: number }>();
-  /** "member/incarnation" surely gone: powered off by its switch, or rebooted by its own self-fence. */
+  /** "member/incarnation" surely gone: powered off by its switch, rebooted by its own self-fence,
+   * or stopped cleanly. */
   readonly dead = new Set<string>();
   readonly trace: string[] = [];
   readonly zombies: CoreLike[] = [];
@@ -89,6 +96,8 @@ export class World {
   private lockQueue: number[] = [];
   private lockRefreshedMs = 0;
   private partitionUntilMs = 0;
+  /** Until then heartbeats are lost at random and the rest arrive late. */
+  private lossyUntilMs = 0;
   now = 0;
 
   constructor(readonly options: SimOptions) {
@@ -100,6 +109,8 @@ export class World {
       frozenUntilMs: 0,
       diskFault: undefined,
       switchFailsUntilMs: 0,
+      switchFlapsUntilMs: 0,
+      losesWritesUntilMs: 0,
       lastFaultMs: Number.NEGATIVE_INFINITY,
       incarnation: 0,
     }));
@@ -111,7 +122,7 @@ export class World {
 
   private log(line: string): void {
     this.trace.push(`${this.now} ${line}`);
-    if (this.trace.length > 400) this.trace.shift();
+    if (this.trace.length > (Number(process.env.CLUMANAGER_SIM_TRACE) || 400)) this.trace.shift();
   }
 
   private at(delayMs: number, run: () => void): void {
@@ -120,7 +131,7 @@ export class World {
   }
 
   private localNow(p: Process): number {
-    return this.now + p.clockOffsetMs;
+    return Math.floor(this.now * p.clockRate) + p.clockOffsetMs;
   }
 
   /** Delivers an observation to the process that is running now, if it is still that process. */
@@ -162,7 +173,13 @@ export class World {
   private tickAll(): void {
     this.machines.forEach((m, member) => {
       const p = m.process;
-      if (m.power === "off" || p === undefined || m.diskFault !== undefined) m.lastFaultMs = this.now;
+      if (
+        m.power === "off" ||
+        p === undefined ||
+        m.diskFault !== undefined ||
+        m.losesWritesUntilMs > this.now
+      )
+        m.lastFaultMs = this.now;
       if (m.diskFault !== undefined && m.diskFault.untilMs <= this.now) m.diskFault = undefined;
       if (p === undefined) return;
       if (m.frozenUntilMs > this.now) {
@@ -187,6 +204,7 @@ export class World {
       const process: Process = {
         incarnation: m.incarnation,
         clockOffsetMs: this.rng.int(-1e9, 1e9),
+        clockRate: 1 + this.rng.int(-100, 100) / 10_000,
         core: undefined as unknown as CoreLike,
       };
       this.disk.set(member, { state: MemberState.Up, incarnation: m.incarnation, heartbeat: 0 });
@@ -209,9 +227,11 @@ export class World {
           if (this.partitionUntilMs > this.now) break;
           this.machines.forEach((peer, to) => {
             const q = peer.process;
-            if (to !== member && q !== undefined) {
-              this.deliver(to, q, (t) => ({ kind: "net-heard", member, nowMs: t }), this.rng.int(1, 5));
-            }
+            if (to === member || q === undefined) return;
+            const lossy = this.lossyUntilMs > this.now;
+            if (lossy && this.rng.chance(0.6)) return;
+            const delay = lossy ? this.rng.int(1, 2_500) : this.rng.int(1, 5);
+            this.deliver(to, q, (t) => ({ kind: "net-heard", member, nowMs: t }), delay);
           });
           break;
         case "read-cluster":
@@ -268,6 +288,8 @@ export class World {
           this.zombies.push(p.core);
           break;
         case "exit":
+          // It stopped everything and marked itself DOWN before leaving: that life is over.
+          this.dead.add(`${member}/${p.incarnation}`);
           this.log(`member ${member} stopped cleanly`);
           m.process = undefined;
           m.bootAtMs = this.now + BOOT_MS;
@@ -308,7 +330,9 @@ export class World {
       );
     } else {
       const latency = this.rng.chance(0.01) ? this.rng.int(200, 1500) : this.rng.int(1, 40);
-      this.at(latency, land);
+      // A lost or torn write: the device said yes, but readers still find the earlier version.
+      const lost = m.losesWritesUntilMs > this.now && this.rng.chance(0.7);
+      if (!lost) this.at(latency, land);
       this.deliver(member, p, (t) => ({ kind: "status-written", ok: true, nowMs: t }), latency);
     }
   }
@@ -321,8 +345,10 @@ export class World {
     if (this.now - t.lastFaultMs > falseFenceWindowMs) {
       this.fail(`member ${member} fenced member ${target}, healthy for ${this.now - t.lastFaultMs} ms`);
     }
-    const latency = this.rng.int(200, 3000);
-    const fails = t.switchFailsUntilMs > this.now;
+    // Now and then a switch is slow enough that the target may restart while the cycle is in flight.
+    const latency = this.rng.chance(0.1) ? this.rng.int(3_000, 15_000) : this.rng.int(200, 3_000);
+    const fails =
+      t.switchFailsUntilMs > this.now || (t.switchFlapsUntilMs > this.now && this.rng.chance(0.5));
     this.log(
       `member ${member} fences ${target} (incarnation ${incarnation})${fails ? ", switch failing" : ""}`,
     );
@@ -421,7 +447,10 @@ export class World {
     const { rng } = this;
     const perStep = SIM_STEP_MS / 1000;
     const fine = (m: Machine) =>
-      m.process !== undefined && m.frozenUntilMs <= this.now && m.diskFault === undefined;
+      m.process !== undefined &&
+      m.frozenUntilMs <= this.now &&
+      m.diskFault === undefined &&
+      m.losesWritesUntilMs <= this.now;
     this.machines.forEach((m, member) => {
       if (m.process === undefined) return;
       // Someone must stay able to fence, or nothing could heal without an administrator.
@@ -430,7 +459,7 @@ export class World {
       // About one fault per member every 25 s of fault time.
       if (r >= 0.04 * perStep) return;
       this.stats.faults++;
-      const kind = rng.int(0, 5);
+      const kind = rng.int(0, 8);
       const ms = rng.int(500, 20_000);
       if (kind === 0) {
         m.frozenUntilMs = this.now + ms;
@@ -446,11 +475,21 @@ export class World {
       } else if (kind === 4) {
         this.partitionUntilMs = this.now + ms;
         this.log(`fault: the network drops every heartbeat for ${ms} ms`);
-      } else if (this.options.switchFaults) {
+      } else if (kind === 6) {
+        m.losesWritesUntilMs = this.now + ms;
+        this.log(`fault: member ${member}'s disk loses most writes for ${ms} ms`);
+      } else if (kind === 7) {
+        this.lossyUntilMs = this.now + ms;
+        this.log(`fault: the network loses most heartbeats and delays the rest for ${ms} ms`);
+      } else if (kind === 8 && this.options.switchFaults) {
+        m.switchFlapsUntilMs = this.now + ms;
+        this.log(`fault: member ${member}'s switch fails at random for ${ms} ms`);
+      } else if (kind === 5 && this.options.switchFaults) {
         m.switchFailsUntilMs = this.now + ms;
         this.log(`fault: member ${member}'s switch fails for ${ms} ms`);
       } else {
-        this.apply(member, m.process, m.process.core.step({ kind: "stop" }));
+        // Like SIGTERM: a frozen daemon handles it once it runs again.
+        this.deliver(member, m.process, () => ({ kind: "stop" }));
       }
     });
   }
