@@ -79,7 +79,7 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
     execFileSync(
       "dd",
       [
-        "of=" + lab.shared[0],
+        `of=${lab.shared[0]}`,
         `bs=${layout.blockSize}`,
         `seek=${slotOffset(layout, slot) / layout.blockSize}`,
         "oflag=direct",
