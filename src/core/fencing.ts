@@ -61,6 +61,9 @@ export class Fencing {
   private readonly fencedUpTo = new Map<number, number>();
   private lockHeld = false;
   private lockRequested = false;
+  /** Fenced notices asked for and not yet on the disk: the lock is held until they are, so the
+   * next holder finds them and does not power-cycle the same member again. */
+  private noticesPending = 0;
 
   constructor(private readonly config: FencingConfig) {}
 
@@ -142,12 +145,27 @@ export class Fencing {
     this.cases.delete(member);
   }
 
-  fenceResult(member: number, confirmedOff: boolean, detail: string, nowMs: number): FenceAction[] {
+  /**
+   * `byTime`: "off" was not seen but assumed after a wait (a watchdog), which holds only if the
+   * member stayed silent all along: one whose counter moved meanwhile was feeding its watchdog.
+   */
+  fenceResult(
+    member: number,
+    confirmedOff: boolean,
+    detail: string,
+    nowMs: number,
+    byTime = false,
+  ): FenceAction[] {
     const c = this.cases.get(member);
     if (c?.step !== "fencing")
       throw new Error(`a fence result for member ${member}, which is not being fenced`);
     const { incarnation, attempt, newerHung } = c;
+    if (confirmedOff && byTime && c.revived) {
+      confirmedOff = false;
+      detail = `${detail}, but its heartbeat moved during the wait, so its watchdog was being fed`;
+    }
     if (confirmedOff) {
+      this.noticesPending++;
       this.cases.delete(member);
       this.markFenced(member, incarnation);
       // A newer life found hung meanwhile is judged on its own: it may have begun after the off.
@@ -189,9 +207,38 @@ export class Fencing {
     ];
   }
 
+  /** A fenced notice asked for by fenceResult reached the disk, or failed to. */
+  noticeWritten(): void {
+    if (this.noticesPending === 0) throw new Error("a fenced notice was written that was never asked for");
+    this.noticesPending--;
+  }
+
+  /** A power cycle or its notice is still under way: a stop must wait for it. */
+  get busy(): boolean {
+    return this.noticesPending > 0 || [...this.cases.values()].some((c) => c.step === "fencing");
+  }
+
+  /** Stopping with nothing under way: gives the lock back, held or asked for, and fires nothing more. */
+  quiesce(): FenceAction[] {
+    if (this.busy) throw new Error("quiesce() with a fence under way");
+    const holding = this.lockHeld || this.lockRequested;
+    this.lockHeld = false;
+    this.lockRequested = false;
+    this.cases.clear();
+    return holding ? [{ kind: "release-fence-lock" }] : [];
+  }
+
   /** Moves every case on as far as time, health and the lock allow. */
-  tick(nowMs: number, healthy: boolean): FenceAction[] {
+  /** `mayFire` is false while this member is stopping: what is under way finishes, nothing starts. */
+  tick(nowMs: number, healthy: boolean, mayFire = true): FenceAction[] {
     const out: FenceAction[] = [];
+    if (!healthy && this.lockHeld) {
+      // A holder that stalled cannot know whether its lock went stale meanwhile and another member
+      // took it (the bakery's rule for a dead holder): it gives the lock up and asks again once it
+      // is healthy. A stall long enough for that always makes a member unhealthy first.
+      this.lockHeld = false;
+      out.push({ kind: "release-fence-lock" });
+    }
     for (const [member, c] of this.cases) {
       if ((c.step === "delay" || c.step === "backoff") && nowMs >= c.untilMs) {
         this.cases.set(member, {
@@ -203,7 +250,7 @@ export class Fencing {
     }
     const ready = [...this.cases].filter(([, c]) => c.step === "ready");
     const inFlight = [...this.cases.values()].some((c) => c.step === "fencing");
-    if (ready.length > 0 && healthy) {
+    if (ready.length > 0 && healthy && mayFire) {
       if (!this.lockHeld) {
         if (!this.lockRequested) {
           this.lockRequested = true;
@@ -221,7 +268,7 @@ export class Fencing {
           out.push({ kind: "fence", member, incarnation: c.incarnation, attempt: c.attempt });
         }
       }
-    } else if (this.lockHeld && !inFlight) {
+    } else if (this.lockHeld && !inFlight && this.noticesPending === 0) {
       // Nothing left to fire: let another member's fence through.
       this.lockHeld = false;
       out.push({ kind: "release-fence-lock" });

@@ -23,13 +23,24 @@ export interface MemberCoreConfig {
 
 export type Observation =
   | { kind: "tick"; nowMs: number }
-  | { kind: "status-written"; ok: boolean; nowMs: number }
+  /** `ok`: both copies took it. `readOk`: the cycle's read of everyone's status worked. */
+  | { kind: "status-written"; ok: boolean; readOk: boolean; nowMs: number }
   | { kind: "status-read"; member: number; status: DiskStatus; nowMs: number }
   | { kind: "net-heard"; member: number; nowMs: number }
   | { kind: "mail"; mail: Mail; nowMs: number }
   | { kind: "fence-lock-granted"; notices: readonly FencedNotice[] }
   | { kind: "fence-lock-failed" }
-  | { kind: "fence-result"; member: number; confirmedOff: boolean; detail: string; nowMs: number }
+  | {
+      kind: "fence-result";
+      member: number;
+      confirmedOff: boolean;
+      detail: string;
+      nowMs: number;
+      /** Off was assumed after a wait (a watchdog), not seen. */
+      byTime?: boolean;
+    }
+  /** The fenced notice a confirmed fence asked for reached the disk, or could not be written. */
+  | { kind: "notice-written" }
   | { kind: "stop" };
 
 export type MemberAction =
@@ -49,6 +60,8 @@ export class MemberCore {
   private nextBeatMs: number;
   private writeStartedMs: number | undefined;
   private done: "self-fenced" | "stopped" | undefined;
+  /** Asked to stop while a fence was under way: it finishes that first, and starts no other. */
+  private stopRequested = false;
 
   /** `joinedAtMs`: when the joining write to both copies landed (the daemon refuses to join otherwise). */
   constructor(
@@ -75,6 +88,12 @@ export class MemberCore {
     return this.fencing.isFenced(member, incarnation);
   }
 
+  /** Its last write reached both copies in time and it can see its peers: it may feed its
+   * watchdog and fence. */
+  healthy(nowMs: number): boolean {
+    return this.done === undefined && this.health.healthy(nowMs);
+  }
+
   step(o: Observation): MemberAction[] {
     // A member that self-fenced or stopped must not act again (invariant 4): not even to log.
     if (this.done !== undefined) return [];
@@ -86,6 +105,7 @@ export class MemberCore {
         if (started === undefined) throw new Error("a status write finished that was never started");
         this.writeStartedMs = undefined;
         this.health.writeFinished(o.ok, started, o.nowMs);
+        this.health.readFinished(o.readOk);
         return this.selfFenceIfNeeded(o.nowMs);
       }
       case "status-read":
@@ -103,20 +123,34 @@ export class MemberCore {
         this.fencing.lockFailed();
         return [];
       case "fence-result":
-        return this.fencing.fenceResult(o.member, o.confirmedOff, o.detail, o.nowMs);
+        return this.fencing.fenceResult(o.member, o.confirmedOff, o.detail, o.nowMs, o.byTime ?? false);
+      case "notice-written":
+        this.fencing.noticeWritten();
+        return [];
       case "stop":
-        this.done = "stopped";
-        // Marked DOWN cleanly, so no peer fences this member for leaving.
-        return [
-          {
-            kind: "write-status",
-            state: MemberState.Down,
-            incarnation: this.config.incarnation,
-            heartbeat: this.heartbeat + 1,
-          },
-          { kind: "exit" },
-        ];
+        // A power cycle cannot be taken back, and its notice must reach the disk before another
+        // member may take the lock: the stop waits for them, heartbeating meanwhile.
+        if (this.fencing.busy) {
+          this.stopRequested = true;
+          return [];
+        }
+        return this.leave();
     }
+  }
+
+  private leave(): MemberAction[] {
+    this.done = "stopped";
+    return [
+      ...this.fencing.quiesce(),
+      // Marked DOWN cleanly, so no peer fences this member for leaving.
+      {
+        kind: "write-status",
+        state: MemberState.Down,
+        incarnation: this.config.incarnation,
+        heartbeat: this.heartbeat + 1,
+      },
+      { kind: "exit" },
+    ];
   }
 
   private selfFenceIfNeeded(nowMs: number): MemberAction[] {
@@ -149,7 +183,11 @@ export class MemberCore {
       const peer = this.liveness.incarnationOf(t.member);
       if (t.to === "hung" && peer !== undefined) this.fencing.hung(t.member, peer, nowMs);
     }
-    out.push(...this.fencing.tick(nowMs, this.health.healthy(nowMs)));
+    if (this.stopRequested && !this.fencing.busy) {
+      out.push(...this.leave());
+      return out;
+    }
+    out.push(...this.fencing.tick(nowMs, this.health.healthy(nowMs), !this.stopRequested));
     return out;
   }
 

@@ -19,6 +19,8 @@ export class SelfHealth {
   /** My clock when the oldest write still pending started, if any. */
   private pendingSinceMs: number | undefined;
   private reason: SelfFenceReason | undefined;
+  /** The last cycle could not read the status region: this member's view of its peers is stale. */
+  private readFailing = false;
 
   constructor(
     private readonly ioTimeoutMs: number,
@@ -49,6 +51,12 @@ export class SelfHealth {
     };
   }
 
+  /** Whether the cycle's read of everyone's status worked. A member that cannot see its peers
+   * must not fence any of them: their counters may be moving where it cannot look. */
+  readFinished(ok: boolean): void {
+    this.readFailing = !ok;
+  }
+
   /** A message read from my own mailbox. */
   mail(m: Mail): void {
     if (m.kind === MailKind.Fenced && m.incarnation === this.incarnation) {
@@ -76,6 +84,10 @@ export class SelfHealth {
    * cannot fence on a view it formed before the stall.
    */
   healthy(nowMs: number): boolean {
-    return this.mustSelfFence(nowMs) === undefined && nowMs - this.lastGoodMs <= this.ioTimeoutMs;
+    return (
+      this.mustSelfFence(nowMs) === undefined &&
+      !this.readFailing &&
+      nowMs - this.lastGoodMs <= this.ioTimeoutMs
+    );
   }
 }

@@ -49,7 +49,7 @@ class Bench {
             heartbeat: action.heartbeat,
           });
           if (action.state === MemberState.Up)
-            this.apply(me, core.step({ kind: "status-written", ok: true, nowMs: this.now }));
+            this.apply(me, core.step({ kind: "status-written", ok: true, readOk: true, nowMs: this.now }));
           break;
         case "read-cluster":
           for (const [member, status] of this.disk) {
@@ -67,6 +67,7 @@ class Bench {
           break;
         case "write-fenced-notice":
           this.notices.push({ member: action.member, incarnation: action.incarnation });
+          this.apply(me, core.step({ kind: "notice-written" }));
           break;
         case "fence":
           expect(this.lockHolder).toBe(me);
@@ -155,7 +156,7 @@ describe("member core", () => {
   it("self-fences on a failed status write and then never acts again", () => {
     const core = new MemberCore({ ...base, me: 0, members: 2, incarnation: 3 }, 0);
     expect(core.step({ kind: "tick", nowMs: 0 }).map((a) => a.kind)).toContain("write-status");
-    expect(core.step({ kind: "status-written", ok: false, nowMs: 10 })).toMatchObject([
+    expect(core.step({ kind: "status-written", ok: false, readOk: false, nowMs: 10 })).toMatchObject([
       { kind: "self-fence" },
     ]);
     expect(core.finished).toBe("self-fenced");
@@ -179,5 +180,91 @@ describe("member core", () => {
     expect(core.step({ kind: "mail", mail: notice, nowMs: 6 })).toEqual([
       { kind: "self-fence", reason: { kind: "fenced-notice", by: 0, incarnation: 3 } },
     ]);
+  });
+
+  describe("one core driven by hand", () => {
+    const up = (heartbeat: number): DiskStatus => ({ state: MemberState.Up, incarnation: 1, heartbeat });
+    /** Runs member 0 of three from 0 to `untilMs`, every write landing at once, member 1 frozen
+     * from the start and member 2 writing; returns every action. */
+    function drive(core: MemberCore, fromMs: number, untilMs: number, readOk = true): MemberAction[] {
+      const all: MemberAction[] = [];
+      for (let t = fromMs; t <= untilMs; t += STEP_MS) {
+        const out = core.step({ kind: "tick", nowMs: t });
+        all.push(...out);
+        if (out.some((a) => a.kind === "write-status")) {
+          all.push(...core.step({ kind: "status-written", ok: true, readOk, nowMs: t }));
+          if (readOk) {
+            all.push(...core.step({ kind: "status-read", member: 1, status: up(1), nowMs: t }));
+            all.push(...core.step({ kind: "status-read", member: 2, status: up(t), nowMs: t }));
+          }
+        }
+      }
+      return all;
+    }
+    const kinds = (actions: MemberAction[]) =>
+      actions.map((a) => a.kind).filter((k) => k !== "send-heartbeat");
+
+    it("a stop during a fence finishes the fence and its notice first, heartbeating meanwhile", () => {
+      const core = new MemberCore({ ...base, me: 0, members: 3, incarnation: 1 }, 0);
+      const before = drive(core, 0, 9_000);
+      expect(kinds(before)).toContain("acquire-fence-lock");
+      core.step({ kind: "fence-lock-granted", notices: [] });
+      const fired = core.step({ kind: "tick", nowMs: 9_100 });
+      expect(fired).toContainEqual({ kind: "fence", member: 1, incarnation: 1, attempt: 1 });
+      expect(core.step({ kind: "stop" })).toEqual([]);
+      // Still heartbeating, so peers do not find this member hung while it waits.
+      expect(kinds(drive(core, 9_200, 12_000))).toContain("write-status");
+      expect(core.finished).toBeUndefined();
+      const result = core.step({
+        kind: "fence-result",
+        member: 1,
+        confirmedOff: true,
+        detail: "off",
+        nowMs: 12_050,
+      });
+      expect(kinds(result)).toEqual(["write-fenced-notice", "report"]);
+      expect(kinds(core.step({ kind: "tick", nowMs: 12_100 }))).not.toContain("write-status");
+      core.step({ kind: "notice-written" });
+      expect(core.step({ kind: "tick", nowMs: 12_200 })).toEqual([
+        { kind: "release-fence-lock" },
+        { kind: "write-status", state: MemberState.Down, incarnation: 1, heartbeat: expect.any(Number) },
+        { kind: "exit" },
+      ]);
+      expect(core.finished).toBe("stopped");
+    });
+
+    it("a member that cannot read its peers' status never fences, and gives up a lock it holds", () => {
+      const core = new MemberCore({ ...base, me: 0, members: 3, incarnation: 1 }, 0);
+      drive(core, 0, 6_900);
+      core.step({ kind: "fence-lock-granted", notices: [] });
+      // Its reads fail from now on: it keeps writing, but it must not act on what it cannot see.
+      const blind = drive(core, 7_000, 30_000, false);
+      expect(kinds(blind)).not.toContain("fence");
+      expect(kinds(blind)).toContain("release-fence-lock");
+      expect(core.healthy(30_000)).toBe(false);
+      expect(core.finished).toBeUndefined();
+    });
+
+    it("a watchdog's assumed off does not count when the member wrote its heartbeat during the wait", () => {
+      const core = new MemberCore({ ...base, me: 0, members: 3, incarnation: 1 }, 0);
+      drive(core, 0, 9_000);
+      core.step({ kind: "fence-lock-granted", notices: [] });
+      expect(core.step({ kind: "tick", nowMs: 9_100 })).toContainEqual(
+        expect.objectContaining({ kind: "fence", member: 1 }),
+      );
+      // Member 1 was only stalled: it writes again while the wait for its watchdog runs.
+      core.step({ kind: "status-read", member: 1, status: up(2), nowMs: 9_500 });
+      const out = core.step({
+        kind: "fence-result",
+        member: 1,
+        confirmedOff: true,
+        detail: "off assumed",
+        nowMs: 30_000,
+        byTime: true,
+      });
+      expect(kinds(out)).toEqual(["report"]);
+      expect(out[0]).toMatchObject({ message: expect.stringContaining("its watchdog was being fed") });
+      expect(core.isFenced(1, 1)).toBe(false);
+    });
   });
 });

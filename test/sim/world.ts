@@ -276,7 +276,12 @@ export class World {
               `member ${member} wrote that member ${a.member} was fenced in incarnation ${a.incarnation}, which is still alive`,
             );
           }
-          this.notices.set(a.member, { incarnation: a.incarnation, from: member });
+          {
+            const notice = { incarnation: a.incarnation, from: member };
+            const latency = this.rng.int(1, 40);
+            this.at(latency, () => this.notices.set(a.member, notice));
+            this.deliver(member, p, () => ({ kind: "notice-written" }), latency);
+          }
           break;
         case "self-fence":
           this.stats.selfFences++;
@@ -319,13 +324,13 @@ export class World {
     }
     const fault = m.diskFault;
     if (fault?.kind === "error") {
-      this.deliver(member, p, (t) => ({ kind: "status-written", ok: false, nowMs: t }), 5);
+      this.deliver(member, p, (t) => ({ kind: "status-written", ok: false, readOk: false, nowMs: t }), 5);
     } else if (fault?.kind === "hang") {
       this.at(fault.untilMs - this.now, land);
       this.deliver(
         member,
         p,
-        (t) => ({ kind: "status-written", ok: true, nowMs: t }),
+        (t) => ({ kind: "status-written", ok: true, readOk: true, nowMs: t }),
         fault.untilMs - this.now + 1,
       );
     } else {
@@ -333,7 +338,7 @@ export class World {
       // A lost or torn write: the device said yes, but readers still find the earlier version.
       const lost = m.losesWritesUntilMs > this.now && this.rng.chance(0.7);
       if (!lost) this.at(latency, land);
-      this.deliver(member, p, (t) => ({ kind: "status-written", ok: true, nowMs: t }), latency);
+      this.deliver(member, p, (t) => ({ kind: "status-written", ok: true, readOk: true, nowMs: t }), latency);
     }
   }
 
