@@ -1,6 +1,7 @@
 // `cluster status` with no daemon answering: the quorum partitions read twice, a few heartbeat
 // intervals apart, so a member whose counter moves shows as up and one whose counter stands still
 // shows as such. Read-only; it never writes a block, so it is safe on a running cluster.
+import { hostname } from "node:os";
 import type { ClusterConfig } from "../config/model.js";
 import { QuorumPair } from "../disk/pair.js";
 import { MemberState, type MemberStatus } from "../disk/status-block.js";
@@ -14,8 +15,11 @@ export async function statusFromPartitions(
   config: ClusterConfig,
   configPath: string,
   why: string,
+  /** The member this host is, whose own paths to the disk (if any) are used. */
+  member?: string,
 ): Promise<ClusterStatus> {
-  const pair = await QuorumPair.open(config.quorum.primary, config.quorum.backup, {
+  const quorum = config.members.find((m) => m.name === (member ?? hostname()))?.quorum ?? config.quorum;
+  const pair = await QuorumPair.open(quorum.primary, quorum.backup, {
     write: false,
     timeoutMs: config.cluster.ioTimeout * 1000,
   });

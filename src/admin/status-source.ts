@@ -32,5 +32,5 @@ export async function clusterStatus(
       `${why}, and the configuration is not valid, so the quorum partitions cannot be found:\n${formatErrors(configPath, checked.errors).join("\n")}`,
     );
   }
-  return statusFromPartitions(checked.config, configPath, why);
+  return statusFromPartitions(checked.config, configPath, why, member);
 }

@@ -5,6 +5,8 @@ import net from "node:net";
 
 export const MAX_ADMIN_CLIENTS = 16;
 export const MAX_REQUEST_BYTES = 4096;
+/** A client that sends nothing for this long is dropped, so none can hold the daemon open. */
+export const ADMIN_IDLE_MS = 60_000;
 
 export type AdminRequest = { command: "status" };
 export type AdminAnswer = { ok: true; status: unknown } | { ok: false; error: string };
@@ -24,10 +26,17 @@ function parseRequest(line: string): AdminRequest | string {
 }
 
 export class AdminServer {
+  private readonly clients = new Set<net.Socket>();
+
   private constructor(
     private readonly server: net.Server,
     readonly path: string,
-  ) {}
+  ) {
+    server.on("connection", (socket) => {
+      this.clients.add(socket);
+      socket.on("close", () => this.clients.delete(socket));
+    });
+  }
 
   static async listen(path: string, handler: AdminHandler): Promise<AdminServer> {
     // The pid file already proved no other daemon uses this run directory: a socket left here
@@ -55,6 +64,8 @@ export class AdminServer {
   close(): Promise<void> {
     return new Promise((resolve) => {
       this.server.close(() => resolve());
+      // A monitor left open must not keep a stopping daemon alive.
+      for (const socket of this.clients) socket.destroy();
       rmSync(this.path, { force: true });
     });
   }
@@ -63,6 +74,7 @@ export class AdminServer {
 function serve(socket: net.Socket, handler: AdminHandler): void {
   let buffered = "";
   socket.setEncoding("utf8");
+  socket.setTimeout(ADMIN_IDLE_MS, () => socket.destroy());
   socket.on("error", () => socket.destroy());
   socket.on("data", (chunk: string) => {
     buffered += chunk;

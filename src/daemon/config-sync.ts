@@ -2,7 +2,7 @@
 // cluadmin on any member stores a change there (a new view), and every daemon rewrites its own
 // local file when it sees the new view, so the file an administrator reads is the one in force.
 import { readFileSync } from "node:fs";
-import { writeFileAtomic } from "../config/store.js";
+import { LocalLock, LocalLockError, writeFileAtomic } from "../config/store.js";
 import type { StoredConfig } from "../disk/config-region.js";
 
 export type SyncOutcome =
@@ -27,23 +27,35 @@ export class ConfigSync {
   async check(): Promise<SyncOutcome> {
     const stored = await this.read();
     if (stored.view === 0 || stored.view <= this.seenView) return { kind: "unchanged", view: stored.view };
-    let current: string | undefined;
+    // cluadmin on this machine may be writing the file right now: never race it; look again later.
+    let lock: LocalLock;
     try {
-      current = readFileSync(this.path, "utf8");
-    } catch {
-      current = undefined;
-    }
-    if (current === stored.text) {
-      this.seenView = stored.view;
-      return { kind: "unchanged", view: stored.view };
-    }
-    try {
-      writeFileAtomic(this.path, stored.text);
+      lock = await LocalLock.acquire(this.path, 0);
     } catch (err) {
-      // Not marked seen: the next look tries again.
-      return { kind: "failed", view: stored.view, error: err instanceof Error ? err.message : String(err) };
+      if (err instanceof LocalLockError) return { kind: "unchanged", view: this.seenView };
+      throw err;
     }
-    this.seenView = stored.view;
-    return { kind: "rewritten", view: stored.view };
+    try {
+      let current: string | undefined;
+      try {
+        current = readFileSync(this.path, "utf8");
+      } catch {
+        current = undefined;
+      }
+      if (current === stored.text) {
+        this.seenView = stored.view;
+        return { kind: "unchanged", view: stored.view };
+      }
+      try {
+        writeFileAtomic(this.path, stored.text);
+      } catch (err) {
+        // Not marked seen: the next look tries again.
+        return { kind: "failed", view: stored.view, error: err instanceof Error ? err.message : String(err) };
+      }
+      this.seenView = stored.view;
+      return { kind: "rewritten", view: stored.view };
+    } finally {
+      lock.release();
+    }
   }
 }

@@ -7,6 +7,18 @@ import { QuorumIo } from "./quorum-io.js";
 
 export class JoinError extends Error {
   override name = "JoinError";
+  constructor(
+    message: string,
+    /** Another daemon is running as this member. */
+    readonly alreadyRunning = false,
+  ) {
+    super(message);
+  }
+}
+
+/** How long an UP slot is watched at join for a counter that still moves. */
+export function aliveCheckMs(config: ClusterConfig): number {
+  return (2 * config.cluster.heartbeatInterval + config.cluster.ioTimeout) * 1000;
 }
 
 export interface Joined {
@@ -14,7 +26,7 @@ export interface Joined {
   incarnation: number;
 }
 
-export async function join(config: ClusterConfig, member: MemberConfig): Promise<Joined> {
+export async function join(config: ClusterConfig, member: MemberConfig, configPath: string): Promise<Joined> {
   const quorum = member.quorum ?? config.quorum;
   const pair = await QuorumPair.open(quorum.primary, quorum.backup, {
     write: true,
@@ -34,9 +46,27 @@ export async function join(config: ClusterConfig, member: MemberConfig): Promise
           `${pair.layout.maxMembers} members; re-initialise them with cludiskutil -I --members`,
       );
     }
-    const io = new QuorumIo(pair, member.id, member.name);
+    const io = new QuorumIo(pair, member.id, member.name, configPath);
     const { statuses } = await io.readStatuses();
-    const previous = statuses.find((s) => s.member === member.id)?.incarnation ?? 0;
+    const mine = statuses.find((s) => s.member === member.id);
+    if (mine?.state === MemberState.Up) {
+      // Left UP: a crash, a kill, a power cycle, or another daemon running as this member right
+      // now (on this machine with another run directory, or on another machine). Two daemons in
+      // one slot would each fence, so a slot whose counter still moves is refused.
+      await new Promise((r) => setTimeout(r, aliveCheckMs(config)));
+      const again = (await io.readStatuses()).statuses.find((s) => s.member === member.id);
+      if (
+        again !== undefined &&
+        (again.incarnation !== mine.incarnation || again.heartbeat !== mine.heartbeat)
+      ) {
+        throw new JoinError(
+          `member${member.id} (${member.name}) is already running somewhere: its status block is still being written ` +
+            `(incarnation ${again.incarnation}, heartbeat ${again.heartbeat}); stop that daemon first`,
+          true,
+        );
+      }
+    }
+    const previous = mine?.incarnation ?? 0;
     // A fresh incarnation: notices about an earlier life of this member no longer apply to it.
     const incarnation = previous + 1;
     try {

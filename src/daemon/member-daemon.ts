@@ -65,8 +65,9 @@ export class MemberDaemon {
   private statusWrites: Promise<unknown> = Promise.resolve();
   private releaseLock: (() => void) | undefined;
   private lockSettled: Promise<void> = Promise.resolve();
-  private readonly exited: Promise<void>;
-  private resolveExited!: () => void;
+  /** Resolves once stopped: true when the member was marked DOWN, false when that write failed. */
+  private readonly exited: Promise<boolean>;
+  private resolveExited!: (markedDown: boolean) => void;
   /** Power-switch actions under way here. */
   fencesInFlight = 0;
   readonly counters = { beats: 0, writeFailures: 0, readFailures: 0, repairs: 0, fences: 0 };
@@ -105,7 +106,7 @@ export class MemberDaemon {
     this.feed({ kind: "tick", nowMs: this.now() });
   }
 
-  get finished(): Promise<void> {
+  get finished(): Promise<boolean> {
     return this.exited;
   }
 
@@ -116,8 +117,11 @@ export class MemberDaemon {
     this.feed({ kind: "net-heard", member, nowMs });
   }
 
-  /** Leaves cleanly: marks this member DOWN so no peer fences it, then resolves `finished`. */
-  stop(): Promise<void> {
+  /**
+   * Leaves cleanly: once any fence under way and its notice are done, marks this member DOWN so
+   * no peer fences it, then resolves `finished`.
+   */
+  stop(): Promise<boolean> {
     this.feed({ kind: "stop" });
     return this.exited;
   }
@@ -194,20 +198,26 @@ export class MemberDaemon {
           this.releaseLock = undefined;
           break;
         case "fence":
-          void this.fence(a.member, a.incarnation, a.attempt);
+          this.guard(this.fence(a.member, a.incarnation, a.attempt));
           break;
         case "write-fenced-notice":
-          this.o.io.writeFencedNotice(a.member, a.incarnation).then(
-            () =>
-              this.o.log.info(
-                { event: "fenced-notice", peer: a.member, peerIncarnation: a.incarnation },
-                `wrote the fenced notice into member ${a.member}'s mailbox`,
-              ),
-            (err: unknown) =>
-              this.o.log.err(
-                { event: "fenced-notice", peer: a.member, err: String(err) },
-                `could not write the fenced notice for member ${a.member}: ${String(err)}`,
-              ),
+          this.guard(
+            this.o.io
+              .writeFencedNotice(a.member, a.incarnation)
+              .then(
+                () =>
+                  this.o.log.info(
+                    { event: "fenced-notice", peer: a.member, peerIncarnation: a.incarnation },
+                    `wrote the fenced notice into member ${a.member}'s mailbox`,
+                  ),
+                (err: unknown) =>
+                  this.o.log.err(
+                    { event: "fenced-notice", peer: a.member, err: String(err) },
+                    `could not write the fenced notice for member ${a.member}: ${String(err)}`,
+                  ),
+              )
+              // The lock is held until this is settled, so the next holder finds the notice.
+              .then(() => this.feed({ kind: "notice-written" })),
           );
           break;
         case "report":
@@ -236,7 +246,24 @@ export class MemberDaemon {
     const status = this.o.io.status(MemberState.Up, incarnation, heartbeat);
     const done = this.statusWrites.then(() => this.o.io.beat(status));
     this.statusWrites = done;
-    void done.then((r) => this.beatDone(r));
+    this.guard(done.then((r) => this.beatDone(r)));
+  }
+
+  /**
+   * Runs an action's promise to its end. Anything it throws is a bug in this daemon; a member
+   * that can no longer trust itself stops, as it would on a failed write, rather than go on half
+   * alive (or crash with its status UP and its lock slot taken).
+   */
+  private guard(work: Promise<unknown>): void {
+    work.catch((err: unknown) => {
+      const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      this.o.log.crit(
+        { event: "internal-error", err: detail },
+        `internal error, self-fencing: ${String(err)}`,
+      );
+      this.halt();
+      this.o.selfFence({ kind: "io-timeout", detail: `internal error: ${String(err)}` });
+    });
   }
 
   private beatDone(r: BeatOutcome): void {
@@ -254,11 +281,6 @@ export class MemberDaemon {
     if (r.error === undefined) this.damageSeen = found;
     else for (const key of found) this.damageSeen.add(key);
     const nowMs = this.now();
-    if (r.written && r.error === undefined) {
-      // Only a member that reaches both copies keeps its watchdog fed: one stuck in the kernel, or
-      // cut off from the disk, is reset by it.
-      this.o.watchdog?.kick();
-    }
     if (!r.written) {
       this.counters.writeFailures++;
       this.o.log.err({ event: "write-failed", error: r.error }, `status write failed: ${r.error}`);
@@ -269,7 +291,10 @@ export class MemberDaemon {
         `reading the cluster's state failed: ${r.error}`,
       );
     }
-    this.feed({ kind: "status-written", ok: r.written, nowMs });
+    this.feed({ kind: "status-written", ok: r.written, readOk: r.statuses !== undefined, nowMs });
+    // Only a member whose write reached both copies in time keeps its watchdog fed: one stuck in
+    // the kernel, or cut off from the disk, is reset by it. The core judges "in time".
+    if (r.written && this.core.healthy(nowMs)) this.o.watchdog?.kick();
     const known = new Set(this.o.config.members.map((m) => m.id));
     for (const s of r.statuses ?? []) {
       if (s.member === this.o.member.id || !known.has(s.member) || s.state === MemberState.None) continue;
@@ -283,21 +308,28 @@ export class MemberDaemon {
 
   private leave(incarnation: number, heartbeat: number): void {
     const status = this.o.io.status(MemberState.Down, incarnation, heartbeat);
-    const done = this.statusWrites.then(() => this.o.io.writeStatus(status));
+    // After the last heartbeat write has settled, whatever it did: DOWN must land last.
+    const done = this.statusWrites.catch(() => {}).then(() => this.o.io.writeStatus(status));
     this.statusWrites = done.catch(() => {});
     this.halt();
     void done
       .then(
-        () =>
-          this.o.log.notice({ event: "stopped" }, "marked DOWN on the quorum partitions; leaving cleanly"),
-        (err: unknown) =>
+        () => {
+          this.o.log.notice({ event: "stopped" }, "marked DOWN on the quorum partitions; leaving cleanly");
+          return true;
+        },
+        (err: unknown) => {
           this.o.log.err(
             { event: "stopped", err: String(err) },
-            `could not mark this member DOWN: ${String(err)}`,
-          ),
+            `could not mark this member DOWN, so its peers will fence it: ${String(err)}`,
+          );
+          return false;
+        },
       )
-      .then(() => this.lockSettled)
-      .finally(() => this.resolveExited());
+      .then(async (markedDown) => {
+        await this.lockSettled;
+        this.resolveExited(markedDown);
+      });
   }
 
   /** No more ticks, and the fencing lock is given back. */
@@ -310,8 +342,12 @@ export class MemberDaemon {
 
   private acquireLock(): void {
     let granted = false;
+    const giveUp = new AbortController();
     const released = new Promise<void>((r) => {
-      this.releaseLock = r;
+      this.releaseLock = () => {
+        giveUp.abort();
+        r();
+      };
     });
     this.lockSettled = this.o.io
       .holdLock(
@@ -323,6 +359,7 @@ export class MemberDaemon {
           this.feed({ kind: "fence-lock-granted", notices });
         },
         released,
+        giveUp.signal,
       )
       .catch((err: unknown) => {
         this.o.log.warning({ event: "fence-lock", err: String(err) }, `fencing lock: ${String(err)}`);
@@ -355,6 +392,7 @@ export class MemberDaemon {
       confirmedOff: result.confirmedOff,
       detail: result.detail,
       nowMs: this.now(),
+      byTime: result.byTime,
     });
   }
 }

@@ -1,6 +1,7 @@
 // The pid file in the run directory: one daemon per run directory, and how `clumanager status`
 // and `stop` find it. A pid file whose process is gone is stale and is replaced.
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, constants, ftruncateSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { rawio } from "../disk/rawio.js";
 
 export class AlreadyRunning extends Error {
   override name = "AlreadyRunning";
@@ -43,21 +44,35 @@ export function runningPid(path: string): number | undefined {
 }
 
 export class PidFile {
-  private constructor(readonly path: string) {}
+  private constructor(
+    readonly path: string,
+    private fd: number | undefined,
+  ) {}
 
+  /**
+   * Takes the pid file: an exclusive flock held for the daemon's life, so a second daemon with
+   * this run directory is refused even if both start at the same moment. The kernel drops the
+   * lock when the daemon dies, however it dies.
+   */
   static claim(path: string): PidFile {
-    const other = runningPid(path);
-    if (other !== undefined && other !== process.pid) {
-      throw new AlreadyRunning(`clumanager is already running as pid ${other} (${path})`);
+    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    if (!rawio.flock(fd, true)) {
+      closeSync(fd);
+      const other = readPid(path);
+      throw new AlreadyRunning(
+        `clumanager is already running${other !== undefined ? ` as pid ${other}` : ""} (${path})`,
+      );
     }
-    rmSync(path, { force: true });
-    // "wx": if another daemon wrote it between our look and now, we lose rather than both run.
-    writeFileSync(path, `${process.pid}\n`, { flag: "wx", mode: 0o644 });
-    return new PidFile(path);
+    ftruncateSync(fd);
+    writeSync(fd, `${process.pid}\n`, 0);
+    return new PidFile(path, fd);
   }
 
-  /** Removes the file if it is still ours. */
+  /** Removes the file if it is still ours, and lets go of it. */
   release(): void {
+    if (this.fd === undefined) return;
     if (readPid(this.path) === process.pid) rmSync(this.path, { force: true });
+    closeSync(this.fd);
+    this.fd = undefined;
   }
 }

@@ -1,7 +1,8 @@
 // A member's I/O on the quorum partitions, in the shapes the core observes: one heartbeat (my
 // status block written to both copies, everyone's status and my mailbox read), the fenced notices
 // found under the fencing lock, and the notice written after a confirmed fence.
-import { withDiskLock } from "../disk/bakery.js";
+import { LocalLock } from "../config/store.js";
+import { LOCK_WAIT_MS, LockTimeoutError, withDiskLock } from "../disk/bakery.js";
 import type { StoredConfig } from "../disk/config-region.js";
 import { DiskWriteError, type Repair } from "../disk/errors.js";
 import { decodeMail, emptyMail, type Mail, MailKind } from "../disk/mailbox-block.js";
@@ -24,6 +25,9 @@ export class QuorumIo {
     private readonly pair: QuorumPair,
     readonly me: number,
     private readonly nodeName: string,
+    /** cluadmin on this machine uses this member's lock slot too; the flock beside this file keeps
+     * the two from using it at once (the bakery's own guard works within one process only). */
+    private readonly configPath: string,
   ) {}
 
   status(state: MemberState, incarnation: number, heartbeat: number): MemberStatus {
@@ -60,7 +64,20 @@ export class QuorumIo {
     } catch (err) {
       const repairs = (err as { repairs?: Repair[] }).repairs ?? [];
       const error = err instanceof Error ? err.message : String(err);
-      return { written: !(err instanceof DiskWriteError), repairs, error };
+      if (err instanceof DiskWriteError) return { written: false, repairs, error };
+      // The write landed but a read failed. Read the two regions apart, so one bad mailbox block
+      // (a block another member owns, bad in both copies) does not hide everyone's status.
+      const [statuses, mail] = await Promise.allSettled([
+        this.pair.readStatusRegion(),
+        this.pair.readMailboxRow(this.me),
+      ]);
+      return {
+        written: true,
+        ...(statuses.status === "fulfilled" ? { statuses: statuses.value.records } : {}),
+        ...(mail.status === "fulfilled" ? { mail: mail.value.records } : {}),
+        repairs,
+        error,
+      };
     }
   }
 
@@ -90,17 +107,28 @@ export class QuorumIo {
     await this.pair.writeMail(mail, mail.sequence);
   }
 
-  /** Holds the disk lock from `onGranted` until `released` settles. */
-  holdLock(incarnation: number, onGranted: () => Promise<void>, released: Promise<void>): Promise<void> {
-    return withDiskLock(
-      this.pair,
-      this.me,
-      async () => {
-        await onGranted();
-        await released;
-      },
-      { incarnation },
-    );
+  /** Holds the disk lock from `onGranted` until `released` settles; `signal` gives up waiting. */
+  async holdLock(
+    incarnation: number,
+    onGranted: () => Promise<void>,
+    released: Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const local = await LocalLock.acquire(this.configPath, LOCK_WAIT_MS);
+    try {
+      if (signal.aborted) throw new LockTimeoutError("stopped waiting for the disk lock: asked to give up");
+      await withDiskLock(
+        this.pair,
+        this.me,
+        async () => {
+          await onGranted();
+          await released;
+        },
+        { incarnation, signal },
+      );
+    } finally {
+      local.release();
+    }
   }
 
   /** The configuration in use on the partitions (view 0: none stored yet). */

@@ -15,7 +15,7 @@ import { describeSwitch } from "../power/create.js";
 import { DEFAULT_WATCHDOG_DEVICE, Watchdog } from "../power/watchdog.js";
 import { AdminServer } from "./admin-socket.js";
 import { ConfigSync } from "./config-sync.js";
-import { JoinError, join } from "./join.js";
+import { JoinError, type Joined, join } from "./join.js";
 import { createLogger, type Logger } from "./logger.js";
 import { describeSelfFence, MemberDaemon } from "./member-daemon.js";
 import { PID_FILE, SOCKET_FILE } from "./paths.js";
@@ -28,6 +28,8 @@ export const CONFIG_SYNC_INTERVALS = 5;
 /** Exit statuses of `clumanager daemon`, documented in clumanager(8). */
 export const DAEMON_EXIT = {
   stopped: 0,
+  /** Stopped, but the DOWN write failed: peers will fence this member. */
+  notMarkedDown: 1,
   usage: 64,
   /** The configuration or key file is missing, unreadable or invalid. */
   config: 78,
@@ -132,150 +134,15 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
     return err instanceof AlreadyRunning ? DAEMON_EXIT.alreadyRunning : DAEMON_EXIT.config;
   }
 
-  let joined: Awaited<ReturnType<typeof join>>;
-  try {
-    joined = await join(config, member);
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    log.err(
-      { event: "join" },
-      err instanceof JoinError ? message : `cannot open the quorum partitions: ${message}`,
-    );
-    pidFile.release();
-    return DAEMON_EXIT.cannotJoin;
-  }
-  log = log.child({ incarnation: joined.incarnation }) as Logger;
-  log.notice({ event: "join" }, `joined as member${member.id} in incarnation ${joined.incarnation}`);
-
-  let watchdog: Watchdog | undefined;
-  if (member.power.type === "watchdog") {
-    watchdog = new Watchdog(member.power.watchdogDevice ?? DEFAULT_WATCHDOG_DEVICE, {
-      timeoutSeconds: member.power.timeoutSeconds,
-      // A FIFO or file stands in for the device in the lab, never in production.
-      allowStandIn: args.lab,
-    });
-    try {
-      watchdog.open();
-    } catch (err) {
-      log.err(
-        { event: "join" },
-        `cannot arm the watchdog: ${err instanceof Error ? err.message : String(err)}`,
-      );
-      joined.io.close();
-      pidFile.release();
-      return DAEMON_EXIT.config;
-    }
-    log.notice({ event: "join" }, `armed the watchdog ${watchdog.device}`);
-  }
-
-  let daemon: MemberDaemon | undefined;
-  const peers = config.members.filter((m) => m.id !== member.id);
-  let net: HeartbeatChannels | undefined;
-  try {
-    net = await HeartbeatChannels.open(key, member, peers, (peer, channel) => daemon?.heard(peer, channel));
-  } catch (err) {
-    log.err({ event: "join" }, `cannot open the heartbeat channels: ${String(err)}`);
-    watchdog?.disarm();
-    joined.io.close();
-    pidFile.release();
-    return DAEMON_EXIT.config;
-  }
-  daemon = new MemberDaemon({
-    config,
-    member,
-    incarnation: joined.incarnation,
-    io: joined.io,
-    net,
-    log,
-    ...(watchdog !== undefined ? { watchdog } : {}),
-    selfFence: (reason) => {
-      // Left armed: if the reboot below does not happen, the watchdog resets the machine.
-      watchdog?.abandon();
-      selfFencer(args.lab, log)(reason);
-    },
-  });
-  const running = daemon;
-  const switches = new SwitchChecker(
-    peers,
-    () => running.fencesInFlight > 0,
-    ({ member: m, check }) => {
-      if (check.ok)
-        log.notice({ event: "switch", peer: m.id }, `the power switch of member ${m.name} answers again`);
-      else
-        log.warning(
-          { event: "switch", peer: m.id },
-          `the power switch of member ${m.name} does not answer, so fencing it would fail: ${check.detail}`,
-        );
-    },
-  );
-  const sync = new ConfigSync(args.configPath, () => joined.io.readConfig());
-  const startedAt = new Date().toISOString();
-  const status = (): ClusterStatus => ({
-    source: "daemon",
-    cluster: config.cluster.name,
-    configFile: args.configPath,
-    ...(sync.view >= 0 ? { configView: sync.view } : {}),
-    answeredBy: {
-      id: member.id,
-      name: member.name,
-      incarnation: joined.incarnation,
-      pid: process.pid,
-      startedAt,
-    },
-    members: running.view().map((v) => {
-      const m = config.members.find((c) => c.id === v.id);
-      const check = switches.result(v.id);
-      return {
-        ...v,
-        power:
-          m === undefined
-            ? {}
-            : {
-                ...describeSwitch(m.power),
-                outlet: m.power.outlet,
-                ...(check !== undefined ? { check } : {}),
-              },
-      };
-    }),
-    counters: { ...running.counters, net: net.counters },
-  });
-
-  const admin = await AdminServer.listen(joinPath(args.runDir, SOCKET_FILE), () => ({
-    ok: true,
-    status: status(),
-  }));
-  const syncConfig = async () => {
-    try {
-      const r = await sync.check();
-      if (r.kind === "rewritten")
-        log.notice(
-          { event: "config", view: r.view },
-          `configuration view ${r.view}: rewrote ${args.configPath}`,
-        );
-      if (r.kind === "failed")
-        log.err(
-          { event: "config", view: r.view },
-          `cannot rewrite ${args.configPath} for view ${r.view}: ${r.error}`,
-        );
-    } catch (err) {
-      log.warning(
-        { event: "config" },
-        `reading the configuration on the quorum partitions failed: ${String(err)}`,
-      );
-    }
-  };
-  await syncConfig();
-  const syncTimer = setInterval(
-    () => void syncConfig(),
-    CONFIG_SYNC_INTERVALS * config.cluster.heartbeatInterval * 1000,
-  );
-
-  let stopping = false;
+  // Everything that can fail without touching the shared disk comes before joining, so a member
+  // that cannot run never leaves an UP status behind for its peers to fence.
+  let running: MemberDaemon | undefined;
+  let stopAsked = false;
   const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    log.notice({ event: "stop" }, "stopping: marking this member DOWN");
-    void running.stop();
+    if (stopAsked) return;
+    stopAsked = true;
+    log.notice({ event: "stop" }, "stopping: marking this member DOWN once nothing is under way");
+    void running?.stop();
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
@@ -295,18 +162,182 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
     }
   });
 
-  running.start();
-  void switches.checkAll();
-  const switchTimer = setInterval(() => void switches.checkAll(), SWITCH_CHECK_MS);
-  await running.finished;
+  const peers = config.members.filter((m) => m.id !== member.id);
+  let net: HeartbeatChannels;
+  try {
+    net = await HeartbeatChannels.open(key, member, peers, (peer, channel) => running?.heard(peer, channel));
+  } catch (err) {
+    log.err({ event: "start" }, `cannot open the heartbeat channels: ${String(err)}`);
+    pidFile.release();
+    return DAEMON_EXIT.config;
+  }
+
+  let watchdog: Watchdog | undefined;
+  if (member.power.type === "watchdog") {
+    watchdog = new Watchdog(member.power.watchdogDevice ?? DEFAULT_WATCHDOG_DEVICE, {
+      timeoutSeconds: member.power.timeoutSeconds,
+      // A FIFO or file stands in for the device in the lab, never in production.
+      allowStandIn: args.lab,
+    });
+    try {
+      watchdog.open();
+    } catch (err) {
+      log.err(
+        { event: "start" },
+        `cannot arm the watchdog: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      await net.close();
+      pidFile.release();
+      return DAEMON_EXIT.config;
+    }
+    log.notice({ event: "start" }, `armed the watchdog ${watchdog.device}`);
+  }
+
+  const switches = new SwitchChecker(
+    peers,
+    () => (running?.fencesInFlight ?? 0) > 0,
+    ({ member: m, check }) => {
+      if (check.ok)
+        log.notice({ event: "switch", peer: m.id }, `the power switch of member ${m.name} answers again`);
+      else
+        log.warning(
+          { event: "switch", peer: m.id },
+          `the power switch of member ${m.name} does not answer, so fencing it would fail: ${check.detail}`,
+        );
+    },
+  );
+  const startedAt = new Date().toISOString();
+  let sync: ConfigSync | undefined;
+  const status = (daemon: MemberDaemon): ClusterStatus => ({
+    source: "daemon",
+    cluster: config.cluster.name,
+    configFile: args.configPath,
+    ...(sync !== undefined && sync.view >= 0 ? { configView: sync.view } : {}),
+    answeredBy: {
+      id: member.id,
+      name: member.name,
+      incarnation: daemon.incarnation,
+      pid: process.pid,
+      startedAt,
+    },
+    members: daemon.view().map((v) => {
+      const m = config.members.find((c) => c.id === v.id);
+      const check = switches.result(v.id);
+      return {
+        ...v,
+        power:
+          m === undefined
+            ? {}
+            : {
+                ...describeSwitch(m.power),
+                outlet: m.power.outlet,
+                ...(check !== undefined ? { check } : {}),
+              },
+      };
+    }),
+    counters: { ...daemon.counters, net: net.counters },
+  });
+  let admin: AdminServer;
+  try {
+    admin = await AdminServer.listen(joinPath(args.runDir, SOCKET_FILE), () =>
+      running === undefined
+        ? { ok: false, error: "the member is still joining; ask again in a moment" }
+        : { ok: true, status: status(running) },
+    );
+  } catch (err) {
+    log.err({ event: "start" }, `cannot open the admin socket in ${args.runDir}: ${String(err)}`);
+    watchdog?.disarm();
+    await net.close();
+    pidFile.release();
+    return DAEMON_EXIT.config;
+  }
+  const shutDown = async () => {
+    await admin.close();
+    await net.close();
+    pidFile.release();
+  };
+
+  let joined: Joined;
+  try {
+    joined = await join(config, member, args.configPath);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log.err(
+      { event: "join" },
+      err instanceof JoinError ? message : `cannot open the quorum partitions: ${message}`,
+    );
+    watchdog?.disarm();
+    await shutDown();
+    return err instanceof JoinError && err.alreadyRunning
+      ? DAEMON_EXIT.alreadyRunning
+      : DAEMON_EXIT.cannotJoin;
+  }
+  log = log.child({ incarnation: joined.incarnation }) as Logger;
+  log.notice({ event: "join" }, `joined as member${member.id} in incarnation ${joined.incarnation}`);
+
+  const daemon = new MemberDaemon({
+    config,
+    member,
+    incarnation: joined.incarnation,
+    io: joined.io,
+    net,
+    log,
+    ...(watchdog !== undefined ? { watchdog } : {}),
+    selfFence: (reason) => {
+      // Left armed: if the reboot below does not happen, the watchdog resets the machine.
+      watchdog?.abandon();
+      selfFencer(args.lab, log)(reason);
+    },
+  });
+  running = daemon;
+  daemon.start();
+  if (stopAsked) void daemon.stop();
+
+  sync = new ConfigSync(args.configPath, () => joined.io.readConfig());
+  const configSync = sync;
+  const syncConfig = async () => {
+    try {
+      const r = await configSync.check();
+      if (r.kind === "rewritten")
+        log.notice(
+          { event: "config", view: r.view },
+          `configuration view ${r.view}: rewrote ${args.configPath}`,
+        );
+      if (r.kind === "failed")
+        log.err(
+          { event: "config", view: r.view },
+          `cannot rewrite ${args.configPath} for view ${r.view}: ${r.error}`,
+        );
+    } catch (err) {
+      log.warning(
+        { event: "config" },
+        `reading the configuration on the quorum partitions failed: ${String(err)}`,
+      );
+    }
+  };
+  void syncConfig();
+  const syncTimer = setInterval(
+    () => void syncConfig(),
+    CONFIG_SYNC_INTERVALS * config.cluster.heartbeatInterval * 1000,
+  );
+  void switches.checkAll().catch(() => {});
+  const switchTimer = setInterval(() => void switches.checkAll().catch(() => {}), SWITCH_CHECK_MS);
+
+  const markedDown = await daemon.finished;
   clearInterval(switchTimer);
-  // Marked DOWN: peers no longer count on this member, so its watchdog may stand down.
-  watchdog?.disarm();
   clearInterval(syncTimer);
-  await admin.close();
-  await net.close();
+  if (markedDown) {
+    // Marked DOWN: peers no longer count on this member, so its watchdog may stand down.
+    watchdog?.disarm();
+  } else {
+    // Peers still see it UP and will fence it; a watchdog left armed makes sure of that.
+    watchdog?.abandon();
+  }
+  await shutDown();
   joined.io.close();
-  pidFile.release();
-  log.notice({ event: "stop" }, "stopped");
-  return DAEMON_EXIT.stopped;
+  log.notice(
+    { event: "stop" },
+    markedDown ? "stopped" : "stopped without marking DOWN; peers will fence this member",
+  );
+  return markedDown ? DAEMON_EXIT.stopped : DAEMON_EXIT.notMarkedDown;
 }

@@ -54,13 +54,14 @@ async function checkOne(member: MemberConfig): Promise<SwitchCheck> {
   const at = new Date().toISOString();
   const { outlet: _outlet, ...config } = member.power;
   if (config.type === "none") return { ok: true, at, detail: "type none: there is no switch to check" };
-  const sw = createSwitch(config, { warn: () => {} });
+  let sw: ReturnType<typeof createSwitch> | undefined;
   try {
+    sw = createSwitch(config, { warn: () => {} });
     await sw.health();
     return { ok: true, at, detail: `${sw.name} answers` };
   } catch (err) {
     return { ok: false, at, detail: err instanceof Error ? err.message : String(err) };
   } finally {
-    await sw.close().catch(() => {});
+    await sw?.close().catch(() => {});
   }
 }

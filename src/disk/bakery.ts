@@ -27,6 +27,8 @@ export interface LockOptions {
   pollMs?: number;
   staleMs?: number;
   waitMs?: number;
+  /** Gives up waiting (with a LockTimeoutError) once aborted; a lock already taken is unaffected. */
+  signal?: AbortSignal;
 }
 
 interface SlotView {
@@ -85,7 +87,9 @@ async function bakery<T>(
   const write = (lock?: Omit<LockSlot, "member" | "incarnation" | "target">): Promise<void> => {
     if (lock !== undefined) current = lock;
     const snapshot = current;
-    queue = queue.then(() => pair.writeLock({ ...base, ...snapshot }, generation++));
+    // A failed write must not stop the ones after it: a slot that stops changing is stale to the
+    // others, who would then take the lock while this member still holds it.
+    queue = queue.catch(() => {}).then(() => pair.writeLock({ ...base, ...snapshot }, generation++));
     return queue;
   };
 
@@ -111,6 +115,8 @@ async function bakery<T>(
         return s.lock.ticket !== 0 && (s.lock.ticket < ticket || (s.lock.ticket === ticket && j < me));
       });
       if (blocking.length === 0) break;
+      if (options.signal?.aborted)
+        throw new LockTimeoutError("stopped waiting for the disk lock: asked to give up");
       if (now - started > waitMs) {
         const who = blocking.map((s) => `member ${s.lock.member}`).join(", ");
         throw new LockTimeoutError(

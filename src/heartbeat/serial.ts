@@ -8,6 +8,9 @@ import { PACKET_BYTES } from "./packet.js";
 export const SERIAL_BAUD = 19200;
 /** A line that went away (a USB adapter unplugged, a cable simulator stopped) is reopened this often. */
 export const SERIAL_REOPEN_MS = 2_000;
+/** Heartbeats waiting to go out beyond this are dropped: a line slower than the heartbeat rate
+ * must not queue them without end, and a late heartbeat is worth nothing. */
+const MAX_QUEUED_BYTES = 4 * (PACKET_BYTES * 2 + 1);
 /** A line longer than a packet's is noise; it is dropped and not buffered without end. */
 const MAX_LINE = PACKET_BYTES * 2 + 2;
 
@@ -89,7 +92,7 @@ export class SerialChannel {
   send(packet: Buffer): Promise<void> {
     if (packet.length !== PACKET_BYTES) throw new RangeError(`a heartbeat is ${PACKET_BYTES} bytes`);
     return new Promise((resolve) => {
-      if (!this.port.isOpen) {
+      if (!this.port.isOpen || this.port.writableLength > MAX_QUEUED_BYTES) {
         this.errors++;
         resolve();
         return;

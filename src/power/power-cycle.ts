@@ -10,6 +10,8 @@ export interface PowerCycleResult {
   detail: string;
   /** Switching it on again failed: the member stays off until someone looks. */
   onFailed?: string;
+  /** Off was assumed after a wait (a watchdog), not seen by a switch. */
+  byTime: boolean;
 }
 
 export interface PowerCycleOptions {
@@ -30,7 +32,7 @@ export async function powerCycle(
     try {
       await sw.off(outlet);
     } catch (err) {
-      return { confirmedOff: false, detail: err instanceof Error ? err.message : String(err) };
+      return { confirmedOff: false, detail: err instanceof Error ? err.message : String(err), byTime: false };
     }
     const how =
       sw.confirmation === "switch"
@@ -39,11 +41,17 @@ export async function powerCycle(
           ? "off assumed: its watchdog has surely fired"
           : "type none: nothing was switched off (unsafe)";
     const detail = `${sw.name} outlet ${outlet}: ${how}`;
+    const byTime = sw.confirmation === "time";
     try {
       await sw.on(outlet);
-      return { confirmedOff: true, detail };
+      return { confirmedOff: true, detail, byTime };
     } catch (err) {
-      return { confirmedOff: true, detail, onFailed: err instanceof Error ? err.message : String(err) };
+      return {
+        confirmedOff: true,
+        detail,
+        byTime,
+        onFailed: err instanceof Error ? err.message : String(err),
+      };
     }
   } finally {
     await sw.close().catch(() => {});

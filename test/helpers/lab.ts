@@ -2,7 +2,7 @@
 // on loop devices, and simulated power switches whose outlets are wired to the members: off kills
 // a member's whole process group, on starts it again, as a power cycle would.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { ClusterStatus } from "../../src/admin/cluster-status.js";
 import { askDaemon } from "../../src/admin/daemon-client.js";
@@ -128,9 +128,20 @@ export class Lab {
     return ends;
   }
 
-  /** Cuts the serial cable: socat ends and both pseudo-terminals go away. */
-  cutSerialCable(): void {
-    for (const sim of this.sims) if (sim.spawnfile === "socat" && sim.exitCode === null) sim.kill("SIGTERM");
+  /** Cuts the serial cable: socat ends and both pseudo-terminals go away before this returns, so
+   * a cable plugged in again is never unlinked by the old one's exit. */
+  async cutSerialCable(): Promise<void> {
+    const cables = this.sims.filter((sim) => sim.spawnfile === "socat" && sim.exitCode === null);
+    await Promise.all(
+      cables.map(
+        (sim) =>
+          new Promise((resolve) => {
+            sim.once("exit", resolve);
+            sim.kill("SIGTERM");
+          }),
+      ),
+    );
+    for (const end of ["ttyA", "ttyB"]) rmSync(join(this.dir.path, end), { force: true });
   }
 
   async startNps(extra: string[] = []): Promise<number> {

@@ -1,14 +1,15 @@
-// Two members as real processes on loop devices, fenced through a simulated RPS-10 on a
-// pseudo-terminal whose outlets kill and restart the member processes. Detection and fence times
+// Two members as real processes on loop devices, fenced through simulated RPS-10s on
+// pseudo-terminals whose outlets kill and restart the member processes. Detection and fence times
 // are printed; they are figures, not assertions (the waits below are correctness bounds only).
-import { execFileSync } from "node:child_process";
-import { copyFileSync, readFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { changeConfig } from "../../src/admin/change.js";
 import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
 import { setEntry } from "../../src/config/edit.js";
 import { processRunning } from "../../src/daemon/pid-file.js";
+import { DAEMON_EXIT } from "../../src/daemon/run.js";
 import { stop } from "../../src/daemon/service.js";
 import { mailboxIndex, slotOffset } from "../../src/disk/layout.js";
 import { QuorumPair } from "../../src/disk/pair.js";
@@ -18,10 +19,12 @@ import { describeAsRoot } from "../helpers/root.js";
 
 const lab = new Lab({
   members: 2,
-  power: () => ({ type: "rps10", device: rps10 }),
+  // Wired as on real hardware: each member's outlet is on a switch whose serial line only its
+  // peer opens, so a member that hangs never holds the line its own fence needs.
+  power: (m) => ({ type: "rps10", device: rps10[m] as string }),
   serial: (m) => cable[m],
 });
-let rps10 = "";
+let rps10: string[] = [];
 let cable: string[] = [];
 
 function after(lines: LogLine[], sinceMs: number, match: (l: LogLine) => boolean): LogLine | undefined {
@@ -33,7 +36,7 @@ const figure = (text: string) => process.stdout.write(`  [figure] ${text}\n`);
 describeAsRoot("two members fenced through an RPS-10 simulator", () => {
   beforeAll(async () => {
     await lab.create();
-    rps10 = await lab.startRps10();
+    rps10 = [await lab.startRps10(), await lab.startRps10()];
     cable = await lab.startSerialCable();
     lab.writeConfig();
     lab.start(0);
@@ -55,7 +58,7 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
       ["m0", "up"],
       ["m1", "up"],
     ]);
-    expect(s.members[1]?.power).toMatchObject({ type: "rps10", device: rps10, outlet: "1" });
+    expect(s.members[1]?.power).toMatchObject({ type: "rps10", device: rps10[1], outlet: "1" });
 
     const out: string[] = [];
     const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t) };
@@ -102,7 +105,7 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
 
   it("a cut serial cable shows as a down channel and changes nothing else; the line is reopened", async () => {
     const t0 = Date.now();
-    lab.cutSerialCable();
+    await lab.cutSerialCable();
     const cut = await lab.waitFor("member 0 to see the serial channel down", 5_000, async () => {
       const st = await lab.status(0);
       return st.members[1]?.channels.join() === "ok,down" ? st : undefined;
@@ -221,5 +224,40 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
       after(lab.log(0), t0, (l) => l.peer === 1 && (l.event === "fence" || l.to === "hung")),
     ).toBeUndefined();
     expect(lab.log(1).at(-1)?.msg).toBe("stopped");
+  }, 30_000);
+
+  it("refuses a second daemon for a member that is already running, whatever its run directory", () => {
+    const run = (runDir: string, config = lab.config) =>
+      spawnSync(
+        process.execPath,
+        [
+          "dist/cli/clumanager.js",
+          "daemon",
+          "--foreground",
+          "-c",
+          config,
+          "--member",
+          "m0",
+          "--run-dir",
+          runDir,
+          "--lab",
+        ],
+        { encoding: "utf8", timeout: 30_000 },
+      );
+    const same = run(lab.runDir(0));
+    expect(same.status).toBe(DAEMON_EXIT.alreadyRunning);
+    expect(same.stdout).toContain("clumanager is already running as pid");
+    // As if on another machine: its own run directory and its own heartbeat address.
+    const other = join(lab.dir.path, "other-machine.conf");
+    const text = readFileSync(lab.config, "utf8")
+      .replace(`port = ${lab.ports[0]}\n`, `port = ${(lab.ports[0] ?? 0) + 7}\n`)
+      .replace(`  start chan1\n    type = serial\n    device = ${cable[0]}\n  end chan1\n`, "");
+    writeFileSync(other, text, { mode: 0o600 });
+    const elsewhere = run(join(lab.dir.path, "another-run-dir"), other);
+    expect(elsewhere.status).toBe(DAEMON_EXIT.alreadyRunning);
+    expect(elsewhere.stdout).toContain(
+      "member0 (m0) is already running somewhere: its status block is still being written",
+    );
+    expect(lab.pid(0)).toBeDefined();
   }, 30_000);
 });
