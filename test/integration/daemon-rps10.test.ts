@@ -119,6 +119,39 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
       expect(lab.log(m).filter((l) => Date.parse(l.time) >= t0 && l.event !== undefined)).toEqual([]);
   }, 30_000);
 
+  it("cluster monitor prints the status again at each interval, COUNT times", async () => {
+    const out: string[] = [];
+    const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t) };
+    const args = [
+      "-c",
+      lab.config,
+      "--run-dir",
+      lab.runDir(0),
+      "--json",
+      "--",
+      "cluster",
+      "monitor",
+      "0.5",
+      "3",
+    ];
+    const started = Date.now();
+    expect(await cluadmin(args, io)).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    const frames = out.map((l) => JSON.parse(l) as { members: { heartbeat?: number }[] });
+    expect(frames).toHaveLength(3);
+    // A live peer's counter moves from one frame to the next.
+    const beats = frames.map((f) => f.members[1]?.heartbeat ?? 0);
+    expect(beats[2]).toBeGreaterThan(beats[0] as number);
+    const text: string[] = [];
+    const plain = { out: (t: string) => text.push(t), err: (t: string) => text.push(t) };
+    await cluadmin(
+      ["-c", lab.config, "--run-dir", lab.runDir(0), "--", "cluster", "monitor", "0.1", "2"],
+      plain,
+    );
+    expect(text).toHaveLength(2);
+    expect(text[1]).toMatch(/^--- \d{4}-\d\d-\d\dT[\d:.]+Z\ncluster lab/);
+  });
+
   it("with no daemon answering, cluster status reads the partitions and sees the counters move", async () => {
     const out: string[] = [];
     const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t) };
