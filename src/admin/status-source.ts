@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { parseDocument } from "../config/document.js";
 import { formatErrors, validateDocument } from "../config/validate.js";
 import { SOCKET_FILE } from "../daemon/paths.js";
+import { DiskError } from "../disk/errors.js";
 import { ChangeRefused, currentConfigText } from "./change.js";
 import type { ClusterStatus } from "./cluster-status.js";
 import { askDaemon, DaemonUnreachable } from "./daemon-client.js";
@@ -32,5 +33,10 @@ export async function clusterStatus(
       `${why}, and the configuration is not valid, so the quorum partitions cannot be found:\n${formatErrors(configPath, checked.errors).join("\n")}`,
     );
   }
-  return statusFromPartitions(checked.config, configPath, why, member);
+  try {
+    return await statusFromPartitions(checked.config, configPath, why, member);
+  } catch (err) {
+    if (!(err instanceof DiskError)) throw err;
+    throw new ChangeRefused(`${why}, and the quorum partitions cannot be read either: ${err.message}`);
+  }
 }

@@ -5,6 +5,7 @@
 // core cannot do without I/O: status writes go to the disk one at a time and in order, the fencing
 // lock is held from "granted" to "release", and every outcome comes back as an observation.
 import { performance } from "node:perf_hooks";
+import type { MemberRow } from "../admin/cluster-status.js";
 import type { ClusterConfig, MemberConfig } from "../config/model.js";
 import { type MemberAction, MemberCore, type Observation } from "../core/member.js";
 import type { SelfFenceReason } from "../core/self-health.js";
@@ -38,15 +39,8 @@ export interface MemberDaemonOptions {
   now?: () => number;
 }
 
-export interface PeerView {
-  id: number;
-  name: string;
-  state: string;
-  incarnation?: number;
-  heartbeat?: number;
-  channels: string[];
-  fence?: { message: string; atMs: number };
-}
+/** A member as this daemon sees it: a row of cluster status, before its power switch is added. */
+export type PeerView = Omit<MemberRow, "power" | "lastWrite">;
 
 export function tickMs(intervalMs: number): number {
   return Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, Math.floor(intervalMs / TICKS_PER_INTERVAL)));
