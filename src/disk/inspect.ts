@@ -76,7 +76,8 @@ function summarise(region: RegionName, block: Block): string {
       const s = decodeService(p);
       if (!s.ok) return fail(s);
       const v = s.value;
-      const owner = v.owner === NO_OWNER ? "no owner" : `owner ${v.owner}`;
+      const owner =
+        v.owner === NO_OWNER ? "no owner" : `owner ${v.owner} (incarnation ${v.ownerIncarnation})`;
       const last = v.lastOwner === NO_OWNER ? "" : `, last owner ${v.lastOwner}`;
       return `service ${v.index} "${v.name}" ${ServiceState[v.state]}, ${owner}${last}, ${v.restarts} restarts`;
     }

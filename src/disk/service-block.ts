@@ -22,13 +22,25 @@ export interface ServiceRecord {
   name: string;
   state: ServiceState;
   owner: number;
+  /** The owner's incarnation when it took the service: its takeover waits for that life to be
+   * fenced, and a later life of the same member does not own it. */
+  ownerIncarnation: number;
   lastOwner: number;
   restarts: number;
   /** Wall-clock time of the last transition, for people only. */
   transitionWallMs: number;
 }
 
-const F = { index: 0, state: 2, owner: 4, lastOwner: 6, restarts: 8, transitionWallMs: 16, name: 24 };
+const F = {
+  index: 0,
+  state: 2,
+  owner: 4,
+  lastOwner: 6,
+  restarts: 8,
+  transitionWallMs: 16,
+  ownerIncarnation: 24,
+  name: 32,
+};
 export const SERVICE_PAYLOAD_BYTES = F.name + NAME_BYTES;
 
 export function emptyService(index: number): ServiceRecord {
@@ -37,6 +49,7 @@ export function emptyService(index: number): ServiceRecord {
     name: "",
     state: ServiceState.Unused,
     owner: NO_OWNER,
+    ownerIncarnation: 0,
     lastOwner: NO_OWNER,
     restarts: 0,
     transitionWallMs: 0,
@@ -51,6 +64,7 @@ export function encodeService(s: ServiceRecord): Buffer {
   buf.writeInt16LE(s.lastOwner, F.lastOwner);
   buf.writeUInt32LE(s.restarts, F.restarts);
   writeU64(buf, F.transitionWallMs, s.transitionWallMs);
+  writeU64(buf, F.ownerIncarnation, s.ownerIncarnation);
   writeName(buf, F.name, NAME_BYTES, s.name, "the service name");
   return buf;
 }
@@ -66,8 +80,9 @@ export function decodeService(payload: Buffer): Decoded<ServiceRecord> {
   if (owner < NO_OWNER || lastOwner < NO_OWNER)
     return { ok: false, problem: "service owner is out of range" };
   const transitionWallMs = readU64(payload, F.transitionWallMs);
+  const ownerIncarnation = readU64(payload, F.ownerIncarnation);
   const name = readName(payload, F.name, NAME_BYTES);
-  if (transitionWallMs === undefined || name === undefined) {
+  if (transitionWallMs === undefined || ownerIncarnation === undefined || name === undefined) {
     return { ok: false, problem: "service block has a damaged field" };
   }
   return {
@@ -77,6 +92,7 @@ export function decodeService(payload: Buffer): Decoded<ServiceRecord> {
       name,
       state,
       owner,
+      ownerIncarnation,
       lastOwner,
       restarts: payload.readUInt32LE(F.restarts),
       transitionWallMs,

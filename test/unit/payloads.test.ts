@@ -102,6 +102,7 @@ describe("payload codecs", () => {
           name,
           state: enumOf(ServiceState),
           owner: fc.integer({ min: -1, max: 127 }),
+          ownerIncarnation: u64,
           lastOwner: fc.integer({ min: -1, max: 127 }),
           restarts: fc.nat(0xffffffff),
           transitionWallMs: u64,
