@@ -1,0 +1,279 @@
+// The service core: placement by hand, then many seeded runs of several cores over one shared
+// disk, with members that crash, stall and are fenced, and resources that fail. At every step no
+// service may be running on two machines, and once the faults stop every enabled service runs.
+import { describe, expect, it } from "vitest";
+import { choosePlacement, type MemberInfo, type ServiceSpec } from "../../src/core/placement.js";
+import { type ServiceAction, ServiceCore } from "../../src/core/services.js";
+import { emptyService, NO_OWNER, type ServiceRecord, ServiceState } from "../../src/disk/service-block.js";
+import { Random } from "../sim/random.js";
+
+const spec = (id: number, extra: Partial<ServiceSpec> = {}): ServiceSpec => ({
+  id,
+  name: `svc${id}`,
+  failback: false,
+  disabled: false,
+  checkIntervalMs: 1_000,
+  maxRestarts: 2,
+  restartWindowMs: 60_000,
+  ...extra,
+});
+const stopped = (index: number): ServiceRecord => ({
+  ...emptyService(index),
+  name: `svc${index}`,
+  state: ServiceState.Stopped,
+});
+const never = () => false;
+
+describe("placement", () => {
+  const members: MemberInfo[] = [
+    { id: 0, eligible: true },
+    { id: 1, eligible: true },
+    { id: 2, eligible: false },
+  ];
+
+  it("prefers the preferred member, else the least loaded, ties to the lowest id", () => {
+    const running = { ...stopped(5), state: ServiceState.Running, owner: 0, ownerIncarnation: 1 };
+    expect(choosePlacement(spec(1, { preferred: 1 }), stopped(1), members, [], never)).toBe(1);
+    expect(choosePlacement(spec(1, { preferred: 2 }), stopped(1), members, [running], never)).toBe(1);
+    expect(choosePlacement(spec(1), stopped(1), members, [], never)).toBe(0);
+  });
+
+  it("passes over the member that just gave the service up, unless no other can take it", () => {
+    const gaveUp = { ...stopped(1), lastOwner: 0 };
+    expect(choosePlacement(spec(1, { preferred: 0 }), gaveUp, members, [], never)).toBe(1);
+    expect(choosePlacement(spec(1), gaveUp, [{ id: 0, eligible: true }], [], never)).toBe(0);
+    expect(choosePlacement(spec(1), gaveUp, [{ id: 2, eligible: false }], [], never)).toBeUndefined();
+  });
+});
+
+interface Machine {
+  core: ServiceCore;
+  incarnation: number;
+  alive: boolean;
+  /** Until then it does nothing (a stall): its resources run on, its actions wait. */
+  stalledUntil: number;
+  /** Services whose resources are running on this machine now. */
+  running: Set<number>;
+}
+
+/** Several members over one disk; the disk lock makes a claim atomic, as the bakery does. */
+class ServiceWorld {
+  readonly disk = new Map<number, ServiceRecord>();
+  readonly machines: Machine[];
+  readonly fenced = new Set<string>();
+  readonly trace: string[] = [];
+  private queue: { at: number; machine: number; inc: number; run: () => void }[] = [];
+  now = 0;
+  stats = { starts: 0, takeovers: 0, failedStops: 0 };
+
+  constructor(
+    readonly rng: Random,
+    readonly specs: ServiceSpec[],
+    members: number,
+    private readonly faults: { failStart: number; failStop: number; failCheck: number },
+  ) {
+    for (const s of specs) this.disk.set(s.id, stopped(s.id));
+    this.machines = Array.from({ length: members }, (_, id) => this.boot(id, 1));
+  }
+
+  private boot(id: number, incarnation: number): Machine {
+    return {
+      core: new ServiceCore({ me: id, incarnation, services: this.specs }),
+      incarnation,
+      alive: true,
+      stalledUntil: 0,
+      running: new Set(),
+    };
+  }
+
+  private later(machine: number, delay: number, run: () => void): void {
+    const inc = (this.machines[machine] as Machine).incarnation;
+    this.queue.push({ at: this.now + delay, machine, inc, run });
+  }
+
+  private isFenced = (member: number, incarnation: number) => this.fenced.has(`${member}/${incarnation}`);
+
+  private apply(id: number, actions: ServiceAction[]): void {
+    const m = this.machines[id] as Machine;
+    for (const a of actions) {
+      if (a.kind === "claim") {
+        this.later(id, this.rng.int(1, 30), () => {
+          const fresh = { ...(this.disk.get(a.service) as ServiceRecord) };
+          // Under the lock: its transitions land before anyone else reads.
+          const out = m.core.step({ kind: "claim-read", service: a.service, record: fresh });
+          for (const t of out) if (t.kind === "transition") this.disk.set(t.record.index, t.record);
+          this.apply(
+            id,
+            out.map((t) => (t.kind === "transition" ? { ...t, landed: true } : t)) as ServiceAction[],
+          );
+        });
+      } else if (a.kind === "transition") {
+        const landed = (a as { landed?: boolean }).landed === true;
+        const land = () => {
+          this.disk.set(a.record.index, a.record);
+          this.apply(id, m.core.step({ kind: "written", service: a.record.index, ok: true, detail: "" }));
+          this.then(id, a);
+        };
+        if (landed) {
+          this.apply(id, m.core.step({ kind: "written", service: a.record.index, ok: true, detail: "" }));
+          this.then(id, a);
+        } else this.later(id, this.rng.int(1, 20), land);
+      } else if (a.kind === "check-service") {
+        this.later(id, this.rng.int(10, 200), () => {
+          const ok = m.running.has(a.service) && !this.rng.chance(this.faults.failCheck);
+          this.apply(
+            id,
+            m.core.step({ kind: "checked", service: a.service, ok, detail: "sim", nowMs: this.now }),
+          );
+        });
+      } else this.trace.push(`${this.now} m${id}: ${a.message}`);
+    }
+  }
+
+  private then(id: number, a: Extract<ServiceAction, { kind: "transition" }>): void {
+    const m = this.machines[id] as Machine;
+    const service = a.record.index;
+    if (a.then === "start") {
+      this.stats.starts++;
+      m.running.add(service);
+      this.checkInvariant();
+      this.later(id, this.rng.int(10, 500), () => {
+        const ok = !this.rng.chance(this.faults.failStart);
+        const cleanedUp = ok || !this.rng.chance(0.2);
+        if (!ok && cleanedUp) m.running.delete(service);
+        this.apply(
+          id,
+          m.core.step({ kind: "started", service, ok, cleanedUp, detail: "sim", nowMs: this.now }),
+        );
+      });
+    } else if (a.then === "stop") {
+      this.later(id, this.rng.int(10, 500), () => {
+        const ok = !this.rng.chance(this.faults.failStop);
+        if (ok) m.running.delete(service);
+        else this.stats.failedStops++;
+        this.apply(id, m.core.step({ kind: "stopped", service, ok, detail: "sim", nowMs: this.now }));
+      });
+    }
+  }
+
+  checkInvariant(): void {
+    for (const s of this.specs) {
+      const where = this.machines.flatMap((m, id) => (m.running.has(s.id) ? [id] : []));
+      if (where.length > 1) throw new Error(`${this.now}: ${s.name} runs on members ${where.join(" and ")}`);
+    }
+  }
+
+  /** A member hangs for good: its resources keep running until its switch powers it off. */
+  crashAndFence(id: number, fenceAfterMs: number): void {
+    const m = this.machines[id] as Machine;
+    m.alive = false;
+    this.trace.push(`${this.now} m${id} hangs`);
+    const inc = m.incarnation;
+    this.queue.push({
+      at: this.now + fenceAfterMs,
+      machine: -1,
+      inc: 0,
+      run: () => {
+        // The power cycle: everything on it stops, that life is dead, and it reboots.
+        this.fenced.add(`${id}/${inc}`);
+        this.machines[id] = this.boot(id, inc + 1);
+        this.trace.push(`${this.now} m${id} fenced, rebooted in incarnation ${inc + 1}`);
+      },
+    });
+  }
+
+  step(ms: number): void {
+    this.now += ms;
+    const due = this.queue.filter((e) => e.at <= this.now).sort((a, b) => a.at - b.at);
+    this.queue = this.queue.filter((e) => e.at > this.now);
+    for (const e of due) {
+      if (e.machine === -1) e.run();
+      else {
+        const m = this.machines[e.machine] as Machine;
+        if (!m.alive || m.incarnation !== e.inc) continue; // that process is gone
+        if (m.stalledUntil > this.now) this.queue.push({ ...e, at: m.stalledUntil });
+        else e.run();
+      }
+    }
+    const members: MemberInfo[] = this.machines.map((m, id) => ({
+      id,
+      eligible: m.alive && m.stalledUntil <= this.now,
+    }));
+    this.machines.forEach((m, id) => {
+      if (!m.alive || m.stalledUntil > this.now) return;
+      this.apply(
+        id,
+        m.core.step({ kind: "records", records: [...this.disk.values()].map((r) => ({ ...r })) }),
+      );
+      this.apply(
+        id,
+        m.core.step({ kind: "tick", nowMs: this.now, members, healthy: true, isFenced: this.isFenced }),
+      );
+    });
+    this.checkInvariant();
+  }
+}
+
+function runSeed(seed: number): ServiceWorld {
+  const rng = new Random(seed);
+  const specs = [
+    spec(0, { preferred: 0, failback: true }),
+    spec(1, { preferred: 1 }),
+    spec(2),
+    spec(3, { disabled: seed % 7 === 0 }),
+  ];
+  const w = new ServiceWorld(rng, specs, 3, { failStart: 0.05, failStop: 0.03, failCheck: 0.05 });
+  for (let t = 0; t < 60_000; t += 100) {
+    if (rng.chance(0.004)) {
+      const id = rng.int(0, 2);
+      if ((w.machines[id] as Machine).alive) w.crashAndFence(id, rng.int(500, 8_000));
+    }
+    if (rng.chance(0.004)) (w.machines[rng.int(0, 2)] as Machine).stalledUntil = w.now + rng.int(100, 3_000);
+    w.step(100);
+  }
+  return w;
+}
+
+describe("service cores over one disk", () => {
+  it("never run a service on two machines, through crashes, stalls, fences and failing resources", () => {
+    let starts = 0;
+    let failedStops = 0;
+    for (let seed = 1; seed <= 300; seed++) {
+      try {
+        const w = runSeed(seed);
+        starts += w.stats.starts;
+        failedStops += w.stats.failedStops;
+      } catch (err) {
+        throw new Error(`seed ${seed}: ${(err as Error).message}`);
+      }
+    }
+    expect(starts).toBeGreaterThan(300);
+    expect(failedStops).toBeGreaterThan(0);
+  });
+
+  it("once faults stop and every member is back, every enabled service runs somewhere", () => {
+    const rng = new Random(4242);
+    const specs = [spec(0, { preferred: 2 }), spec(1), spec(2)];
+    const w = new ServiceWorld(rng, specs, 3, { failStart: 0, failStop: 0, failCheck: 0 });
+    for (let t = 0; t < 5_000; t += 100) w.step(100);
+    expect([...w.disk.values()].map((r) => r.state)).toEqual([
+      ServiceState.Running,
+      ServiceState.Running,
+      ServiceState.Running,
+    ]);
+    expect(w.disk.get(0)?.owner).toBe(2);
+    // Its owner hangs and is fenced: the service moves, and only after the fence.
+    w.crashAndFence(2, 3_000);
+    for (let t = 0; t < 2_500; t += 100) {
+      w.step(100);
+      expect(w.disk.get(0)?.owner).toBe(2);
+    }
+    for (let t = 0; t < 5_000; t += 100) w.step(100);
+    const moved = w.disk.get(0) as ServiceRecord;
+    expect(moved.state).toBe(ServiceState.Running);
+    expect(
+      moved.owner === 0 || moved.owner === 1 || (moved.owner === 2 && moved.ownerIncarnation === 2),
+    ).toBe(true);
+    expect(moved.owner).not.toBe(NO_OWNER);
+  });
+});
