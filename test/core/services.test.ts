@@ -112,11 +112,11 @@ class ServiceWorld {
         const land = () => {
           this.disk.set(a.record.index, a.record);
           this.apply(id, m.core.step({ kind: "written", service: a.record.index, ok: true, detail: "" }));
-          this.then(id, a);
+          this.afterWrite(id, a);
         };
         if (landed) {
           this.apply(id, m.core.step({ kind: "written", service: a.record.index, ok: true, detail: "" }));
-          this.then(id, a);
+          this.afterWrite(id, a);
         } else this.later(id, this.rng.int(1, 20), land);
       } else if (a.kind === "check-service") {
         this.later(id, this.rng.int(10, 200), () => {
@@ -130,7 +130,7 @@ class ServiceWorld {
     }
   }
 
-  private then(id: number, a: Extract<ServiceAction, { kind: "transition" }>): void {
+  private afterWrite(id: number, a: Extract<ServiceAction, { kind: "transition" }>): void {
     const m = this.machines[id] as Machine;
     const service = a.record.index;
     if (a.then === "start") {

@@ -4,7 +4,7 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { FsResource } from "../../src/services/fs.js";
 import { IpResource } from "../../src/services/ip.js";
 import { attachLoop, detachAll } from "../helpers/loop.js";
