@@ -19,6 +19,15 @@ export interface MemberRow {
   lastWrite?: string;
 }
 
+export interface ServiceRow {
+  id: number;
+  name: string;
+  /** disabled, stopped, starting, running, stopping, failed. */
+  state: string;
+  owner?: string;
+  restarts: number;
+}
+
 export interface ClusterStatus {
   source: "daemon" | "partitions";
   cluster: string;
@@ -26,6 +35,7 @@ export interface ClusterStatus {
   configView?: number;
   answeredBy?: { id: number; name: string; incarnation: number; pid: number; startedAt: string };
   members: MemberRow[];
+  services?: ServiceRow[];
   counters?: Record<string, unknown>;
   /** Why the view is limited (no daemon), for people. */
   note?: string;
@@ -65,6 +75,10 @@ export function renderStatus(s: ClusterStatus): string {
     ]);
   }
   lines.push(table(rows));
+  if (s.services !== undefined && s.services.length > 0) {
+    const rows = s.services.map((v) => [v.name, v.state, v.owner ?? "-", String(v.restarts)]);
+    lines.push("", table([["service", "state", "owner", "restarts"], ...rows]));
+  }
   const silent = s.members.filter((m) => (m.power.check as { ok: boolean } | undefined)?.ok === false);
   if (silent.length > 0) {
     lines.push("", "power switches not answering (fencing these members would fail):");

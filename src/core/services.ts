@@ -186,7 +186,12 @@ export class ServiceCore {
       }
       if (this.leaving || !this.healthy) continue;
       const earlierLife = r.owner === this.config.me;
-      if (earlierLife) {
+      if (needsSettling(spec, r)) {
+        // A block never written (a new service) or whose enabled/disabled setting changed in the
+        // configuration: whoever gets the lock first records it.
+        l.op = "claiming";
+        out.push({ kind: "claim", service: spec.id });
+      } else if (earlierLife) {
         // An earlier life of this member left it. Its resources may still run on this machine,
         // so they are stopped here (under the lock: peers may have fenced that life and want it).
         l.op = "claiming";
@@ -227,7 +232,19 @@ export class ServiceCore {
       l.stopReason = "earlier-life";
       return [this.transition(fresh, ServiceState.Stopping, "stop", ours)];
     }
+    if (needsSettling(spec, fresh)) {
+      const state = spec.disabled ? ServiceState.Disabled : ServiceState.Stopped;
+      return [
+        this.transition(fresh, state, "none", { name: spec.name, owner: NO_OWNER, ownerIncarnation: 0 }),
+      ];
+    }
     if (!this.healthy || this.leaving || !needsHome(spec, fresh, this.isFenced)) return [];
+    // Placement again, on the block as it is now: a claim made to settle a block, or on a view
+    // that has since changed, must not take a service meant for another member.
+    if (
+      choosePlacement(spec, fresh, this.members, [...this.records.values()], this.isFenced) !== this.config.me
+    )
+      return [];
     l.op = "starting";
     const lastOwner = fresh.owner !== NO_OWNER ? fresh.owner : fresh.lastOwner;
     return [this.transition(fresh, ServiceState.Starting, "start", { ...ours, lastOwner, name: spec.name })];
@@ -339,4 +356,14 @@ export class ServiceCore {
     l.failures.push(this.nowMs);
     return [report, ...this.beginStop(service, "restart")];
   }
+}
+
+/**
+ * The block disagrees with the configuration in a way any member may settle: it was never
+ * written, or the service is enabled or disabled in the configuration while nobody runs it.
+ */
+function needsSettling(spec: ServiceSpec, r: ServiceRecord): boolean {
+  if (r.state === ServiceState.Unused) return true;
+  if (r.owner !== NO_OWNER) return false;
+  return spec.disabled ? r.state === ServiceState.Stopped : r.state === ServiceState.Disabled;
 }

@@ -11,17 +11,21 @@ import { type MemberAction, MemberCore, type Observation } from "../core/member.
 import type { SelfFenceReason } from "../core/self-health.js";
 import type { Repair } from "../disk/errors.js";
 import { MailKind } from "../disk/mailbox-block.js";
+import type { ServiceRecord } from "../disk/service-block.js";
 import { MemberState, type MemberStatus } from "../disk/status-block.js";
 import { ChannelState } from "../heartbeat/channel-state.js";
 import type { HeartbeatChannels } from "../heartbeat/channels.js";
 import { powerCycle } from "../power/power-cycle.js";
 import type { Logger } from "./logger.js";
 import type { BeatOutcome, QuorumIo } from "./quorum-io.js";
+import { ServiceDaemon } from "./service-daemon.js";
 
 /** The core is ticked this many times per heartbeat interval, within the bounds below. */
 export const TICKS_PER_INTERVAL = 10;
 export const MIN_TICK_MS = 10;
 export const MAX_TICK_MS = 100;
+/** Heartbeat intervals after joining before this member places any service. */
+export const SERVICE_SETTLE_INTERVALS = 2;
 
 export interface MemberDaemonOptions {
   config: ClusterConfig;
@@ -64,6 +68,13 @@ export class MemberDaemon {
   private resolveExited!: (markedDown: boolean) => void;
   /** Power-switch actions under way here. */
   fencesInFlight = 0;
+  readonly services: ServiceDaemon;
+  /** Every use of this member's lock slot, fencing or taking a service, one after another. */
+  private lockChain: Promise<void> = Promise.resolve();
+  /** A stop was asked for: services are being stopped before the member marks itself DOWN. */
+  private stopping = false;
+  private memberStopFed = false;
+  private startedMs = 0;
   readonly counters = { beats: 0, writeFailures: 0, readFailures: 0, repairs: 0, fences: 0 };
 
   constructor(private readonly o: MemberDaemonOptions) {
@@ -84,6 +95,12 @@ export class MemberDaemon {
       this.now(),
     );
     this.channels = new ChannelState({ intervalMs, tko: cluster.tko });
+    this.services = new ServiceDaemon(o.config, o.member, o.incarnation, {
+      log: o.log,
+      writeService: (record) => o.io.writeService(record),
+      underLock: (service, work) => this.withLock(service, work),
+      guard: (work) => this.guard(work),
+    });
     this.exited = new Promise((r) => {
       this.resolveExited = r;
     });
@@ -95,9 +112,63 @@ export class MemberDaemon {
 
   /** Starts ticking; resolves `finished` after a clean stop. */
   start(): void {
+    this.startedMs = this.now();
     const every = tickMs(this.o.config.cluster.heartbeatInterval * 1000);
-    this.timer = setInterval(() => this.feed({ kind: "tick", nowMs: this.now() }), every);
-    this.feed({ kind: "tick", nowMs: this.now() });
+    this.timer = setInterval(() => this.tick(), every);
+    this.tick();
+  }
+
+  private tick(): void {
+    const nowMs = this.now();
+    this.feed({ kind: "tick", nowMs });
+    if (this.core.finished !== undefined) return;
+    // Peers count as homes for services only while their heartbeat moves; this member only while
+    // it is healthy and not leaving.
+    const members = this.o.config.members.map((m) => ({
+      id: m.id,
+      eligible:
+        m.id === this.o.member.id
+          ? this.core.healthy(nowMs) && !this.stopping
+          : this.core.peerState(m.id) === "up",
+    }));
+    // A member that just joined has not seen its peers yet: placing services at once would take
+    // everything, preferred elsewhere or not. Two intervals let every live peer's write be read.
+    if (nowMs - this.startedMs >= SERVICE_SETTLE_INTERVALS * this.o.config.cluster.heartbeatInterval * 1000)
+      this.services.tick(nowMs, members, this.core.healthy(nowMs), (m, i) => this.core.isFenced(m, i));
+    if (this.stopping && !this.memberStopFed && this.services.idle) {
+      // Every service of this member is stopped and recorded: now it may leave.
+      this.memberStopFed = true;
+      this.feed({ kind: "stop" });
+    }
+  }
+
+  /**
+   * Runs `work` holding the disk lock, after whatever holds or awaits it here, with service
+   * block `service` as it is on the disk now.
+   */
+  private withLock(service: number, work: (fresh: ServiceRecord) => Promise<void>): Promise<void> {
+    const run = this.lockChain.then(async () => {
+      let done!: () => void;
+      const released = new Promise<void>((r) => {
+        done = r;
+      });
+      await this.o.io.holdLock(
+        this.o.incarnation,
+        async () => {
+          try {
+            const fresh = (await this.o.io.readServices()).records[service];
+            if (fresh === undefined) throw new Error(`service block ${service} is not on the partitions`);
+            await work(fresh);
+          } finally {
+            done();
+          }
+        },
+        released,
+        new AbortController().signal,
+      );
+    });
+    this.lockChain = run.catch(() => {});
+    return run;
   }
 
   get finished(): Promise<boolean> {
@@ -116,7 +187,10 @@ export class MemberDaemon {
    * no peer fences it, then resolves `finished`.
    */
   stop(): Promise<boolean> {
-    this.feed({ kind: "stop" });
+    if (!this.stopping) {
+      this.stopping = true;
+      this.services.feed({ kind: "leave" });
+    }
     return this.exited;
   }
 
@@ -298,6 +372,23 @@ export class MemberDaemon {
     for (const mail of r.mail ?? []) {
       if (mail.kind !== MailKind.Empty) this.feed({ kind: "mail", mail, nowMs });
     }
+    if (this.core.finished === undefined && r.written) this.readServices();
+  }
+
+  /** The service blocks, after each heartbeat: what the service manager decides from. */
+  private readServices(): void {
+    this.guard(
+      this.o.io.readServices().then(
+        (s) => {
+          if (this.core.finished === undefined) this.services.feed({ kind: "records", records: s.records });
+        },
+        (err: unknown) =>
+          this.o.log.warning(
+            { event: "read-failed", error: String(err) },
+            `reading the service blocks failed: ${String(err)}`,
+          ),
+      ),
+    );
   }
 
   private leave(incarnation: number, heartbeat: number): void {
@@ -343,22 +434,25 @@ export class MemberDaemon {
         r();
       };
     });
-    this.lockSettled = this.o.io
-      .holdLock(
-        this.o.incarnation,
-        async () => {
-          const notices = await this.o.io.fencedNotices();
-          granted = true;
-          this.o.log.info({ event: "fence-lock" }, "holding the fencing lock");
-          this.feed({ kind: "fence-lock-granted", notices });
-        },
-        released,
-        giveUp.signal,
+    this.lockSettled = this.lockChain
+      .then(() =>
+        this.o.io.holdLock(
+          this.o.incarnation,
+          async () => {
+            const notices = await this.o.io.fencedNotices();
+            granted = true;
+            this.o.log.info({ event: "fence-lock" }, "holding the fencing lock");
+            this.feed({ kind: "fence-lock-granted", notices });
+          },
+          released,
+          giveUp.signal,
+        ),
       )
       .catch((err: unknown) => {
         this.o.log.warning({ event: "fence-lock", err: String(err) }, `fencing lock: ${String(err)}`);
         if (!granted) this.feed({ kind: "fence-lock-failed" });
       });
+    this.lockChain = this.lockSettled;
   }
 
   private async fence(member: number, incarnation: number, attempt: number): Promise<void> {

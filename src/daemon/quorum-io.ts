@@ -7,6 +7,7 @@ import type { StoredConfig } from "../disk/config-region.js";
 import { DiskWriteError, type Repair } from "../disk/errors.js";
 import { decodeMail, emptyMail, type Mail, MailKind } from "../disk/mailbox-block.js";
 import type { QuorumPair } from "../disk/pair.js";
+import type { ServiceRecord } from "../disk/service-block.js";
 import type { MemberState, MemberStatus } from "../disk/status-block.js";
 
 export interface BeatOutcome {
@@ -129,6 +130,16 @@ export class QuorumIo {
     } finally {
       local.release();
     }
+  }
+
+  async readServices(): Promise<{ records: ServiceRecord[]; repairs: Repair[] }> {
+    return this.pair.readServices();
+  }
+
+  private serviceWrites = 0;
+
+  async writeService(record: ServiceRecord): Promise<void> {
+    await this.pair.writeService(record, ++this.serviceWrites);
   }
 
   /** The configuration in use on the partitions (view 0: none stored yet). */

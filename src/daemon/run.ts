@@ -9,6 +9,7 @@ import type { ClusterStatus } from "../admin/cluster-status.js";
 import type { ClusterConfig, LogLevel, MemberConfig } from "../config/model.js";
 import { formatErrors, validateText } from "../config/validate.js";
 import type { SelfFenceReason } from "../core/self-health.js";
+import { NO_OWNER } from "../disk/service-block.js";
 import { HeartbeatChannels } from "../heartbeat/channels.js";
 import { loadClusterKey } from "../heartbeat/key.js";
 import { describeSwitch } from "../power/create.js";
@@ -20,6 +21,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { describeSelfFence, MemberDaemon } from "./member-daemon.js";
 import { PID_FILE, SOCKET_FILE } from "./paths.js";
 import { AlreadyRunning, PidFile } from "./pid-file.js";
+import { serviceStateName } from "./service-daemon.js";
 import { SWITCH_CHECK_MS, SwitchChecker } from "./switch-check.js";
 
 /** The configuration on the partitions is looked at every this many heartbeat intervals. */
@@ -233,6 +235,20 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
                 outlet: m.power.outlet,
                 ...(check !== undefined ? { check } : {}),
               },
+      };
+    }),
+    services: config.services.map((svc) => {
+      const r = daemon.services.core.record(svc.id);
+      const owner =
+        r !== undefined && r.owner !== NO_OWNER
+          ? config.members.find((m) => m.id === r.owner)?.name
+          : undefined;
+      return {
+        id: svc.id,
+        name: svc.name,
+        state: r === undefined ? "unknown" : serviceStateName(r.state),
+        ...(owner !== undefined ? { owner } : {}),
+        restarts: r?.restarts ?? 0,
       };
     }),
     counters: { ...daemon.counters, net: net.counters },

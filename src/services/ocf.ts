@@ -88,6 +88,8 @@ export class OcfResource implements Resource {
       OCF_RESOURCE_INSTANCE: `${ctx.service}-resource${ctx.index}`,
       OCF_RESOURCE_TYPE: this.type,
       OCF_RESOURCE_PROVIDER: this.provider,
+      // Where resource-agents keeps its state files, when the administrator moved it.
+      ...(process.env.HA_RSCTMP !== undefined ? { HA_RSCTMP: process.env.HA_RSCTMP } : {}),
     };
     for (const [k, v] of Object.entries(this.params)) env[`OCF_RESKEY_${k}`] = v;
     const timeoutMs = this.timeouts[action];

@@ -1,7 +1,7 @@
 // The serial heartbeat line over a real pseudo-terminal pair (socat as the null-modem cable):
 // packets as hex lines, noise counted and skipped, and a line that goes away reopened.
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { PACKET_BYTES } from "../../src/heartbeat/packet.js";
@@ -31,10 +31,13 @@ async function plugCable(): Promise<void> {
 async function unplugCable(): Promise<void> {
   const c = cable;
   if (c === undefined) return;
-  await new Promise((r) => {
-    c.once("exit", r);
-    c.kill("SIGTERM");
-  });
+  if (c.exitCode === null && c.signalCode === null)
+    await new Promise((r) => {
+      c.once("exit", r);
+      c.kill("SIGTERM");
+    });
+  // Gone before the next cable is plugged, so nothing of the old one is left to unlink.
+  for (const end of ends) rmSync(end, { force: true });
 }
 
 afterAll(async () => {
@@ -82,10 +85,11 @@ describe("the serial heartbeat line", () => {
         void b.send(Buffer.alloc(PACKET_BYTES, 2));
         return got.length > before;
       },
-      SERIAL_REOPEN_MS * 3,
+      // Each end retries every SERIAL_REOPEN_MS; both must have found the new cable.
+      SERIAL_REOPEN_MS * 5,
       "the line to come back",
     );
     expect(got.at(-1)).toEqual(Buffer.alloc(PACKET_BYTES, 2));
     expect(a.garbled).toBe(2);
-  }, 15_000);
+  }, 20_000);
 });

@@ -37,6 +37,8 @@ export interface LabOptions {
   ownPaths?: number[];
   /** A second heartbeat channel on a serial line, for the members given a device here. */
   serial?: (member: number) => string | undefined;
+  /** The [services] section's blocks, as cluster.conf text. */
+  services?: string;
 }
 
 export interface LogLine {
@@ -183,7 +185,8 @@ export class Lab {
       this.config,
       `[cluster]\nname = lab\nheartbeat_interval = ${t.heartbeatInterval}\ntko = ${t.tko}\ntko_netup = ${t.tkoNetup}\n` +
         `io_timeout = ${t.ioTimeout}\nfence_delay = ${t.fenceDelay}\nkey_file = ${join(this.dir.path, "authkey")}\n` +
-        `loglevel = info\n\n[quorum]\nprimary = ${primary}\nbackup = ${backup}\n\n[members]\n${members.join("")}`,
+        `loglevel = info\n\n[quorum]\nprimary = ${primary}\nbackup = ${backup}\n\n[members]\n${members.join("")}` +
+        `${this.options.services !== undefined ? `\n[services]\n${this.options.services}` : ""}`,
       { mode: 0o600 },
     );
   }
@@ -199,8 +202,9 @@ export class Lab {
     // shell records the daemon's exit status, so a test can check the documented one.
     writeFileSync(
       join(d, "start-member.sh"),
-      `#!/bin/sh\nm=$1\nrm -f ${d}/member$m.exit\n` +
-        `setsid sh -c "CLUMANAGER_NEVER_REBOOT=1 ${process.execPath} ${CLUMANAGER} daemon --foreground ` +
+      `#!/bin/sh\nm=$1\nrm -f ${d}/member$m.exit\nrm -rf ${d}/rsctmp$m && mkdir -p ${d}/rsctmp$m\n` +
+        // Each member keeps its resource agents' state apart, as separate machines would.
+        `setsid sh -c "HA_RSCTMP=${d}/rsctmp$m CLUMANAGER_NEVER_REBOOT=1 ${process.execPath} ${CLUMANAGER} daemon --foreground ` +
         `-c ${this.config} --member m$m --run-dir ${d}/run$m --lab; echo \\$? > ${d}/member$m.exit" ` +
         `>> ${d}/member$m.log 2>&1 < /dev/null &\necho $! > ${d}/member$m.pgid\n`,
       { mode: 0o755 },

@@ -1,0 +1,193 @@
+// The service manager of one running member: the thin adapter around ServiceCore. It feeds the
+// core the service blocks read each heartbeat, this member's view of its peers, and how each
+// start, stop and check ended; it writes each transition to both copies before it touches the
+// resources, and takes a service only under the disk lock.
+import type { ClusterConfig, MemberConfig } from "../config/model.js";
+import type { MemberInfo, ServiceSpec } from "../core/placement.js";
+import { type ServiceAction, ServiceCore, type ServiceObservation } from "../core/services.js";
+import type { ServiceRecord } from "../disk/service-block.js";
+import { createResource } from "../services/create.js";
+import { ServiceRunner } from "../services/runner.js";
+import type { Logger } from "./logger.js";
+
+/** What the service manager needs of the rest of the daemon. */
+export interface ServiceHost {
+  log: Logger;
+  /** Write a service block to both copies. */
+  writeService(record: ServiceRecord): Promise<void>;
+  /** Run `work` holding the disk lock (queued behind fencing), with the block as it is now. */
+  underLock(service: number, work: (fresh: ServiceRecord) => Promise<void>): Promise<void>;
+  /** Run an action's promise; a throw is a bug and self-fences. */
+  guard(work: Promise<unknown>): void;
+}
+
+export function serviceSpecs(config: ClusterConfig): ServiceSpec[] {
+  return config.services.map((s) => {
+    const preferred = config.members.find((m) => m.name === s.preferredMember)?.id;
+    return {
+      id: s.id,
+      name: s.name,
+      ...(preferred !== undefined ? { preferred } : {}),
+      failback: s.failback,
+      disabled: s.disabled,
+      checkIntervalMs: s.checkInterval * 1000,
+      maxRestarts: s.maxRestarts,
+      restartWindowMs: s.restartWindow * 1000,
+    };
+  });
+}
+
+export class ServiceDaemon {
+  readonly core: ServiceCore;
+  private readonly runners = new Map<number, ServiceRunner>();
+
+  constructor(
+    config: ClusterConfig,
+    member: MemberConfig,
+    incarnation: number,
+    private readonly host: ServiceHost,
+  ) {
+    this.core = new ServiceCore({ me: member.id, incarnation, services: serviceSpecs(config) });
+    for (const s of config.services) {
+      this.runners.set(
+        s.id,
+        new ServiceRunner(s.resources.map(createResource), {
+          cluster: config.cluster.name,
+          member: member.name,
+          service: s.name,
+          log: (line) => host.log.info({ event: "resource", service: s.name }, line),
+        }),
+      );
+    }
+  }
+
+  get idle(): boolean {
+    return this.core.idle;
+  }
+
+  feed(o: ServiceObservation): void {
+    this.execute(this.core.step(o));
+  }
+
+  tick(
+    nowMs: number,
+    members: readonly MemberInfo[],
+    healthy: boolean,
+    isFenced: (m: number, i: number) => boolean,
+  ) {
+    this.feed({ kind: "tick", nowMs, members, healthy, isFenced });
+  }
+
+  private runner(service: number): ServiceRunner {
+    const r = this.runners.get(service);
+    if (r === undefined) throw new Error(`service ${service} has no resources configured`);
+    return r;
+  }
+
+  private execute(actions: ServiceAction[]): void {
+    for (const a of actions) {
+      switch (a.kind) {
+        case "claim":
+          this.host.guard(
+            this.host
+              .underLock(a.service, async (fresh) => {
+                // Decided and recorded under the lock, so no other member can decide the same.
+                for (const x of this.core.step({ kind: "claim-read", service: a.service, record: fresh })) {
+                  if (x.kind === "transition") await this.transition(x);
+                  else this.execute([x]);
+                }
+              })
+              .catch((err: unknown) => {
+                this.host.log.warning(
+                  { event: "service", service: a.service },
+                  `could not take the disk lock: ${String(err)}`,
+                );
+                this.feed({ kind: "claim-failed", service: a.service });
+              }),
+          );
+          break;
+        case "transition":
+          this.host.guard(this.transition(a));
+          break;
+        case "check-service":
+          this.host.guard(
+            this.runner(a.service)
+              .check()
+              .then((r) =>
+                this.feed({
+                  kind: "checked",
+                  service: a.service,
+                  ok: r.ok,
+                  detail: r.detail,
+                  nowMs: performance.now(),
+                }),
+              ),
+          );
+          break;
+        case "service-report":
+          this.host.log.warning({ event: "service", service: a.service }, a.message);
+          break;
+      }
+    }
+  }
+
+  private async record(r: ServiceRecord): Promise<void> {
+    await this.host.writeService({ ...r, transitionWallMs: Date.now() });
+    this.host.log.notice(
+      {
+        event: "service",
+        service: r.name,
+        state: r.state,
+        owner: r.owner,
+        ownerIncarnation: r.ownerIncarnation,
+      },
+      `service ${r.name}: ${serviceStateName(r.state)}`,
+    );
+  }
+
+  private async transition(a: Extract<ServiceAction, { kind: "transition" }>): Promise<void> {
+    try {
+      await this.record(a.record);
+    } catch (err) {
+      this.feed({ kind: "written", service: a.record.index, ok: false, detail: String(err) });
+      return;
+    }
+    this.feed({ kind: "written", service: a.record.index, ok: true, detail: "" });
+    this.afterWrite(a);
+  }
+
+  /** Only after the transition is on both copies are the resources touched. */
+  private afterWrite(a: Extract<ServiceAction, { kind: "transition" }>): void {
+    const service = a.record.index;
+    if (a.then === "start") {
+      this.host.guard(
+        this.runner(service)
+          .start()
+          .then((r) =>
+            this.feed({
+              kind: "started",
+              service,
+              ok: r.ok,
+              cleanedUp: r.cleanedUp,
+              detail: r.detail,
+              nowMs: performance.now(),
+            }),
+          ),
+      );
+    } else if (a.then === "stop") {
+      this.host.guard(
+        this.runner(service)
+          .stop()
+          .then((r) =>
+            this.feed({ kind: "stopped", service, ok: r.ok, detail: r.detail, nowMs: performance.now() }),
+          ),
+      );
+    }
+  }
+}
+
+const STATE_NAMES = ["unused", "disabled", "stopped", "starting", "running", "stopping", "failed"];
+
+export function serviceStateName(state: number): string {
+  return STATE_NAMES[state] ?? `state ${state}`;
+}
