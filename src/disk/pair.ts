@@ -310,8 +310,13 @@ export class QuorumPair {
       repair.deferred = "opened read-only";
       return repair;
     }
-    if (this.member !== undefined && owner !== undefined && owner !== this.member) {
-      repair.deferred = `member ${owner} writes this block and repairs it`;
+    if (this.member !== undefined && owner !== this.member) {
+      // A block of several writers (a service block) is changed only under the disk lock: a
+      // reader's rewrite from the backup could land over a change made under it a moment ago.
+      repair.deferred =
+        owner !== undefined
+          ? `member ${owner} writes this block and repairs it`
+          : "it is rewritten by its next change, made under the disk lock";
       return repair;
     }
     return this.rewritePrimary(repair, good);

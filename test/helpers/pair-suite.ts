@@ -9,6 +9,7 @@ import { initialisePair } from "../../src/disk/initialise.js";
 import { mailboxIndex, ownerOf, slotOffset } from "../../src/disk/layout.js";
 import { MailKind } from "../../src/disk/mailbox-block.js";
 import { QuorumPair } from "../../src/disk/pair.js";
+import { emptyService, ServiceState } from "../../src/disk/service-block.js";
 import { encodeStatus, MemberState, type MemberStatus } from "../../src/disk/status-block.js";
 import { repairPair, verifyExitCode, verifyPair } from "../../src/disk/verify.js";
 import { ddRead, ddWrite } from "./scratch.js";
@@ -44,7 +45,7 @@ async function fresh(target: PairTarget, members = 8): Promise<QuorumPair> {
 /** Offset of a block of a region, as dd sees it. */
 function blockOffset(
   pair: QuorumPair,
-  region: "status" | "mailbox" | "config" | "header",
+  region: "status" | "mailbox" | "config" | "header" | "service",
   index: number,
 ): number {
   return slotOffset(pair.layout, pair.layout.regions[region].firstSlot + index);
@@ -383,6 +384,29 @@ export function pairSuite(makeTarget: () => PairTarget): void {
       expect(ddRead(target.primary, blockOffset(pair, "status", 1), pair.layout.blockSize)).toEqual(damaged1);
       // Member 1's mailbox to member 0 is member 1's to mend too; member 0's own outgoing one is not.
       expect(ownerOfMailbox(pair, 0, 1)).toBe(1);
+    } finally {
+      pair.close();
+    }
+  });
+
+  it("a member never repairs a service block: those change only under the disk lock", async () => {
+    const target = makeTarget();
+    (await fresh(target)).close();
+    const pair = await QuorumPair.open(target.primary, target.backup, { write: true, member: 0 });
+    try {
+      await pair.writeService({ ...emptyService(3), name: "web", state: ServiceState.Stopped }, 1);
+      ddWrite(target.primary, blockOffset(pair, "service", 3) + 80, Buffer.from("rot"));
+      const damaged = ddRead(target.primary, blockOffset(pair, "service", 3), pair.layout.blockSize);
+      const { records, repairs } = await pair.readServices();
+      expect(records[3]).toMatchObject({ name: "web", state: ServiceState.Stopped });
+      expect(repairs).toEqual([
+        expect.objectContaining({
+          index: 3,
+          done: false,
+          deferred: "it is rewritten by its next change, made under the disk lock",
+        }),
+      ]);
+      expect(ddRead(target.primary, blockOffset(pair, "service", 3), pair.layout.blockSize)).toEqual(damaged);
     } finally {
       pair.close();
     }
