@@ -7,13 +7,14 @@
 //   take it (invariant 1).
 // - Every transition is written to the block before the resources are touched ("starting",
 //   "stopping") and after ("running", "stopped"), so whoever takes over knows where it stopped.
-//   The daemon runs an action's `then` only once its write reached both copies.
+//   The daemon runs an action's `after` only once its write reached both copies.
 // - A failed stop leaves the service "failed" and owned here: nobody else may start it until this
 //   life is fenced or an administrator clears it.
 import { NO_OWNER, type ServiceRecord, ServiceState } from "../disk/service-block.js";
 import {
   choosePlacement,
   type Fenced,
+  isActive,
   type MemberInfo,
   needsHome,
   type ServiceSpec,
@@ -22,8 +23,8 @@ import {
 
 export type ServiceObservation =
   | { kind: "tick"; nowMs: number; members: readonly MemberInfo[]; healthy: boolean; isFenced: Fenced }
-  /** The service blocks as just read from the disk. */
-  | { kind: "records"; records: readonly ServiceRecord[] }
+  /** The service blocks as read from the disk; `epoch` is `ServiceCore.epoch` when the read began. */
+  | { kind: "records"; records: readonly ServiceRecord[]; epoch: number }
   /** Under the disk lock this member asked for with `claim`: the block as it is now. */
   | { kind: "claim-read"; service: number; record: ServiceRecord }
   | { kind: "claim-failed"; service: number }
@@ -31,19 +32,35 @@ export type ServiceObservation =
   | { kind: "started"; service: number; ok: boolean; cleanedUp: boolean; detail: string; nowMs: number }
   | { kind: "stopped"; service: number; ok: boolean; detail: string; nowMs: number }
   | { kind: "checked"; service: number; ok: boolean; detail: string; nowMs: number }
-  /** A transition's write settled: `ok` when both copies took it (and its `then` was done). */
+  /** A transition's write settled: `ok` when both copies took it (and its `after` was done). */
   | { kind: "written"; service: number; ok: boolean; detail: string }
   /** The member is leaving: stop everything it runs and take nothing new. */
   | { kind: "leave" };
 
 export type ServiceAction =
   | { kind: "claim"; service: number }
-  /** Write `record` to both copies; only then do `then`. */
-  | { kind: "transition"; record: ServiceRecord; then: "start" | "stop" | "none" }
+  /** Write `record` to both copies; only then do `after`. */
+  | { kind: "transition"; record: ServiceRecord; after: "start" | "stop" | "none" }
   | { kind: "check-service"; service: number }
-  | { kind: "service-report"; service: number; message: string };
+  | { kind: "service-report"; service: number; message: string }
+  /** The disk says another life owns a service this life runs: something broke a rule, and this
+   * member must stop everything at once rather than run it twice. */
+  | { kind: "conflict"; service: number; message: string };
 
-type StopReason = "disable" | "failback" | "leave" | "restart" | "too-many-restarts" | "earlier-life";
+/** Failback waits until the service has passed this many checks where it runs now. */
+export const FAILBACK_STABLE_CHECKS = 5;
+/** After a failed start here, this member waits before trying that service again: doubling. */
+export const RETRY_BASE_MS = 2_000;
+export const RETRY_MAX_MS = 60_000;
+
+type StopReason =
+  | "disable"
+  | "failback"
+  | "leave"
+  | "restart"
+  | "too-many-restarts"
+  | "earlier-life"
+  | "recover";
 
 interface Local {
   op?: "claiming" | "starting" | "stopping" | "checking";
@@ -54,6 +71,15 @@ interface Local {
   /** Transitions written here and not yet on the disk: until they are, the disk's older copy
    * must not overwrite what this member knows it did. */
   pending: number;
+  /** The record before the transition in flight, restored if its write fails. */
+  before?: ServiceRecord;
+  /** `epoch` when this service's last write settled: a read begun before then may predate it. */
+  settledEpoch: number;
+  /** When it last became running here, for failback's patience. */
+  runningSinceMs: number;
+  /** Failed starts here in a row, and when this member may try again. */
+  failedStarts: number;
+  retryAfterMs: number;
 }
 
 export interface ServiceCoreConfig {
@@ -70,9 +96,44 @@ export class ServiceCore {
   private isFenced: Fenced = () => false;
   private leaving = false;
   private nowMs = 0;
+  private writesSettled = 0;
 
   constructor(private readonly config: ServiceCoreConfig) {
-    for (const s of config.services) this.local.set(s.id, { nextCheckMs: 0, failures: [], pending: 0 });
+    for (const s of config.services)
+      this.local.set(s.id, {
+        nextCheckMs: 0,
+        failures: [],
+        pending: 0,
+        settledEpoch: 0,
+        runningSinceMs: 0,
+        failedStarts: 0,
+        retryAfterMs: 0,
+      });
+  }
+
+  /** Grows each time a write settles: stamp each read with it when the read begins. */
+  get epoch(): number {
+    return this.writesSettled;
+  }
+
+  /** Nothing under way, and everything of this life stopped but services that failed to stop. */
+  get idleButFailed(): boolean {
+    for (const [id, l] of this.local) {
+      if (l.op !== undefined || l.pending > 0) return false;
+      const r = this.records.get(id);
+      if (r !== undefined && this.mine(r) && isActive(r.state)) return false;
+    }
+    return true;
+  }
+
+  /** This life's services that failed to stop: a leaving member cannot hand them on cleanly. */
+  get failedHere(): string[] {
+    return this.config.services
+      .filter((s) => {
+        const r = this.records.get(s.id);
+        return r !== undefined && this.mine(r) && r.state === ServiceState.Failed;
+      })
+      .map((s) => s.name);
   }
 
   /** Nothing of this member's is running or under way: a leaving member may mark itself DOWN. */
@@ -103,14 +164,32 @@ export class ServiceCore {
         this.healthy = o.healthy;
         this.isFenced = o.isFenced;
         return this.tick();
-      case "records":
+      case "records": {
+        const out: ServiceAction[] = [];
         for (const r of o.records) {
-          // A transition of ours may not be on the disk yet: our own view of our own services wins.
+          // Our own transitions win over a read that may predate them: one still in flight, or
+          // one that settled after this read began.
           const l = this.local.get(r.index);
           if (l === undefined || l.pending > 0 || (l.op !== undefined && l.op !== "claiming")) continue;
+          if (l.settledEpoch > o.epoch) continue;
+          const known = this.records.get(r.index);
+          if (
+            known !== undefined &&
+            this.mine(known) &&
+            known.state !== ServiceState.Stopped &&
+            known.state !== ServiceState.Disabled &&
+            !this.mine(r)
+          ) {
+            out.push({
+              kind: "conflict",
+              service: r.index,
+              message: `the disk says ${r.owner === NO_OWNER ? "nobody" : `member ${r.owner} (incarnation ${r.ownerIncarnation})`} owns ${known.name}, which this member runs`,
+            });
+          }
           this.records.set(r.index, r);
         }
-        return [];
+        return out;
+      }
       case "claim-read":
         return this.claimRead(o.service, o.record);
       case "claim-failed":
@@ -130,9 +209,13 @@ export class ServiceCore {
         if (l.pending === 0)
           throw new Error(`a write settled for service ${o.service} that was never asked for`);
         l.pending--;
+        this.writesSettled++;
+        l.settledEpoch = this.writesSettled;
         if (o.ok) return [];
-        // Its `then` was not done: nothing was started or stopped. The disk's copy is the truth
-        // again from the next read; a member that cannot write will soon stop anyway.
+        // Its `after` was not done: nothing was started or stopped. What this member knew before
+        // stands; if the write landed on one copy only, the next read shows it and the service is
+        // recovered (stopped and released) from there. A member that cannot write stops anyway.
+        if (l.before !== undefined) this.records.set(o.service, l.before);
         l.op = undefined;
         l.stopReason = undefined;
         return [
@@ -173,10 +256,17 @@ export class ServiceCore {
       const r = this.records.get(spec.id);
       if (r === undefined || l.op !== undefined || l.pending > 0) continue;
       if (this.mine(r)) {
+        if (r.state === ServiceState.Starting || r.state === ServiceState.Stopping) {
+          // Half done with nothing under way: a transition whose write failed part way. Stop
+          // whatever may have started, and release it.
+          out.push(...this.beginStop(spec.id, "recover"));
+          continue;
+        }
         if (r.state !== ServiceState.Running) continue;
+        const settled = this.nowMs - l.runningSinceMs >= FAILBACK_STABLE_CHECKS * spec.checkIntervalMs;
         if (this.leaving) out.push(...this.beginStop(spec.id, "leave"));
         else if (spec.disabled) out.push(...this.beginStop(spec.id, "disable"));
-        else if (spec.preferred !== this.config.me && wantsFailback(spec, r, this.members))
+        else if (spec.preferred !== this.config.me && settled && wantsFailback(spec, r, this.members))
           out.push(...this.beginStop(spec.id, "failback"));
         else if (this.nowMs >= l.nextCheckMs) {
           l.op = "checking";
@@ -184,8 +274,10 @@ export class ServiceCore {
         }
         continue;
       }
-      if (this.leaving || !this.healthy) continue;
+      if (!this.healthy) continue;
       const earlierLife = r.owner === this.config.me;
+      // Even a leaving member cleans up after its earlier life: nobody else can.
+      if (this.leaving && !earlierLife) continue;
       if (needsSettling(spec, r)) {
         // A block never written (a new service) or whose enabled/disabled setting changed in the
         // configuration: whoever gets the lock first records it.
@@ -196,7 +288,7 @@ export class ServiceCore {
         // so they are stopped here (under the lock: peers may have fenced that life and want it).
         l.op = "claiming";
         out.push({ kind: "claim", service: spec.id });
-      } else if (needsHome(spec, r, this.isFenced)) {
+      } else if (needsHome(spec, r, this.isFenced) && this.nowMs >= l.retryAfterMs) {
         const target = choosePlacement(spec, r, this.members, [...this.records.values()], this.isFenced);
         if (target === this.config.me) {
           l.op = "claiming";
@@ -210,13 +302,15 @@ export class ServiceCore {
   private transition(
     record: ServiceRecord,
     state: ServiceState,
-    then: "start" | "stop" | "none",
+    after: "start" | "stop" | "none",
     changes: Partial<ServiceRecord> = {},
   ): ServiceAction {
     const next: ServiceRecord = { ...record, ...changes, state, transitionWallMs: 0 };
+    const l = this.at(next.index);
+    l.before = this.records.get(next.index);
     this.records.set(next.index, next);
-    this.at(next.index).pending++;
-    return { kind: "transition", record: next, then };
+    l.pending++;
+    return { kind: "transition", record: next, after };
   }
 
   private claimRead(service: number, fresh: ServiceRecord): ServiceAction[] {
@@ -239,6 +333,7 @@ export class ServiceCore {
       ];
     }
     if (!this.healthy || this.leaving || !needsHome(spec, fresh, this.isFenced)) return [];
+    if (this.nowMs < l.retryAfterMs) return [];
     // Placement again, on the block as it is now: a claim made to settle a block, or on a view
     // that has since changed, must not take a service meant for another member.
     if (
@@ -267,8 +362,12 @@ export class ServiceCore {
     const name = this.spec(service).name;
     if (ok) {
       l.nextCheckMs = this.nowMs + this.spec(service).checkIntervalMs;
+      l.runningSinceMs = this.nowMs;
+      l.failedStarts = 0;
       return [this.transition(r, ServiceState.Running, "none")];
     }
+    l.failedStarts++;
+    l.retryAfterMs = this.nowMs + Math.min(RETRY_BASE_MS * 2 ** (l.failedStarts - 1), RETRY_MAX_MS);
     if (cleanedUp) {
       // Another member may manage where this one could not.
       return [

@@ -100,6 +100,12 @@ export class MemberDaemon {
       writeService: (record) => o.io.writeService(record),
       underLock: (service, work) => this.withLock(service, work),
       guard: (work) => this.guard(work),
+      healthy: () => this.core.healthy(this.now()),
+      conflict: (message) => {
+        this.o.log.crit({ event: "service-conflict" }, `self-fencing: ${message}`);
+        this.halt();
+        this.o.selfFence({ kind: "io-timeout", detail: message });
+      },
     });
     this.exited = new Promise((r) => {
       this.resolveExited = r;
@@ -139,6 +145,17 @@ export class MemberDaemon {
       // Every service of this member is stopped and recorded: now it may leave.
       this.memberStopFed = true;
       this.feed({ kind: "stop" });
+    } else if (this.stopping && !this.memberStopFed && this.services.onlyFailedLeft) {
+      // A service that failed to stop cannot be handed on cleanly. Leaving without marking DOWN
+      // lets a peer fence this member, which ends the service and frees it.
+      this.memberStopFed = true;
+      const failed = this.services.core.failedHere.join(", ");
+      this.o.log.err(
+        { event: "stop" },
+        `cannot leave cleanly: ${failed} failed to stop here; leaving without marking DOWN, so a peer fences this member and recovers it`,
+      );
+      this.halt();
+      void this.lockSettled.then(() => this.resolveExited(false));
     }
   }
 
@@ -377,10 +394,13 @@ export class MemberDaemon {
 
   /** The service blocks, after each heartbeat: what the service manager decides from. */
   private readServices(): void {
+    // Stamped when the read begins, so the core can tell a read older than its own last write.
+    const epoch = this.services.core.epoch;
     this.guard(
       this.o.io.readServices().then(
         (s) => {
-          if (this.core.finished === undefined) this.services.feed({ kind: "records", records: s.records });
+          if (this.core.finished === undefined)
+            this.services.feed({ kind: "records", records: s.records, epoch });
         },
         (err: unknown) =>
           this.o.log.warning(

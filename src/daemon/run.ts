@@ -14,6 +14,7 @@ import { HeartbeatChannels } from "../heartbeat/channels.js";
 import { loadClusterKey } from "../heartbeat/key.js";
 import { describeSwitch } from "../power/create.js";
 import { DEFAULT_WATCHDOG_DEVICE, Watchdog } from "../power/watchdog.js";
+import { createResource } from "../services/create.js";
 import { AdminServer } from "./admin-socket.js";
 import { ConfigSync } from "./config-sync.js";
 import { JoinError, type Joined, join } from "./join.js";
@@ -272,6 +273,19 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
     await net.close();
     pidFile.release();
   };
+
+  // A resource the drivers refuse must stop the start here, not crash the member after it joined.
+  try {
+    for (const s of config.services) for (const r of s.resources) createResource(r);
+  } catch (err) {
+    log.err(
+      { event: "start" },
+      `the configuration has a service this member cannot run: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    watchdog?.disarm();
+    await shutDown();
+    return DAEMON_EXIT.config;
+  }
 
   let joined: Joined;
   try {

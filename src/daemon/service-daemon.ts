@@ -19,6 +19,10 @@ export interface ServiceHost {
   underLock(service: number, work: (fresh: ServiceRecord) => Promise<void>): Promise<void>;
   /** Run an action's promise; a throw is a bug and self-fences. */
   guard(work: Promise<unknown>): void;
+  /** Whether this member may take a service now (checked again under the lock, after a stall). */
+  healthy(): boolean;
+  /** Another life owns what this one runs: stop everything now. */
+  conflict(message: string): void;
 }
 
 export function serviceSpecs(config: ClusterConfig): ServiceSpec[] {
@@ -65,6 +69,11 @@ export class ServiceDaemon {
     return this.core.idle;
   }
 
+  /** Leaving is blocked only by services that failed to stop here, with nothing else under way. */
+  get onlyFailedLeft(): boolean {
+    return this.core.failedHere.length > 0 && this.core.idleButFailed;
+  }
+
   feed(o: ServiceObservation): void {
     this.execute(this.core.step(o));
   }
@@ -87,17 +96,33 @@ export class ServiceDaemon {
   private execute(actions: ServiceAction[]): void {
     for (const a of actions) {
       switch (a.kind) {
-        case "claim":
+        case "claim": {
+          let ran = false;
           this.host.guard(
             this.host
               .underLock(a.service, async (fresh) => {
+                ran = true;
+                // A member that stalled while waiting may have lost the lock to staleness, and its
+                // view of who is alive is old: it takes nothing until it is healthy again.
+                if (!this.host.healthy()) {
+                  this.feed({ kind: "claim-failed", service: a.service });
+                  return;
+                }
                 // Decided and recorded under the lock, so no other member can decide the same.
                 for (const x of this.core.step({ kind: "claim-read", service: a.service, record: fresh })) {
-                  if (x.kind === "transition") await this.transition(x);
+                  if (x.kind === "transition") await this.transition(x, () => this.host.healthy());
                   else this.execute([x]);
                 }
               })
               .catch((err: unknown) => {
+                if (ran) {
+                  // The work ran; only letting go of the lock failed. Its outcome stands.
+                  this.host.log.warning(
+                    { event: "service", service: a.service },
+                    `releasing the disk lock: ${String(err)}`,
+                  );
+                  return;
+                }
                 this.host.log.warning(
                   { event: "service", service: a.service },
                   `could not take the disk lock: ${String(err)}`,
@@ -105,6 +130,10 @@ export class ServiceDaemon {
                 this.feed({ kind: "claim-failed", service: a.service });
               }),
           );
+          break;
+        }
+        case "conflict":
+          this.host.conflict(a.message);
           break;
         case "transition":
           this.host.guard(this.transition(a));
@@ -145,8 +174,13 @@ export class ServiceDaemon {
     );
   }
 
-  private async transition(a: Extract<ServiceAction, { kind: "transition" }>): Promise<void> {
+  /** `stillMay`: checked just before the write; a transition it refuses is not written. */
+  private async transition(
+    a: Extract<ServiceAction, { kind: "transition" }>,
+    stillMay: () => boolean = () => true,
+  ): Promise<void> {
     try {
+      if (!stillMay()) throw new Error("this member is not healthy enough to take a service now");
       await this.record(a.record);
     } catch (err) {
       this.feed({ kind: "written", service: a.record.index, ok: false, detail: String(err) });
@@ -159,7 +193,7 @@ export class ServiceDaemon {
   /** Only after the transition is on both copies are the resources touched. */
   private afterWrite(a: Extract<ServiceAction, { kind: "transition" }>): void {
     const service = a.record.index;
-    if (a.then === "start") {
+    if (a.after === "start") {
       this.host.guard(
         this.runner(service)
           .start()
@@ -174,7 +208,7 @@ export class ServiceDaemon {
             }),
           ),
       );
-    } else if (a.then === "stop") {
+    } else if (a.after === "stop") {
       this.host.guard(
         this.runner(service)
           .stop()

@@ -5,6 +5,9 @@ import { spawn } from "node:child_process";
 
 /** After the deadline the program gets SIGTERM, and this long later SIGKILL. */
 export const KILL_GRACE_MS = 5_000;
+/** After the program exits, its output pipes get this long to close: a daemon it started may
+ * hold them open for ever, and its output does not matter once the action is over. */
+export const DRAIN_MS = 1_000;
 /** A line longer than this is cut; more lines than MAX_OUTPUT_LINES are counted, not logged. */
 export const MAX_LINE_CHARS = 1_000;
 export const MAX_OUTPUT_LINES = 200;
@@ -27,6 +30,17 @@ export type ProgramResult =
 export function runProgram(run: ProgramRun): Promise<ProgramResult> {
   return new Promise((resolve) => {
     const started = Date.now();
+    let settled = false;
+    const finish = (r: ProgramResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      clearTimeout(killTimer);
+      clearTimeout(giveUp);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      resolve(r);
+    };
     let lines = 0;
     let dropped = 0;
     let timedOut = false;
@@ -61,22 +75,31 @@ export function runProgram(run: ProgramRun): Promise<ProgramResult> {
     };
     child.stdout.on("data", reader("stdout"));
     child.stderr.on("data", reader("stderr"));
+    let giveUp: NodeJS.Timeout | undefined;
     const deadline = setTimeout(() => {
       timedOut = true;
       child.kill("SIGTERM");
       killTimer = setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS);
+      // Even a program that ignores SIGKILL (stuck in the kernel) does not hold the action.
+      giveUp = setTimeout(
+        () => finish({ kind: "timed-out", durationMs: Date.now() - started, droppedLines: dropped }),
+        KILL_GRACE_MS + DRAIN_MS,
+      );
     }, run.timeoutMs);
-    child.on("error", (err) => {
-      clearTimeout(deadline);
-      resolve({ kind: "not-started", error: err.message });
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(deadline);
-      clearTimeout(killTimer);
+    child.on("error", (err) => finish({ kind: "not-started", error: err.message }));
+    child.on("exit", (code, signal) => {
       const durationMs = Date.now() - started;
-      if (timedOut) resolve({ kind: "timed-out", durationMs, droppedLines: dropped });
-      else if (signal !== null) resolve({ kind: "killed", signal, durationMs, droppedLines: dropped });
-      else resolve({ kind: "exited", code: code ?? 1, durationMs, droppedLines: dropped });
+      const result: ProgramResult = timedOut
+        ? { kind: "timed-out", durationMs, droppedLines: dropped }
+        : signal !== null
+          ? { kind: "killed", signal, durationMs, droppedLines: dropped }
+          : { kind: "exited", code: code ?? 1, durationMs, droppedLines: dropped };
+      // The last lines are usually already read; wait a little for them, not for ever.
+      const drain = setTimeout(() => finish(result), DRAIN_MS);
+      child.on("close", () => {
+        clearTimeout(drain);
+        finish(result);
+      });
     });
   });
 }

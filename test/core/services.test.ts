@@ -46,6 +46,106 @@ describe("placement", () => {
   });
 });
 
+describe("one service core driven by hand", () => {
+  const everyone: MemberInfo[] = [
+    { id: 0, eligible: true },
+    { id: 1, eligible: true },
+  ];
+  const core = (specs = [spec(0)]) => new ServiceCore({ me: 0, incarnation: 1, services: specs });
+  const tick = (c: ServiceCore, nowMs: number) =>
+    c.step({ kind: "tick", nowMs, members: everyone, healthy: true, isFenced: never });
+  /** Claims service 0 from `record` and lets the Starting write land; returns the start's actions. */
+  function take(c: ServiceCore, record: ServiceRecord, nowMs: number): void {
+    c.step({ kind: "records", records: [record], epoch: c.epoch });
+    expect(tick(c, nowMs)).toEqual([{ kind: "claim", service: 0 }]);
+    const out = c.step({ kind: "claim-read", service: 0, record });
+    expect(out).toMatchObject([
+      { kind: "transition", after: "start", record: { state: ServiceState.Starting } },
+    ]);
+    c.step({ kind: "written", service: 0, ok: true, detail: "" });
+  }
+
+  it("waits before trying again a service that failed to start here, doubling the wait", () => {
+    const c = core();
+    take(c, stopped(0), 0);
+    const out = c.step({
+      kind: "started",
+      service: 0,
+      ok: false,
+      cleanedUp: true,
+      detail: "boom",
+      nowMs: 100,
+    });
+    expect(out[0]).toMatchObject({
+      kind: "transition",
+      record: { state: ServiceState.Stopped, lastOwner: 0 },
+    });
+    c.step({ kind: "written", service: 0, ok: true, detail: "" });
+    // Alone, it is the only home: still, not before the back-off has passed.
+    const alone = [{ id: 0, eligible: true }];
+    expect(c.step({ kind: "tick", nowMs: 1_000, members: alone, healthy: true, isFenced: never })).toEqual(
+      [],
+    );
+    expect(c.step({ kind: "tick", nowMs: 2_200, members: alone, healthy: true, isFenced: never })).toEqual([
+      { kind: "claim", service: 0 },
+    ]);
+  });
+
+  it("puts back what it knew when a transition cannot be written, then recovers a half-written one", () => {
+    const c = core();
+    take(c, stopped(0), 0);
+    c.step({ kind: "started", service: 0, ok: true, cleanedUp: true, detail: "", nowMs: 100 });
+    // The Running write fails: the service counts as starting again, half done.
+    c.step({ kind: "written", service: 0, ok: false, detail: "EIO" });
+    expect(c.record(0)?.state).toBe(ServiceState.Starting);
+    const out = tick(c, 200);
+    expect(out).toMatchObject([
+      { kind: "transition", after: "stop", record: { state: ServiceState.Stopping } },
+    ]);
+    c.step({ kind: "written", service: 0, ok: true, detail: "" });
+    const released = c.step({ kind: "stopped", service: 0, ok: true, detail: "", nowMs: 300 });
+    expect(released[0]).toMatchObject({ record: { state: ServiceState.Stopped, owner: NO_OWNER } });
+  });
+
+  it("ignores a read that began before its own last write settled, and flags a real conflict", () => {
+    const c = core();
+    const epochBefore = c.epoch;
+    take(c, stopped(0), 0);
+    c.step({ kind: "started", service: 0, ok: true, cleanedUp: true, detail: "", nowMs: 100 });
+    c.step({ kind: "written", service: 0, ok: true, detail: "" });
+    // A slow read from before: "stopped, nobody". It must not undo what this member did.
+    expect(c.step({ kind: "records", records: [stopped(0)], epoch: epochBefore })).toEqual([]);
+    expect(c.record(0)?.state).toBe(ServiceState.Running);
+    // A fresh read saying another life owns it: stop everything rather than run it twice.
+    const stolen = { ...stopped(0), state: ServiceState.Running, owner: 1, ownerIncarnation: 4 };
+    expect(c.step({ kind: "records", records: [stolen], epoch: c.epoch })).toEqual([
+      {
+        kind: "conflict",
+        service: 0,
+        message: "the disk says member 1 (incarnation 4) owns svc0, which this member runs",
+      },
+    ]);
+  });
+
+  it("fails back only once the service has passed its checks here for a while", () => {
+    const c = core([spec(0, { preferred: 1, failback: true })]);
+    const alone = [{ id: 0, eligible: true }];
+    c.step({ kind: "records", records: [stopped(0)], epoch: 0 });
+    expect(c.step({ kind: "tick", nowMs: 0, members: alone, healthy: true, isFenced: never })).toEqual([
+      { kind: "claim", service: 0 },
+    ]);
+    c.step({ kind: "claim-read", service: 0, record: stopped(0) });
+    c.step({ kind: "written", service: 0, ok: true, detail: "" });
+    c.step({ kind: "started", service: 0, ok: true, cleanedUp: true, detail: "", nowMs: 0 });
+    c.step({ kind: "written", service: 0, ok: true, detail: "" });
+    // Its preferred member is back at once, but the service just started here: no move yet.
+    expect(tick(c, 2_000)).toEqual([{ kind: "check-service", service: 0 }]);
+    c.step({ kind: "checked", service: 0, ok: true, detail: "", nowMs: 2_000 });
+    expect(tick(c, 2_100)).toEqual([]);
+    expect(tick(c, 6_000)).toMatchObject([{ kind: "transition", after: "stop" }]);
+  });
+});
+
 interface Machine {
   core: ServiceCore;
   incarnation: number;
@@ -127,6 +227,8 @@ class ServiceWorld {
             m.core.step({ kind: "checked", service: a.service, ok, detail: "sim", nowMs: this.now }),
           );
         });
+      } else if (a.kind === "conflict") {
+        throw new Error(`${this.now}: m${id} found a conflict: ${a.message}`);
       } else this.trace.push(`${this.now} m${id}: ${a.message}`);
     }
   }
@@ -134,7 +236,7 @@ class ServiceWorld {
   private afterWrite(id: number, a: Extract<ServiceAction, { kind: "transition" }>): void {
     const m = this.machines[id] as Machine;
     const service = a.record.index;
-    if (a.then === "start") {
+    if (a.after === "start") {
       this.stats.starts++;
       m.running.add(service);
       this.checkInvariant();
@@ -147,7 +249,7 @@ class ServiceWorld {
           m.core.step({ kind: "started", service, ok, cleanedUp, detail: "sim", nowMs: this.now }),
         );
       });
-    } else if (a.then === "stop") {
+    } else if (a.after === "stop") {
       this.later(id, this.rng.int(10, 500), () => {
         const ok = !this.rng.chance(this.faults.failStop);
         if (ok) m.running.delete(service);
@@ -202,9 +304,12 @@ class ServiceWorld {
     }));
     this.machines.forEach((m, id) => {
       if (!m.alive || m.stalledUntil > this.now) return;
-      this.apply(
-        id,
-        m.core.step({ kind: "records", records: [...this.disk.values()].map((r) => ({ ...r })) }),
+      // The read is taken now and delivered later, as a slow disk read would be: it may arrive
+      // after this member's own later writes have settled.
+      const snapshot = [...this.disk.values()].map((r) => ({ ...r }));
+      const epoch = m.core.epoch;
+      this.later(id, this.rng.chance(0.3) ? this.rng.int(50, 600) : 0, () =>
+        this.apply(id, m.core.step({ kind: "records", records: snapshot, epoch })),
       );
       this.apply(
         id,

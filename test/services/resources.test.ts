@@ -80,6 +80,18 @@ describe("an LSB script resource", () => {
     );
   });
 
+  it("finishes when the script exits, though a daemon it started still holds its output", async () => {
+    const pidFile = join(dir.path, "daemon.pid");
+    // As many init scripts do: start a daemon that inherits stdout, and return at once.
+    const r = new ScriptResource(
+      lsbScript("daemonizes", `[ "$1" = start ] && { sleep 30 & echo $! > ${pidFile}; exit 0; }`),
+    );
+    const t0 = Date.now();
+    await r.start(context());
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
+  });
+
   it("logs at most a bounded number of output lines", async () => {
     const ctx = context();
     const r = new ScriptResource(lsbScript("chatty", '[ "$1" = start ] && { seq 1 500; exit 0; }'));
