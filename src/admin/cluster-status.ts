@@ -26,6 +26,8 @@ export interface ServiceRow {
   state: string;
   owner?: string;
   restarts: number;
+  /** When it last changed state, by the wall clock of the member that changed it. */
+  since?: string;
 }
 
 export interface ClusterStatus {

@@ -4,9 +4,11 @@
 import { hostname } from "node:os";
 import type { ClusterConfig } from "../config/model.js";
 import { QuorumPair } from "../disk/pair.js";
+import { NO_OWNER } from "../disk/service-block.js";
 import { MemberState, type MemberStatus } from "../disk/status-block.js";
 import { describeSwitch } from "../power/create.js";
-import type { ClusterStatus, MemberRow } from "./cluster-status.js";
+import { serviceStateName } from "../services/state-names.js";
+import type { ClusterStatus, MemberRow, ServiceRow } from "./cluster-status.js";
 
 /** How many heartbeat intervals apart the two reads are. */
 export const SAMPLE_INTERVALS = 2;
@@ -28,6 +30,24 @@ export async function statusFromPartitions(
     await new Promise((r) => setTimeout(r, SAMPLE_INTERVALS * config.cluster.heartbeatInterval * 1000));
     const second = (await pair.readStatusRegion()).records;
     const view = (await pair.readConfig()).config.view;
+    const blocks = (await pair.readServices()).records;
+    const services: ServiceRow[] = config.services.map((svc) => {
+      const r = blocks[svc.id];
+      const owner =
+        r !== undefined && r.owner !== NO_OWNER
+          ? config.members.find((m) => m.id === r.owner)?.name
+          : undefined;
+      return {
+        id: svc.id,
+        name: svc.name,
+        state: r === undefined ? "unknown" : serviceStateName(r.state),
+        ...(owner !== undefined ? { owner } : {}),
+        restarts: r?.restarts ?? 0,
+        ...(r !== undefined && r.transitionWallMs > 0
+          ? { since: new Date(r.transitionWallMs).toISOString() }
+          : {}),
+      };
+    });
     const members: MemberRow[] = config.members.map((m) => {
       const before = first[m.id];
       const now = second[m.id];
@@ -52,6 +72,7 @@ export async function statusFromPartitions(
       configFile: configPath,
       ...(view > 0 ? { configView: view } : {}),
       members,
+      services,
       note: why,
     };
   } finally {

@@ -15,6 +15,7 @@ import { loadClusterKey } from "../heartbeat/key.js";
 import { describeSwitch } from "../power/create.js";
 import { DEFAULT_WATCHDOG_DEVICE, Watchdog } from "../power/watchdog.js";
 import { createResource } from "../services/create.js";
+import { serviceStateName } from "../services/state-names.js";
 import { AdminServer } from "./admin-socket.js";
 import { ConfigSync } from "./config-sync.js";
 import { JoinError, type Joined, join } from "./join.js";
@@ -22,7 +23,6 @@ import { createLogger, type Logger } from "./logger.js";
 import { describeSelfFence, MemberDaemon } from "./member-daemon.js";
 import { PID_FILE, SOCKET_FILE } from "./paths.js";
 import { AlreadyRunning, PidFile } from "./pid-file.js";
-import { serviceStateName } from "./service-daemon.js";
 import { SWITCH_CHECK_MS, SwitchChecker } from "./switch-check.js";
 
 /** The configuration on the partitions is looked at every this many heartbeat intervals. */
@@ -250,6 +250,9 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
         state: r === undefined ? "unknown" : serviceStateName(r.state),
         ...(owner !== undefined ? { owner } : {}),
         restarts: r?.restarts ?? 0,
+        ...(r !== undefined && r.transitionWallMs > 0
+          ? { since: new Date(r.transitionWallMs).toISOString() }
+          : {}),
       };
     }),
     counters: { ...daemon.counters, net: net.counters },

@@ -8,6 +8,7 @@ import { type ServiceAction, ServiceCore, type ServiceObservation } from "../cor
 import type { ServiceRecord } from "../disk/service-block.js";
 import { createResource } from "../services/create.js";
 import { ServiceRunner } from "../services/runner.js";
+import { serviceStateName } from "../services/state-names.js";
 import type { Logger } from "./logger.js";
 
 /** What the service manager needs of the rest of the daemon. */
@@ -218,10 +219,4 @@ export class ServiceDaemon {
       );
     }
   }
-}
-
-const STATE_NAMES = ["unused", "disabled", "stopped", "starting", "running", "stopping", "failed"];
-
-export function serviceStateName(state: number): string {
-  return STATE_NAMES[state] ?? `state ${state}`;
 }

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { ClusterStatus } from "../../src/admin/cluster-status.js";
+import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
 import { stop } from "../../src/daemon/service.js";
 import { Lab } from "../helpers/lab.js";
 import { detachAll } from "../helpers/loop.js";
@@ -108,6 +109,32 @@ end service1
       return where(st, "dummy") === "m0" && where(st, "witness") === "m1" ? st : undefined;
     });
     expect(s.services?.map((v) => v.state)).toEqual(["running", "running"]);
+    const out: string[] = [];
+    const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t) };
+    const args = ["-c", lab.config, "--run-dir", lab.runDir(0), "--json", "--", "service", "show", "state"];
+    expect(await cluadmin(args, io)).toBe(0);
+    expect(JSON.parse(out[0] as string)).toMatchObject([
+      { name: "dummy", state: "running", owner: "m0", restarts: 0, since: expect.any(String) },
+      { name: "witness", state: "running", owner: "m1", restarts: 0 },
+    ]);
+    // With no daemon to ask, the same from the partitions.
+    out.length = 0;
+    const plain = [
+      "-c",
+      lab.config,
+      "--run-dir",
+      join(lab.dir.path, "none"),
+      "--",
+      "service",
+      "show",
+      "state",
+      "witness",
+    ];
+    expect(await cluadmin(plain, io)).toBe(0);
+    expect(out[0]).toMatch(/^service +state +owner +since +restarts\nwitness +running +m1 +\S+ +0$/);
+    out.length = 0;
+    expect(await cluadmin([...plain.slice(0, -1), "witnes"], io)).toBe(1);
+    expect(out).toEqual(["cluadmin: no service witnes; did you mean witness?"]);
   }, 30_000);
 
   it("moves the witness to m0 only after m1's switch confirmed it off, and keeps it there", async () => {
