@@ -514,32 +514,6 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
-    words: ["service", "show", "state"],
-    usage: "service show state [NAME]",
-    help: "each service's state, owner, last transition and restarts (from the daemon, else the partitions)",
-    completes: "service",
-    async run(ctx, args) {
-      if (args.length > 1) throw new UsageError("service show state takes at most one service name");
-      const status = await clusterStatus(ctx.configPath, ctx.member, ctx.runDir);
-      const rows = (status.services ?? []).filter((s) => args[0] === undefined || s.name === args[0]);
-      if (args[0] !== undefined && rows.length === 0) {
-        const names = (status.services ?? []).map((s) => s.name);
-        const near = nearest(args[0], names);
-        ctx.err(`cluadmin: no service ${args[0]}${near !== undefined ? `; did you mean ${near}?` : ""}`);
-        return ADMIN_EXIT.failed;
-      }
-      if (ctx.json) ctx.out(JSON.stringify(rows));
-      else
-        ctx.out(
-          table([
-            ["service", "state", "owner", "since", "restarts"],
-            ...rows.map((s) => [s.name, s.state, s.owner ?? "-", s.since ?? "-", String(s.restarts)]),
-          ]),
-        );
-      return ADMIN_EXIT.ok;
-    },
-  },
-  {
     words: ["service", "show", "config"],
     usage: "service show config [NAME]",
     help: "list the services, or show one with its resources",
@@ -585,6 +559,32 @@ export const COMMANDS: readonly CommandSpec[] = [
           ]),
         ]),
       );
+      return ADMIN_EXIT.ok;
+    },
+  },
+  {
+    words: ["service", "show", "state"],
+    usage: "service show state [NAME]",
+    help: "each service's state, owner, last transition and restarts (from the daemon, else the partitions)",
+    completes: "service",
+    async run(ctx, args) {
+      if (args.length > 1) throw new UsageError("service show state takes at most one service name");
+      const status = await clusterStatus(ctx.configPath, ctx.member, ctx.runDir);
+      const rows = (status.services ?? []).filter((s) => args[0] === undefined || s.name === args[0]);
+      if (args[0] !== undefined && rows.length === 0) {
+        const names = (status.services ?? []).map((s) => s.name);
+        const near = nearest(args[0], names);
+        ctx.err(`cluadmin: no service ${args[0]}${near !== undefined ? `; did you mean ${near}?` : ""}`);
+        return ADMIN_EXIT.failed;
+      }
+      if (ctx.json) ctx.out(JSON.stringify(rows));
+      else
+        ctx.out(
+          table([
+            ["service", "state", "owner", "since", "restarts"],
+            ...rows.map((s) => [s.name, s.state, s.owner ?? "-", s.since ?? "-", String(s.restarts)]),
+          ]),
+        );
       return ADMIN_EXIT.ok;
     },
   },

@@ -33,7 +33,7 @@ export type ServiceObservation =
   | { kind: "stopped"; service: number; ok: boolean; detail: string; nowMs: number }
   | { kind: "checked"; service: number; ok: boolean; detail: string; nowMs: number }
   /** A transition's write settled: `ok` when both copies took it (and its `after` was done). */
-  | { kind: "written"; service: number; ok: boolean; detail: string }
+  | { kind: "written"; service: number; ok: boolean; detail: string; record?: ServiceRecord }
   /** The member is leaving: stop everything it runs and take nothing new. */
   | { kind: "leave" };
 
@@ -211,7 +211,11 @@ export class ServiceCore {
         l.pending--;
         this.writesSettled++;
         l.settledEpoch = this.writesSettled;
-        if (o.ok) return [];
+        if (o.ok) {
+          // As written, with the wall-clock time the daemon stamped for people.
+          if (o.record !== undefined && l.pending === 0) this.records.set(o.service, o.record);
+          return [];
+        }
         // Its `after` was not done: nothing was started or stopped. What this member knew before
         // stands; if the write landed on one copy only, the next read shows it and the service is
         // recovered (stopped and released) from there. A member that cannot write stops anyway.

@@ -161,8 +161,9 @@ export class ServiceDaemon {
     }
   }
 
-  private async record(r: ServiceRecord): Promise<void> {
-    await this.host.writeService({ ...r, transitionWallMs: Date.now() });
+  private async record(r: ServiceRecord): Promise<ServiceRecord> {
+    const stamped = { ...r, transitionWallMs: Date.now() };
+    await this.host.writeService(stamped);
     this.host.log.notice(
       {
         event: "service",
@@ -173,6 +174,7 @@ export class ServiceDaemon {
       },
       `service ${r.name}: ${serviceStateName(r.state)}`,
     );
+    return stamped;
   }
 
   /** `stillMay`: checked just before the write; a transition it refuses is not written. */
@@ -180,14 +182,15 @@ export class ServiceDaemon {
     a: Extract<ServiceAction, { kind: "transition" }>,
     stillMay: () => boolean = () => true,
   ): Promise<void> {
+    let written: ServiceRecord;
     try {
       if (!stillMay()) throw new Error("this member is not healthy enough to take a service now");
-      await this.record(a.record);
+      written = await this.record(a.record);
     } catch (err) {
       this.feed({ kind: "written", service: a.record.index, ok: false, detail: String(err) });
       return;
     }
-    this.feed({ kind: "written", service: a.record.index, ok: true, detail: "" });
+    this.feed({ kind: "written", service: a.record.index, ok: true, detail: "", record: written });
     this.afterWrite(a);
   }
 

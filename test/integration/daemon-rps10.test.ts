@@ -112,7 +112,7 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
     });
     expect(cut.members.map((m) => m.state)).toEqual(["up", "up"]);
     cable = await lab.startSerialCable();
-    await lab.waitFor("the serial channel to come back", 10_000, async () =>
+    await lab.waitFor("the serial channel to come back", 20_000, async () =>
       (await lab.status(0)).members[1]?.channels.join() === "ok,ok" ? true : undefined,
     );
     for (const m of [0, 1])
