@@ -2,6 +2,9 @@
 // as the quorum partitions show it; printed as a table or as JSON. Never holds a secret: power
 // switches are described by describeSwitch().
 import { table } from "../cli/io.js";
+import type { ClusterConfig } from "../config/model.js";
+import { NO_OWNER, type ServiceRecord } from "../disk/service-block.js";
+import { serviceStateName } from "../services/state-names.js";
 
 export interface MemberRow {
   id: number;
@@ -28,6 +31,30 @@ export interface ServiceRow {
   restarts: number;
   /** When it last changed state, by the wall clock of the member that changed it. */
   since?: string;
+}
+
+/** A row per configured service, from its block as `record` gives it. */
+export function serviceRows(
+  config: ClusterConfig,
+  record: (service: number) => ServiceRecord | undefined,
+): ServiceRow[] {
+  return config.services.map((svc) => {
+    const r = record(svc.id);
+    const owner =
+      r !== undefined && r.owner !== NO_OWNER
+        ? config.members.find((m) => m.id === r.owner)?.name
+        : undefined;
+    return {
+      id: svc.id,
+      name: svc.name,
+      state: r === undefined ? "unknown" : serviceStateName(r.state),
+      ...(owner !== undefined ? { owner } : {}),
+      restarts: r?.restarts ?? 0,
+      ...(r !== undefined && r.transitionWallMs > 0
+        ? { since: new Date(r.transitionWallMs).toISOString() }
+        : {}),
+    };
+  });
 }
 
 export interface ClusterStatus {

@@ -4,11 +4,9 @@
 import { hostname } from "node:os";
 import type { ClusterConfig } from "../config/model.js";
 import { QuorumPair } from "../disk/pair.js";
-import { NO_OWNER } from "../disk/service-block.js";
 import { MemberState, type MemberStatus } from "../disk/status-block.js";
 import { describeSwitch } from "../power/create.js";
-import { serviceStateName } from "../services/state-names.js";
-import type { ClusterStatus, MemberRow, ServiceRow } from "./cluster-status.js";
+import { type ClusterStatus, type MemberRow, serviceRows } from "./cluster-status.js";
 
 /** How many heartbeat intervals apart the two reads are. */
 export const SAMPLE_INTERVALS = 2;
@@ -31,23 +29,7 @@ export async function statusFromPartitions(
     const second = (await pair.readStatusRegion()).records;
     const view = (await pair.readConfig()).config.view;
     const blocks = (await pair.readServices()).records;
-    const services: ServiceRow[] = config.services.map((svc) => {
-      const r = blocks[svc.id];
-      const owner =
-        r !== undefined && r.owner !== NO_OWNER
-          ? config.members.find((m) => m.id === r.owner)?.name
-          : undefined;
-      return {
-        id: svc.id,
-        name: svc.name,
-        state: r === undefined ? "unknown" : serviceStateName(r.state),
-        ...(owner !== undefined ? { owner } : {}),
-        restarts: r?.restarts ?? 0,
-        ...(r !== undefined && r.transitionWallMs > 0
-          ? { since: new Date(r.transitionWallMs).toISOString() }
-          : {}),
-      };
-    });
+    const services = serviceRows(config, (id) => blocks[id]);
     const members: MemberRow[] = config.members.map((m) => {
       const before = first[m.id];
       const now = second[m.id];

@@ -5,17 +5,15 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join as joinPath } from "node:path";
-import type { ClusterStatus } from "../admin/cluster-status.js";
+import { type ClusterStatus, serviceRows } from "../admin/cluster-status.js";
 import type { ClusterConfig, LogLevel, MemberConfig } from "../config/model.js";
 import { formatErrors, validateText } from "../config/validate.js";
 import type { SelfFenceReason } from "../core/self-health.js";
-import { NO_OWNER } from "../disk/service-block.js";
 import { HeartbeatChannels } from "../heartbeat/channels.js";
 import { loadClusterKey } from "../heartbeat/key.js";
 import { describeSwitch } from "../power/create.js";
 import { DEFAULT_WATCHDOG_DEVICE, Watchdog } from "../power/watchdog.js";
 import { createResource } from "../services/create.js";
-import { serviceStateName } from "../services/state-names.js";
 import { AdminServer } from "./admin-socket.js";
 import { ConfigSync } from "./config-sync.js";
 import { JoinError, type Joined, join } from "./join.js";
@@ -238,23 +236,7 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
               },
       };
     }),
-    services: config.services.map((svc) => {
-      const r = daemon.services.core.record(svc.id);
-      const owner =
-        r !== undefined && r.owner !== NO_OWNER
-          ? config.members.find((m) => m.id === r.owner)?.name
-          : undefined;
-      return {
-        id: svc.id,
-        name: svc.name,
-        state: r === undefined ? "unknown" : serviceStateName(r.state),
-        ...(owner !== undefined ? { owner } : {}),
-        restarts: r?.restarts ?? 0,
-        ...(r !== undefined && r.transitionWallMs > 0
-          ? { since: new Date(r.transitionWallMs).toISOString() }
-          : {}),
-      };
-    }),
+    services: serviceRows(config, (id) => daemon.services.core.record(id)),
     counters: { ...daemon.counters, net: net.counters },
   });
   let admin: AdminServer;

@@ -2,6 +2,7 @@
 // with its options, unmounted on stop, and with force_unmount the processes holding it are
 // killed first (they belong to the service, which is stopping).
 import { mkdirSync, realpathSync } from "node:fs";
+import type { Resource as ResourceConfig } from "../config/model.js";
 import {
   clusterEnv,
   type Resource,
@@ -13,14 +14,8 @@ import {
 import { exitCodeOf } from "./resource-program.js";
 import { runProgram } from "./run-program.js";
 
-export interface FsConfig {
-  device: string;
-  mountPoint: string;
-  fstype: string;
-  options?: string;
-  forceUnmount: boolean;
-  fsck: boolean;
-}
+/** A filesystem resource as cluster.conf describes it. */
+export type FsConfig = Omit<Extract<ResourceConfig, { type: "fs" }>, "type">;
 
 /** fsck exit codes 0 (clean) and 1 (errors corrected) let the mount go ahead. */
 const FSCK_OK = new Set([0, 1]);
