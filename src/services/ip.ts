@@ -102,18 +102,20 @@ export class IpResource implements Resource {
       ctx,
     );
     if (code !== 0) throw new ResourceError("failed", this.name, "start", `ip addr add exited with ${code}`);
+    // Announced in the background, one reply a second: the next resource need not wait for it.
     // Not fatal: the address works without it; neighbours just learn of the move more slowly.
-    const garp = await runProgram({
+    void runProgram({
       command: ARPING,
       args: ["-U", "-c", String(GARP_COUNT), "-w", String(GARP_COUNT + 1), "-I", device, this.address],
       env: {},
       timeoutMs: (GARP_COUNT + 3) * 1000,
       onLine: () => {},
+    }).then((garp) => {
+      if (garp.kind !== "exited")
+        ctx.log(
+          `${this.name}: no gratuitous ARP sent (${garp.kind === "not-started" ? "arping is not installed" : garp.kind})`,
+        );
     });
-    if (garp.kind !== "exited")
-      ctx.log(
-        `${this.name}: no gratuitous ARP sent (${garp.kind === "not-started" ? "arping is not installed" : garp.kind})`,
-      );
   }
 
   async stop(ctx: ResourceContext): Promise<void> {

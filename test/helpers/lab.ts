@@ -1,7 +1,7 @@
 // The local lab: N members as real `clumanager daemon` processes on one machine, quorum partitions
 // on loop devices, and simulated power switches whose outlets are wired to the members: off kills
 // a member's whole process group, on starts it again, as a power cycle would.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { ClusterStatus } from "../../src/admin/cluster-status.js";
@@ -39,6 +39,12 @@ export interface LabOptions {
   serial?: (member: number) => string | undefined;
   /** The [services] section's blocks, as cluster.conf text. */
   services?: string;
+  /**
+   * Each member in a network namespace of its own, with interface lab0 at 192.0.2.(N+1)/24, all
+   * joined by a bridge in a "switch" namespace, and a client namespace at 192.0.2.100: members
+   * that are separate hosts on one network, for floating addresses.
+   */
+  netns?: boolean;
 }
 
 export interface LogLine {
@@ -65,10 +71,60 @@ export class Lab {
   shared: [string, string] = ["", ""];
   private readonly sims: ChildProcess[] = [];
 
+  /** Names of this lab's network namespaces, when it has them. */
+  readonly nsTag = `clul${process.pid % 10_000}`;
+
   constructor(readonly options: LabOptions) {
     // A port range per lab process, so labs in different test files never share a port.
     const base = 20000 + (process.pid % 2000) * 10;
-    this.ports = Array.from({ length: options.members }, (_, i) => base + i);
+    this.ports = Array.from({ length: options.members }, (_, i) => (options.netns ? 1228 : base + i));
+  }
+
+  memberNs(m: number): string {
+    return `${this.nsTag}m${m}`;
+  }
+
+  get clientNs(): string {
+    return `${this.nsTag}c`;
+  }
+
+  private address(m: number): string {
+    return this.options.netns ? `192.0.2.${m + 1}` : "127.0.0.1";
+  }
+
+  private setUpNetns(): void {
+    const ip = (...args: string[]) => execFileSync("ip", args);
+    const sw = `${this.nsTag}s`;
+    ip("netns", "add", sw);
+    ip("-n", sw, "link", "add", "br0", "type", "bridge");
+    ip("-n", sw, "link", "set", "br0", "up");
+    const hosts = [
+      ...Array.from({ length: this.options.members }, (_, m) => ({
+        ns: this.memberNs(m),
+        cidr: `${this.address(m)}/24`,
+      })),
+      { ns: this.clientNs, cidr: "192.0.2.100/24" },
+    ];
+    hosts.forEach((h, i) => {
+      const outer = `${this.nsTag}p${i}`;
+      ip("netns", "add", h.ns);
+      ip("link", "add", outer, "type", "veth", "peer", "name", "lab0", "netns", h.ns);
+      ip("link", "set", outer, "netns", sw);
+      ip("-n", sw, "link", "set", outer, "master", "br0");
+      ip("-n", sw, "link", "set", outer, "up");
+      ip("-n", h.ns, "addr", "add", h.cidr, "dev", "lab0");
+      ip("-n", h.ns, "link", "set", "lab0", "up");
+      ip("-n", h.ns, "link", "set", "lo", "up");
+    });
+  }
+
+  /** Runs a Node script in the client namespace; its exit status and output. */
+  inClient(script: string): { status: number | null; out: string } {
+    const r = spawnSync("ip", ["netns", "exec", this.clientNs, process.execPath, "-e", script], {
+      encoding: "utf8",
+      timeout: 10_000,
+    });
+    return { status: r.status, out: `${r.stdout}${r.stderr}`.trim() };
   }
 
   runDir(member: number): string {
@@ -93,6 +149,7 @@ export class Lab {
           : shared,
       );
     }
+    if (this.options.netns) this.setUpNetns();
     const key = join(this.dir.path, "authkey");
     writeFileSync(key, "lab heartbeat key, not secret at all\n", { mode: 0o600 });
     chmodSync(key, 0o600);
@@ -176,7 +233,7 @@ export class Lab {
       const serial =
         device !== undefined ? `  start chan1\n    type = serial\n    device = ${device}\n  end chan1\n` : "";
       return (
-        `start member${m}\n  name = m${m}\n${own}  start chan0\n    type = net\n    address = 127.0.0.1\n` +
+        `start member${m}\n  name = m${m}\n${own}  start chan0\n    type = net\n    address = ${this.address(m)}\n` +
         `    port = ${this.ports[m]}\n  end chan0\n${serial}  start power\n${power}\n  end power\nend member${m}\n`
       );
     });
@@ -204,7 +261,7 @@ export class Lab {
       join(d, "start-member.sh"),
       `#!/bin/sh\nm=$1\nrm -f ${d}/member$m.exit\nrm -rf ${d}/rsctmp$m && mkdir -p ${d}/rsctmp$m\n` +
         // Each member keeps its resource agents' state apart, as separate machines would.
-        `setsid sh -c "HA_RSCTMP=${d}/rsctmp$m CLUMANAGER_NEVER_REBOOT=1 ${process.execPath} ${CLUMANAGER} daemon --foreground ` +
+        `${this.options.netns ? `ip netns exec ${this.nsTag}m$m ` : ""}setsid sh -c "HA_RSCTMP=${d}/rsctmp$m CLUMANAGER_NEVER_REBOOT=1 ${process.execPath} ${CLUMANAGER} daemon --foreground ` +
         `-c ${this.config} --member m$m --run-dir ${d}/run$m --lab; echo \\$? > ${d}/member$m.exit" ` +
         `>> ${d}/member$m.log 2>&1 < /dev/null &\necho $! > ${d}/member$m.pgid\n`,
       { mode: 0o755 },
@@ -216,6 +273,10 @@ export class Lab {
         `m=$OUTLET\n[ -e ${d}/nps ] && m=$((OUTLET - 1))\n` +
         `echo "$(date +%s.%N) outlet $OUTLET $STATE" >> ${d}/outlets.log\n` +
         `if [ "$STATE" = off ]; then\n  [ -f ${d}/member$m.pgid ] && kill -9 -$(cat ${d}/member$m.pgid) 2>/dev/null\n` +
+        // Power off forgets every address the member had taken on, as a reboot would.
+        (this.options.netns
+          ? `  ip -n ${this.nsTag}m$m addr flush dev lab0; ip -n ${this.nsTag}m$m addr add 192.0.2.$((m + 1))/24 dev lab0\n`
+          : "") +
         `else\n  sh ${d}/start-member.sh $m\nfi\nexit 0\n`,
       { mode: 0o755 },
     );
@@ -318,6 +379,10 @@ export class Lab {
     }
     for (const sim of this.sims) sim.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 200));
+    if (this.options.netns) {
+      for (let m = 0; m < this.options.members; m++) spawnSync("ip", ["netns", "del", this.memberNs(m)]);
+      for (const ns of [this.clientNs, `${this.nsTag}s`]) spawnSync("ip", ["netns", "del", ns]);
+    }
     this.dir.remove();
   }
 }
