@@ -8,11 +8,29 @@ import { PACKET_BYTES } from "./packet.js";
 export const SERIAL_BAUD = 19200;
 /** A line that went away (a USB adapter unplugged, a cable simulator stopped) is reopened this often. */
 export const SERIAL_REOPEN_MS = 2_000;
+/** A line silent this long is reopened: it may be open on a device that is no longer there. */
+export const SERIAL_STALE_MS = 3 * SERIAL_REOPEN_MS;
 /** Heartbeats waiting to go out beyond this are dropped: a line slower than the heartbeat rate
  * must not queue them without end, and a late heartbeat is worth nothing. */
 const MAX_QUEUED_BYTES = 4 * (PACKET_BYTES * 2 + 1);
 /** A line longer than a packet's is noise; it is dropped and not buffered without end. */
 const MAX_LINE = PACKET_BYTES * 2 + 2;
+
+function newPort(device: string): SerialPort {
+  return new SerialPort({
+    path: device,
+    baudRate: SERIAL_BAUD,
+    dataBits: 8,
+    parity: "none",
+    stopBits: 1,
+    autoOpen: false,
+    lock: true,
+  });
+}
+
+function openPort(port: SerialPort): Promise<void> {
+  return new Promise((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+}
 
 export class SerialChannel {
   /** Lines that were not a packet's hex, and write errors: shown in status, never fatal. */
@@ -20,54 +38,69 @@ export class SerialChannel {
   errors = 0;
   private partial = "";
   private closing = false;
-  private reopen: NodeJS.Timeout | undefined;
+  private lastHeardMs = 0;
+  private openedMs = 0;
+  private reopening = false;
+  private readonly reopen: NodeJS.Timeout;
 
   private constructor(
-    private readonly port: SerialPort,
+    private port: SerialPort,
     readonly device: string,
     private readonly onPacket: (packet: Buffer) => void,
   ) {
-    port.setEncoding("latin1");
-    port.on("data", (chunk: string) => this.receive(chunk));
-    // A line error must not take the daemon down; the missing heartbeats show in channel health.
-    port.on("error", () => this.errors++);
-    port.on("close", () => this.lost());
-  }
-
-  /** The line closed under us: keep trying to open it again until it comes back or we close. */
-  private lost(): void {
-    if (this.closing || this.reopen !== undefined) return;
-    this.partial = "";
+    this.attach(port);
+    // However the line went away, it is looked at again on this timer and opened when it can be,
+    // through a new port object (the old one may hold writes queued for a device that is gone).
+    // A line silent for SERIAL_STALE_MS may be open on a device that no longer exists (a
+    // pseudo-terminal whose other end died reports nothing), so it is replaced too.
     this.reopen = setInterval(() => {
-      if (this.port.isOpen || this.port.opening) return;
-      this.port.open((err) => {
-        if (err) {
-          this.errors++;
-          return;
-        }
-        clearInterval(this.reopen);
-        this.reopen = undefined;
+      if (this.closing || this.reopening) return;
+      const silent = Date.now() - Math.max(this.lastHeardMs, this.openedMs) > SERIAL_STALE_MS;
+      if (this.port.isOpen && !silent) return;
+      this.reopening = true;
+      void this.replace().finally(() => {
+        this.reopening = false;
       });
     }, SERIAL_REOPEN_MS);
   }
 
+  private attach(port: SerialPort): void {
+    this.openedMs = Date.now();
+    this.partial = "";
+    port.setEncoding("latin1");
+    port.on("data", (chunk: string) => this.receive(chunk));
+    // A line error must not take the daemon down; the missing heartbeats show in channel health.
+    port.on("error", () => this.errors++);
+  }
+
+  private async replace(): Promise<void> {
+    const old = this.port;
+    old.removeAllListeners("data");
+    await new Promise<void>((resolve) => (old.isOpen ? old.close(() => resolve()) : resolve()));
+    old.destroy();
+    const fresh = newPort(this.device);
+    try {
+      await openPort(fresh);
+    } catch {
+      this.errors++;
+      fresh.destroy();
+      return;
+    }
+    if (this.closing) {
+      fresh.close(() => {});
+      return;
+    }
+    this.port = fresh;
+    this.attach(fresh);
+  }
+
   static async open(device: string, onPacket: (packet: Buffer) => void): Promise<SerialChannel> {
-    const port = new SerialPort({
-      path: device,
-      baudRate: SERIAL_BAUD,
-      dataBits: 8,
-      parity: "none",
-      stopBits: 1,
-      autoOpen: false,
-      lock: true,
-    });
-    await new Promise<void>((resolve, reject) =>
-      port.open((err) =>
-        err
-          ? reject(new Error(`cannot open the serial heartbeat line ${device}: ${err.message}`))
-          : resolve(),
-      ),
-    );
+    const port = newPort(device);
+    try {
+      await openPort(port);
+    } catch (err) {
+      throw new Error(`cannot open the serial heartbeat line ${device}: ${(err as Error).message}`);
+    }
     return new SerialChannel(port, device, onPacket);
   }
 
@@ -81,6 +114,7 @@ export class SerialChannel {
         this.garbled++;
         continue;
       }
+      this.lastHeardMs = Date.now();
       this.onPacket(Buffer.from(line, "hex"));
     }
     if (this.partial.length > MAX_LINE) {
@@ -98,7 +132,9 @@ export class SerialChannel {
         return;
       }
       this.port.write(`${packet.toString("hex")}\n`, (err) => {
-        if (err) this.errors++;
+        if (err) {
+          this.errors++;
+        }
         resolve();
       });
     });

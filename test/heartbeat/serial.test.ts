@@ -5,7 +5,7 @@ import { closeSync, existsSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { PACKET_BYTES } from "../../src/heartbeat/packet.js";
-import { SERIAL_REOPEN_MS, SerialChannel } from "../../src/heartbeat/serial.js";
+import { SERIAL_REOPEN_MS, SERIAL_STALE_MS, SerialChannel } from "../../src/heartbeat/serial.js";
 import { scratchDir } from "../helpers/scratch.js";
 
 const dir = scratchDir();
@@ -85,11 +85,12 @@ describe("the serial heartbeat line", () => {
         void b.send(Buffer.alloc(PACKET_BYTES, 2));
         return got.length > before;
       },
-      // Each end retries every SERIAL_REOPEN_MS; both must have found the new cable.
-      SERIAL_REOPEN_MS * 5,
+      // An end that saw nothing go wrong finds out only when its line has been silent for
+      // SERIAL_STALE_MS; then each end retries every SERIAL_REOPEN_MS.
+      SERIAL_STALE_MS + SERIAL_REOPEN_MS * 4,
       "the line to come back",
     );
     expect(got.at(-1)).toEqual(Buffer.alloc(PACKET_BYTES, 2));
     expect(a.garbled).toBe(2);
-  }, 20_000);
+  }, 30_000);
 });
