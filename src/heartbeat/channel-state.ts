@@ -35,13 +35,4 @@ export class ChannelState {
     if (silentMs <= tko * intervalMs) return "warning";
     return "down";
   }
-
-  /** When this peer was last heard on any channel, for liveness's tko_netup window. */
-  lastHeardAny(peer: number): number | undefined {
-    let latest: number | undefined;
-    for (const [k, t] of this.lastHeard) {
-      if (k.startsWith(`${peer}/`) && (latest === undefined || t > latest)) latest = t;
-    }
-    return latest;
-  }
 }
