@@ -16,7 +16,7 @@ import {
   unsupportedModel,
 } from "./apc-oids.js";
 import { Steps } from "./steps.js";
-import type { OutletState, PowerSwitch, StepObserver } from "./switch.js";
+import { OffThenOnSwitch, type OutletState, type StepObserver } from "./switch.js";
 
 export const APC_DEFAULT_PORT = 161;
 export const APC_DEFAULT_COMMUNITY = "private";
@@ -44,7 +44,7 @@ export interface ApcSnmpOptions {
 
 type SnmpValue = string | number | Buffer | bigint | boolean | null | undefined;
 
-export class ApcSnmpSwitch implements PowerSwitch {
+export class ApcSnmpSwitch extends OffThenOnSwitch {
   readonly type = "apc_snmp" as const;
   readonly confirmation = "switch" as const;
   readonly name: string;
@@ -53,6 +53,7 @@ export class ApcSnmpSwitch implements PowerSwitch {
   private sysObjectId: string | undefined;
 
   constructor(private readonly options: ApcSnmpOptions) {
+    super();
     this.name = `apc_snmp ${options.host}:${options.port ?? APC_DEFAULT_PORT}`;
     this.steps = new Steps(this.name, options.observer);
     this.timeouts = { ...APC_TIMEOUTS, ...options.timeouts };
@@ -69,22 +70,9 @@ export class ApcSnmpSwitch implements PowerSwitch {
     return this.readState(steps, "status", oids.state);
   }
 
-  async on(outlet: string): Promise<void> {
-    await this.switchTo(outlet, "on");
-  }
-
-  async off(outlet: string): Promise<void> {
-    await this.switchTo(outlet, "off");
-  }
-
-  async reboot(outlet: string): Promise<void> {
-    await this.switchTo(outlet, "off");
-    await this.switchTo(outlet, "on");
-  }
-
   async close(): Promise<void> {}
 
-  private async switchTo(outlet: string, state: OutletState): Promise<void> {
+  protected async switchTo(outlet: string, state: OutletState): Promise<void> {
     const steps = this.steps.forOutlet(outlet);
     const t = this.timeouts;
     const oids = outletOids(await this.model(steps), this.outletNumber(steps, outlet));

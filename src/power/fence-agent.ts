@@ -8,7 +8,7 @@ import { delimiter, join } from "node:path";
 import { isSecretName } from "../config/secrets.js";
 import { PowerSwitchError } from "./errors.js";
 import { Steps } from "./steps.js";
-import type { OutletState, PowerSwitch, StepObserver } from "./switch.js";
+import { OffThenOnSwitch, type OutletState, type StepObserver } from "./switch.js";
 
 /** Default deadline for one agent run: fence-agents' own power_timeout is 20 s. */
 export const DEFAULT_AGENT_TIMEOUT_MS = 60_000;
@@ -59,7 +59,7 @@ export function resolveAgent(agent: string): string {
   );
 }
 
-export class FenceAgentSwitch implements PowerSwitch {
+export class FenceAgentSwitch extends OffThenOnSwitch {
   readonly type = "fence_agent" as const;
   readonly confirmation = "switch" as const;
   readonly name: string;
@@ -69,6 +69,7 @@ export class FenceAgentSwitch implements PowerSwitch {
   private readonly secrets: string[];
 
   constructor(private readonly options: FenceAgentOptions) {
+    super();
     this.name = `fence_agent ${options.agent}`;
     this.path = resolveAgent(options.agent);
     this.steps = new Steps(this.name, options.observer);
@@ -91,26 +92,9 @@ export class FenceAgentSwitch implements PowerSwitch {
     throw this.failure(steps, "status", run);
   }
 
-  async on(outlet: string): Promise<void> {
-    await this.act(outlet, "on");
-  }
-
-  async off(outlet: string): Promise<void> {
-    await this.act(outlet, "off");
-  }
-
-  /**
-   * Two agent runs, off then on, rather than the agent's own reboot: an agent reports a reboot as
-   * done once the off part worked, even if the outlet never came back on.
-   */
-  async reboot(outlet: string): Promise<void> {
-    await this.act(outlet, "off");
-    await this.act(outlet, "on");
-  }
-
   async close(): Promise<void> {}
 
-  private async act(outlet: string, action: "on" | "off"): Promise<void> {
+  protected async switchTo(outlet: string, action: "on" | "off"): Promise<void> {
     const steps = this.steps.forOutlet(outlet);
     const run = await this.run(steps, action, outlet);
     if (run.code !== 0) throw this.failure(steps, action, run);

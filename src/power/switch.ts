@@ -37,3 +37,31 @@ export interface PowerSwitch {
   /** Releases the line or connection. */
   close(): Promise<void>;
 }
+
+/**
+ * A switch whose reboot is its own off, then on: the off is seen confirmed before the on is
+ * sent, which a switch's one-step reboot command does not let us see.
+ */
+export abstract class OffThenOnSwitch implements PowerSwitch {
+  abstract readonly type: SwitchType;
+  abstract readonly confirmation: Confirmation;
+  abstract readonly name: string;
+  abstract health(): Promise<void>;
+  abstract status(outlet: string): Promise<OutletState>;
+  abstract close(): Promise<void>;
+  /** Switches the outlet and returns once the switch confirms the new state. */
+  protected abstract switchTo(outlet: string, state: OutletState): Promise<void>;
+
+  on(outlet: string): Promise<void> {
+    return this.switchTo(outlet, "on");
+  }
+
+  off(outlet: string): Promise<void> {
+    return this.switchTo(outlet, "off");
+  }
+
+  async reboot(outlet: string): Promise<void> {
+    await this.switchTo(outlet, "off");
+    await this.switchTo(outlet, "on");
+  }
+}

@@ -6,7 +6,7 @@
 import { connect, type Socket } from "node:net";
 import { LineClosed, PowerSwitchError } from "./errors.js";
 import { Steps, within } from "./steps.js";
-import type { OutletState, PowerSwitch, StepObserver } from "./switch.js";
+import { OffThenOnSwitch, type OutletState, type StepObserver } from "./switch.js";
 import { TelnetFilter } from "./telnet.js";
 import {
   NPS_CONFIRM_PROMPT,
@@ -104,7 +104,7 @@ class Session {
   }
 }
 
-export class WtiNpsSwitch implements PowerSwitch {
+export class WtiNpsSwitch extends OffThenOnSwitch {
   readonly type = "wti_nps" as const;
   readonly confirmation = "switch" as const;
   readonly name: string;
@@ -112,6 +112,7 @@ export class WtiNpsSwitch implements PowerSwitch {
   private readonly timeouts: NpsTimeouts;
 
   constructor(private readonly options: WtiNpsOptions) {
+    super();
     this.name = `wti_nps ${options.host}:${options.port ?? NPS_DEFAULT_PORT}`;
     this.steps = new Steps(this.name, options.observer);
     this.timeouts = { ...NPS_TIMEOUTS, ...options.timeouts };
@@ -128,23 +129,9 @@ export class WtiNpsSwitch implements PowerSwitch {
     return this.session(steps, async (s) => this.plug(steps, await this.table(steps, s), outlet).state);
   }
 
-  async on(outlet: string): Promise<void> {
-    await this.switchTo(outlet, "on");
-  }
-
-  async off(outlet: string): Promise<void> {
-    await this.switchTo(outlet, "off");
-  }
-
-  /** Off and on as in fence_wti (never /BOOT, whose off the switch does not let us see). */
-  async reboot(outlet: string): Promise<void> {
-    await this.switchTo(outlet, "off");
-    await this.switchTo(outlet, "on");
-  }
-
   async close(): Promise<void> {}
 
-  private async switchTo(outlet: string, state: OutletState): Promise<void> {
+  protected async switchTo(outlet: string, state: OutletState): Promise<void> {
     const steps = this.steps.forOutlet(outlet);
     const t = this.timeouts;
     await this.session(steps, async (s) => {
