@@ -203,6 +203,14 @@ export class Lab {
     for (const end of ["ttyA", "ttyB"]) rmSync(join(this.dir.path, end), { force: true });
   }
 
+  /** One RPS-10 per member, as on hardware: member N's outlet is on the switch at the Nth path,
+   * whose serial line only its peers open. */
+  async startRps10PerMember(): Promise<string[]> {
+    const links: string[] = [];
+    for (let m = 0; m < this.options.members; m++) links.push(await this.startRps10());
+    return links;
+  }
+
   async startNps(extra: string[] = []): Promise<number> {
     const { child, line } = await startSimProgram("wti-nps", [
       "--port",
@@ -354,6 +362,13 @@ export class Lab {
         throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${this.allLogs()}`);
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
+  }
+
+  /** Writes the configuration, starts every member, and waits until each sees all the others up. */
+  async startAll(): Promise<void> {
+    this.writeConfig();
+    for (let m = 0; m < this.options.members; m++) this.start(m);
+    await this.allUp();
   }
 
   /** Waits until every member answers on its admin socket and sees every other member up. */

@@ -30,9 +30,7 @@ describeAsRoot("three members fenced through WTI NPS simulators", () => {
     lab.usesNps();
     working = await lab.startNps();
     stuck = await lab.startNps(["--fault", "stuck"]);
-    lab.writeConfig();
-    for (let m = 0; m < 3; m++) lab.start(m);
-    await lab.allUp();
+    await lab.startAll();
   }, 60_000);
   afterAll(async () => {
     spawnSync("nft", ["delete", "table", "inet", NFT_TABLE]);

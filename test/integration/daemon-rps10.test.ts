@@ -36,12 +36,9 @@ const figure = (text: string) => process.stdout.write(`  [figure] ${text}\n`);
 describeAsRoot("two members fenced through an RPS-10 simulator", () => {
   beforeAll(async () => {
     await lab.create();
-    rps10 = [await lab.startRps10(), await lab.startRps10()];
+    rps10 = await lab.startRps10PerMember();
     cable = await lab.startSerialCable();
-    lab.writeConfig();
-    lab.start(0);
-    lab.start(1);
-    await lab.allUp();
+    await lab.startAll();
   }, 60_000);
   afterAll(async () => {
     await lab.close();

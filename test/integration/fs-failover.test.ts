@@ -59,11 +59,8 @@ esac
 end service0
 `;
     await lab.create();
-    rps10 = [await lab.startRps10(), await lab.startRps10()];
-    lab.writeConfig();
-    lab.start(0);
-    lab.start(1);
-    await lab.allUp();
+    rps10 = await lab.startRps10PerMember();
+    await lab.startAll();
   }, 60_000);
   afterAll(async () => {
     await lab.close();
