@@ -12,6 +12,7 @@ export interface ServiceSpec {
   /** Member id of the preferred member, if any. */
   preferred?: number;
   failback: boolean;
+  /** The state a new service is recorded in; afterwards the disk says, as cluadmin changes it. */
   disabled: boolean;
   checkIntervalMs: number;
   maxRestarts: number;
@@ -41,17 +42,17 @@ export function isActive(state: ServiceState): boolean {
  * owner, or left behind by an owner that was fenced (whatever state that owner wrote last, a
  * failed stop included: the power cycle ended it).
  */
-export function needsHome(spec: ServiceSpec, record: ServiceRecord, isFenced: Fenced): boolean {
-  if (spec.disabled || record.state === ServiceState.Disabled || record.state === ServiceState.Unused)
-    return false;
+export function needsHome(record: ServiceRecord, isFenced: Fenced): boolean {
+  if (record.state === ServiceState.Disabled || record.state === ServiceState.Unused) return false;
   if (record.owner === NO_OWNER) return record.state === ServiceState.Stopped;
   return isFenced(record.owner, record.ownerIncarnation);
 }
 
 /**
- * The member that should start it: the preferred member when eligible, else the eligible member
- * running the fewest services (ties to the lowest id). A member that just gave the service up
- * (lastOwner, after too many restarts or a failed start) is chosen only if no other can.
+ * The member that should start it: the member an administrator relocated it to, when eligible;
+ * else the preferred member when eligible; else the eligible member running the fewest services
+ * (ties to the lowest id). A member that just gave the service up (lastOwner: after too many
+ * restarts, a failed start or a relocation) is chosen only if no other can.
  */
 export function choosePlacement(
   spec: ServiceSpec,
@@ -62,6 +63,9 @@ export function choosePlacement(
 ): number | undefined {
   const eligible = members.filter((m) => m.eligible);
   if (eligible.length === 0) return undefined;
+  if (record.owner === NO_OWNER && record.adminTarget >= 0) {
+    if (eligible.some((m) => m.id === record.adminTarget)) return record.adminTarget;
+  }
   if (spec.preferred !== undefined && record.lastOwner !== spec.preferred) {
     if (eligible.some((m) => m.id === spec.preferred)) return spec.preferred;
   }
@@ -84,7 +88,10 @@ export function choosePlacement(
   return best?.id;
 }
 
-/** Failback: the service runs elsewhere and its preferred member is eligible again. */
+/**
+ * Failback: the service runs elsewhere and its preferred member is eligible again, unless an
+ * administrator put it where it runs.
+ */
 export function wantsFailback(
   spec: ServiceSpec,
   record: ServiceRecord,
@@ -95,6 +102,7 @@ export function wantsFailback(
     spec.preferred !== undefined &&
     record.state === ServiceState.Running &&
     record.owner !== spec.preferred &&
+    record.adminTarget !== record.owner &&
     members.some((m) => m.id === spec.preferred && m.eligible)
   );
 }

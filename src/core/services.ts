@@ -10,13 +10,18 @@
 //   The daemon runs an action's `after` only once its write reached both copies.
 // - A failed stop leaves the service "failed" and owned here: nobody else may start it until this
 //   life is fenced or an administrator clears it.
-import { NO_OWNER, type ServiceRecord, ServiceState } from "../disk/service-block.js";
+// - An administrator's request (enable, disable, relocate, restart) is carried out by the owner,
+//   which alone may touch the resources; a service nobody runs is changed under the disk lock by
+//   whichever member was asked.
+import { ANY_OTHER, NO_OWNER, NO_TARGET, type ServiceRecord, ServiceState } from "../disk/service-block.js";
+import { serviceStateName } from "../services/state-names.js";
 import {
   choosePlacement,
   type Fenced,
   isActive,
   type MemberInfo,
   needsHome,
+  ownerGone,
   type ServiceSpec,
   wantsFailback,
 } from "./placement.js";
@@ -37,6 +42,22 @@ export type ServiceObservation =
   /** The member is leaving: stop everything it runs and take nothing new. */
   | { kind: "leave" };
 
+export type AdminOp = "enable" | "disable" | "relocate" | "restart";
+
+export interface AdminRequest {
+  op: AdminOp;
+  service: number;
+  /** Relocate: the member asked for; without it, any member but the owner. */
+  target?: number;
+}
+
+/** What `ask` answers at once; the outcome shows later in the service's block. */
+export interface AskAnswer {
+  ok: boolean;
+  message: string;
+  actions: ServiceAction[];
+}
+
 export type ServiceAction =
   | { kind: "claim"; service: number }
   /** Write `record` to both copies; only then do `after`. */
@@ -45,7 +66,9 @@ export type ServiceAction =
   | { kind: "service-report"; service: number; message: string }
   /** The disk says another life owns a service this life runs: something broke a rule, and this
    * member must stop everything at once rather than run it twice. */
-  | { kind: "conflict"; service: number; message: string };
+  | { kind: "conflict"; service: number; message: string }
+  /** The service's owner is another live member: it must carry out the request. */
+  | { kind: "forward"; to: number; incarnation: number; request: AdminRequest };
 
 /** Failback waits until the service has passed this many checks where it runs now. */
 export const FAILBACK_STABLE_CHECKS = 5;
@@ -55,6 +78,7 @@ export const RETRY_MAX_MS = 60_000;
 
 type StopReason =
   | "disable"
+  | "relocate"
   | "failback"
   | "leave"
   | "restart"
@@ -80,6 +104,10 @@ interface Local {
   /** Failed starts here in a row, and when this member may try again. */
   failedStarts: number;
   retryAfterMs: number;
+  /** An administrator's request waiting until nothing else is under way for this service. */
+  request?: AdminRequest;
+  /** Where a relocation under way sends the service (a member id, or ANY_OTHER). */
+  relocateTo?: number;
 }
 
 export interface ServiceCoreConfig {
@@ -154,6 +182,123 @@ export class ServiceCore {
 
   record(service: number): ServiceRecord | undefined {
     return this.records.get(service);
+  }
+
+  /**
+   * An administrator's request, asked of this member directly (`viaPeer` false) or passed on by
+   * the member that was asked (`viaPeer` true: this member was taken to be the owner). The answer
+   * says at once whether it was taken on; the outcome shows later in the service's block.
+   */
+  ask(req: AdminRequest, viaPeer = false): AskAnswer {
+    const spec = this.spec(req.service);
+    const l = this.at(req.service);
+    const r = this.records.get(req.service);
+    const answer = (ok: boolean, message: string, actions: ServiceAction[] = []): AskAnswer => ({
+      ok,
+      message: `${spec.name}: ${message}`,
+      actions,
+    });
+    if (r === undefined || r.state === ServiceState.Unused)
+      return answer(false, "its block has not been read or recorded yet; ask again in a moment");
+    if (this.leaving) return answer(false, "this member is stopping; ask another member");
+    const state = serviceStateName(r.state);
+    const running = r.state === ServiceState.Running;
+    if (req.op === "relocate") {
+      if (req.target !== undefined) {
+        if (req.target === r.owner && isActive(r.state))
+          return answer(true, `already runs on member ${req.target}`);
+        if (!this.members.some((m) => m.id === req.target && m.eligible))
+          return answer(false, `member ${req.target} is not up to take it`);
+      } else if (!this.members.some((m) => m.eligible && m.id !== r.owner))
+        return answer(false, "no other member is up to take it");
+    }
+    if (this.mine(r)) {
+      if (req.op === "enable")
+        return r.state === ServiceState.Failed
+          ? answer(false, "failed to stop here; disable it first, which tries the stop again")
+          : answer(true, "already enabled; it runs here");
+      if ((req.op === "restart" || req.op === "relocate") && !running && l.op !== "starting")
+        return answer(false, `is ${state} here, not running; nothing to ${req.op}`);
+      l.request = req;
+      return answer(true, `${req.op} under way on this member`);
+    }
+    if (viaPeer) return answer(false, "does not run on this member (any more); nothing done");
+    if (!ownerGone(r, this.isFenced)) {
+      if (req.op === "enable") return answer(true, `already enabled; member ${r.owner} has it`);
+      if (r.state === ServiceState.Failed && req.op !== "disable")
+        return answer(false, `failed to stop on member ${r.owner}; disable it first`);
+      return answer(true, `asked member ${r.owner}, which has it`, [
+        { kind: "forward", to: r.owner, incarnation: r.ownerIncarnation, request: req },
+      ]);
+    }
+    // Nobody runs it: this member changes the block under the lock.
+    const disabled = r.state === ServiceState.Disabled;
+    switch (req.op) {
+      case "enable":
+        if (!disabled) return answer(true, "already enabled; it starts when a member can take it");
+        break;
+      case "disable":
+        if (disabled) return answer(true, "already disabled");
+        break;
+      case "restart":
+        return answer(false, `is ${state}, not running; nothing to restart`);
+      case "relocate":
+        if (disabled) return answer(false, "is disabled; enable it first");
+        if (req.target === undefined)
+          return answer(false, `is ${state}, not running; name a member to start it there`);
+        break;
+    }
+    l.request = req;
+    return answer(true, `${req.op} under way`);
+  }
+
+  /** A request for a service this life owns, when nothing else is under way for it. */
+  private requestHere(spec: ServiceSpec, r: ServiceRecord, l: Local, req: AdminRequest): ServiceAction[] {
+    const report = (message: string): ServiceAction[] => [
+      { kind: "service-report", service: spec.id, message: `${spec.name}: ${message}` },
+    ];
+    const running = r.state === ServiceState.Running;
+    switch (req.op) {
+      case "enable":
+        return [];
+      case "disable":
+        // A service that failed to stop is stopped again: this is how an administrator clears it.
+        return running || r.state === ServiceState.Failed
+          ? this.beginStop(spec.id, "disable")
+          : report(`not disabled: it is ${serviceStateName(r.state)} here`);
+      case "restart":
+        return running ? this.beginStop(spec.id, "restart") : report("not restarted: it is not running here");
+      case "relocate":
+        if (!running) return report("not relocated: it is not running here");
+        l.relocateTo = req.target ?? ANY_OTHER;
+        return this.beginStop(spec.id, "relocate");
+    }
+  }
+
+  /** A request for a service nobody runs, on its block as read under the lock. */
+  private requestOnFree(spec: ServiceSpec, fresh: ServiceRecord, req: AdminRequest): ServiceAction[] {
+    if (!ownerGone(fresh, this.isFenced))
+      return [
+        {
+          kind: "service-report",
+          service: spec.id,
+          message: `${spec.name}: member ${fresh.owner} took it while the ${req.op} waited; nothing done, ask again`,
+        },
+      ];
+    const free = {
+      owner: NO_OWNER,
+      ownerIncarnation: 0,
+      lastOwner: fresh.owner !== NO_OWNER ? fresh.owner : fresh.lastOwner,
+      adminTarget: NO_TARGET,
+    };
+    if (req.op === "enable" && fresh.state === ServiceState.Disabled)
+      // Placed afresh: whoever disabled it did not give it up for failing.
+      return [this.transition(fresh, ServiceState.Stopped, "none", { ...free, lastOwner: NO_OWNER })];
+    if (req.op === "disable" && fresh.state !== ServiceState.Disabled)
+      return [this.transition(fresh, ServiceState.Disabled, "none", free)];
+    if (req.op === "relocate" && req.target !== undefined && needsHome(fresh, this.isFenced))
+      return [this.transition(fresh, ServiceState.Stopped, "none", { ...free, adminTarget: req.target })];
+    return [];
   }
 
   step(o: ServiceObservation): ServiceAction[] {
@@ -266,10 +411,17 @@ export class ServiceCore {
           out.push(...this.beginStop(spec.id, "recover"));
           continue;
         }
+        if (l.request !== undefined && !this.leaving) {
+          const done = this.requestHere(spec, r, l, l.request);
+          l.request = undefined;
+          if (done.length > 0) {
+            out.push(...done);
+            continue;
+          }
+        }
         if (r.state !== ServiceState.Running) continue;
         const settled = this.nowMs - l.runningSinceMs >= FAILBACK_STABLE_CHECKS * spec.checkIntervalMs;
         if (this.leaving) out.push(...this.beginStop(spec.id, "leave"));
-        else if (spec.disabled) out.push(...this.beginStop(spec.id, "disable"));
         else if (spec.preferred !== this.config.me && settled && wantsFailback(spec, r, this.members))
           out.push(...this.beginStop(spec.id, "failback"));
         else if (this.nowMs >= l.nextCheckMs) {
@@ -282,9 +434,13 @@ export class ServiceCore {
       const earlierLife = r.owner === this.config.me;
       // Even a leaving member cleans up after its earlier life: nobody else can.
       if (this.leaving && !earlierLife) continue;
-      if (needsSettling(spec, r)) {
-        // A block never written (a new service) or whose enabled/disabled setting changed in the
-        // configuration: whoever gets the lock first records it.
+      if (neverRecorded(r)) {
+        // A block never written (a new service): whoever gets the lock first records it.
+        l.op = "claiming";
+        out.push({ kind: "claim", service: spec.id });
+      } else if (l.request !== undefined && !earlierLife && !this.leaving) {
+        // An administrator's request for a service nobody runs: decided on the block as it is
+        // under the lock.
         l.op = "claiming";
         out.push({ kind: "claim", service: spec.id });
       } else if (earlierLife) {
@@ -292,7 +448,7 @@ export class ServiceCore {
         // so they are stopped here (under the lock: peers may have fenced that life and want it).
         l.op = "claiming";
         out.push({ kind: "claim", service: spec.id });
-      } else if (needsHome(spec, r, this.isFenced) && this.nowMs >= l.retryAfterMs) {
+      } else if (needsHome(r, this.isFenced) && this.nowMs >= l.retryAfterMs) {
         const target = choosePlacement(spec, r, this.members, [...this.records.values()], this.isFenced);
         if (target === this.config.me) {
           l.op = "claiming";
@@ -330,13 +486,18 @@ export class ServiceCore {
       l.stopReason = "earlier-life";
       return [this.transition(fresh, ServiceState.Stopping, "stop", ours)];
     }
-    if (needsSettling(spec, fresh)) {
+    if (neverRecorded(fresh)) {
       const state = spec.disabled ? ServiceState.Disabled : ServiceState.Stopped;
       return [
         this.transition(fresh, state, "none", { name: spec.name, owner: NO_OWNER, ownerIncarnation: 0 }),
       ];
     }
-    if (!this.healthy || this.leaving || !needsHome(spec, fresh, this.isFenced)) return [];
+    const request = l.request;
+    if (request !== undefined) {
+      l.request = undefined;
+      return this.requestOnFree(spec, fresh, request);
+    }
+    if (!this.healthy || this.leaving || !needsHome(fresh, this.isFenced)) return [];
     if (this.nowMs < l.retryAfterMs) return [];
     // Placement again, on the block as it is now: a claim made to settle a block, or on a view
     // that has since changed, must not take a service meant for another member.
@@ -346,7 +507,17 @@ export class ServiceCore {
       return [];
     l.op = "starting";
     const lastOwner = fresh.owner !== NO_OWNER ? fresh.owner : fresh.lastOwner;
-    return [this.transition(fresh, ServiceState.Starting, "start", { ...ours, lastOwner, name: spec.name })];
+    // Taken because an administrator relocated it here: it stays, failback or not.
+    const placedByAdmin =
+      fresh.owner === NO_OWNER && (fresh.adminTarget === this.config.me || fresh.adminTarget === ANY_OTHER);
+    return [
+      this.transition(fresh, ServiceState.Starting, "start", {
+        ...ours,
+        lastOwner,
+        name: spec.name,
+        adminTarget: placedByAdmin ? this.config.me : NO_TARGET,
+      }),
+    ];
   }
 
   private beginStop(service: number, reason: StopReason): ServiceAction[] {
@@ -379,6 +550,7 @@ export class ServiceCore {
           owner: NO_OWNER,
           ownerIncarnation: 0,
           lastOwner: this.config.me,
+          adminTarget: NO_TARGET,
         }),
         {
           kind: "service-report",
@@ -398,8 +570,10 @@ export class ServiceCore {
     const l = this.at(service);
     if (l.op !== "stopping") throw new Error(`a stop result for service ${service}, which was not stopping`);
     const reason = l.stopReason;
+    const relocateTo = l.relocateTo ?? ANY_OTHER;
     l.op = undefined;
     l.stopReason = undefined;
+    l.relocateTo = undefined;
     const r = this.records.get(service) as ServiceRecord;
     const name = this.spec(service).name;
     if (!ok) return this.failedStop(service, r, `${name} failed to stop (${detail})`);
@@ -407,7 +581,12 @@ export class ServiceCore {
       l.op = "starting";
       return [this.transition(r, ServiceState.Starting, "start", { restarts: r.restarts + 1 })];
     }
-    const released = { owner: NO_OWNER, ownerIncarnation: 0, lastOwner: this.config.me };
+    const released = {
+      owner: NO_OWNER,
+      ownerIncarnation: 0,
+      lastOwner: this.config.me,
+      adminTarget: reason === "relocate" ? relocateTo : NO_TARGET,
+    };
     const out: ServiceAction[] = [
       this.transition(
         r,
@@ -462,11 +641,9 @@ export class ServiceCore {
 }
 
 /**
- * The block disagrees with the configuration in a way any member may settle: it was never
- * written, or the service is enabled or disabled in the configuration while nobody runs it.
+ * A block never written: a new service, recorded by whoever gets the lock first as the
+ * configuration's `disabled` says. From then on the block decides, as administrators change it.
  */
-function needsSettling(spec: ServiceSpec, r: ServiceRecord): boolean {
-  if (r.state === ServiceState.Unused) return true;
-  if (r.owner !== NO_OWNER) return false;
-  return spec.disabled ? r.state === ServiceState.Stopped : r.state === ServiceState.Disabled;
+function neverRecorded(r: ServiceRecord): boolean {
+  return r.state === ServiceState.Unused;
 }

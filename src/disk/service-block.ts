@@ -16,6 +16,10 @@ export enum ServiceState {
 }
 
 export const NO_OWNER = -1;
+/** `adminTarget`: no administrator's placement stands. */
+export const NO_TARGET = -1;
+/** `adminTarget`: an administrator moved the service away from `lastOwner`, to any other member. */
+export const ANY_OTHER = -2;
 
 export interface ServiceRecord {
   index: number;
@@ -27,6 +31,12 @@ export interface ServiceRecord {
   ownerIncarnation: number;
   lastOwner: number;
   restarts: number;
+  /**
+   * Where an administrator asked the service to run: set by `service relocate` when the owner
+   * lets it go (a member id, or ANY_OTHER), then kept as the member that took it, so failback
+   * does not undo the move. NO_TARGET otherwise.
+   */
+  adminTarget: number;
   /** Wall-clock time of the last transition, for people only. */
   transitionWallMs: number;
 }
@@ -37,6 +47,7 @@ const F = {
   owner: 4,
   lastOwner: 6,
   restarts: 8,
+  adminTarget: 12,
   transitionWallMs: 16,
   ownerIncarnation: 24,
   name: 32,
@@ -52,6 +63,7 @@ export function emptyService(index: number): ServiceRecord {
     ownerIncarnation: 0,
     lastOwner: NO_OWNER,
     restarts: 0,
+    adminTarget: NO_TARGET,
     transitionWallMs: 0,
   };
 }
@@ -63,6 +75,7 @@ export function encodeService(s: ServiceRecord): Buffer {
   buf.writeInt16LE(s.owner, F.owner);
   buf.writeInt16LE(s.lastOwner, F.lastOwner);
   buf.writeUInt32LE(s.restarts, F.restarts);
+  buf.writeInt16LE(s.adminTarget, F.adminTarget);
   writeU64(buf, F.transitionWallMs, s.transitionWallMs);
   writeU64(buf, F.ownerIncarnation, s.ownerIncarnation);
   writeName(buf, F.name, NAME_BYTES, s.name, "the service name");
@@ -77,7 +90,8 @@ export function decodeService(payload: Buffer): Decoded<ServiceRecord> {
   if (!(state in ServiceState)) return { ok: false, problem: `unknown service state ${state}` };
   const owner = payload.readInt16LE(F.owner);
   const lastOwner = payload.readInt16LE(F.lastOwner);
-  if (owner < NO_OWNER || lastOwner < NO_OWNER)
+  const adminTarget = payload.readInt16LE(F.adminTarget);
+  if (owner < NO_OWNER || lastOwner < NO_OWNER || adminTarget < ANY_OTHER)
     return { ok: false, problem: "service owner is out of range" };
   const transitionWallMs = readU64(payload, F.transitionWallMs);
   const ownerIncarnation = readU64(payload, F.ownerIncarnation);
@@ -95,6 +109,7 @@ export function decodeService(payload: Buffer): Decoded<ServiceRecord> {
       ownerIncarnation,
       lastOwner,
       restarts: payload.readUInt32LE(F.restarts),
+      adminTarget,
       transitionWallMs,
     },
   };

@@ -11,6 +11,31 @@ export enum MemberState {
   Down = 2,
 }
 
+/** What an administrator asked of a service that another member owns. */
+export enum RequestOp {
+  Enable = 1,
+  Disable = 2,
+  Relocate = 3,
+  Restart = 4,
+}
+
+/**
+ * A request carried in the asking member's own status block: the owner reads every status block
+ * each heartbeat anyway, so asking costs no extra write and never touches a block another member
+ * owns (a mailbox block, say, may hold a fenced notice that must not be overwritten).
+ */
+export interface ServiceRequest {
+  to: number;
+  /** The life of `to` it is meant for: a later life ignores it. */
+  toIncarnation: number;
+  /** Grows with each request this life of the asking member makes, so each is done once. */
+  sequence: number;
+  op: RequestOp;
+  service: number;
+  /** Relocate: the member asked for, or -1 for any other. */
+  target: number;
+}
+
 export interface MemberStatus {
   member: number;
   state: MemberState;
@@ -22,6 +47,7 @@ export interface MemberStatus {
   nodeName: string;
   /** Indexes of the services this member runs. */
   services: number[];
+  request?: ServiceRequest;
 }
 
 const F = {
@@ -31,8 +57,14 @@ const F = {
   heartbeat: 16,
   wallClockMs: 24,
   nodeName: 32,
-  mapLength: 96,
-  map: 98,
+  requestTo: 96,
+  requestOp: 98,
+  requestService: 100,
+  requestTarget: 102,
+  requestSequence: 104,
+  requestIncarnation: 108,
+  mapLength: 116,
+  map: 118,
 };
 const MAX_MAP_BYTES = MAX_SERVICES_LIMIT / 8;
 
@@ -59,6 +91,15 @@ export function encodeStatus(s: MemberStatus): Buffer {
   writeU64(buf, F.heartbeat, s.heartbeat);
   writeU64(buf, F.wallClockMs, s.wallClockMs);
   writeName(buf, F.nodeName, NAME_BYTES, s.nodeName, "the node name");
+  if (s.request !== undefined) {
+    const q = s.request;
+    buf.writeUInt16LE(q.to, F.requestTo);
+    buf.writeUInt8(q.op, F.requestOp);
+    buf.writeUInt16LE(q.service, F.requestService);
+    buf.writeInt16LE(q.target, F.requestTarget);
+    buf.writeUInt32LE(q.sequence, F.requestSequence);
+    writeU64(buf, F.requestIncarnation, q.toIncarnation);
+  }
   buf.writeUInt16LE(mapBytes, F.mapLength);
   for (const i of s.services) {
     const at = F.map + (i >> 3);
@@ -94,5 +135,21 @@ export function decodeStatus(payload: Buffer): Decoded<MemberStatus> {
     for (let bit = 0; bit < 8; bit++) if (bits & (1 << bit)) services.push(byte * 8 + bit);
   }
   const member = payload.readUInt16LE(F.member);
-  return { ok: true, value: { member, state, incarnation, heartbeat, wallClockMs, nodeName, services } };
+  const value: MemberStatus = { member, state, incarnation, heartbeat, wallClockMs, nodeName, services };
+  const op = payload.readUInt8(F.requestOp);
+  if (op !== 0) {
+    const toIncarnation = readU64(payload, F.requestIncarnation);
+    const target = payload.readInt16LE(F.requestTarget);
+    if (!(op in RequestOp) || toIncarnation === undefined || target < -1)
+      return { ok: false, problem: "status block has a damaged service request" };
+    value.request = {
+      to: payload.readUInt16LE(F.requestTo),
+      toIncarnation,
+      sequence: payload.readUInt32LE(F.requestSequence),
+      op,
+      service: payload.readUInt16LE(F.requestService),
+      target,
+    };
+  }
+  return { ok: true, value };
 }

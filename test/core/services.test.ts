@@ -3,7 +3,12 @@
 // service may be running on two machines, and once the faults stop every enabled service runs.
 import { describe, expect, it } from "vitest";
 import { choosePlacement, type MemberInfo, type ServiceSpec } from "../../src/core/placement.js";
-import { type ServiceAction, ServiceCore } from "../../src/core/services.js";
+import {
+  type AdminRequest,
+  type AskAnswer,
+  type ServiceAction,
+  ServiceCore,
+} from "../../src/core/services.js";
 import { emptyService, NO_OWNER, type ServiceRecord, ServiceState } from "../../src/disk/service-block.js";
 import { Random } from "../sim/random.js";
 
@@ -164,13 +169,13 @@ class ServiceWorld {
   readonly trace: string[] = [];
   private queue: { at: number; machine: number; inc: number; run: () => void }[] = [];
   now = 0;
-  stats = { starts: 0, takeovers: 0, failedStops: 0 };
+  stats = { starts: 0, takeovers: 0, failedStops: 0, requests: 0, forwarded: 0 };
 
   constructor(
     readonly rng: Random,
     readonly specs: ServiceSpec[],
     members: number,
-    private readonly faults: { failStart: number; failStop: number; failCheck: number },
+    readonly faults: { failStart: number; failStop: number; failCheck: number },
   ) {
     // Half the runs start from freshly initialised partitions, whose service blocks are unused.
     for (const s of specs) this.disk.set(s.id, rng.chance(0.5) ? stopped(s.id) : emptyService(s.id));
@@ -227,6 +232,15 @@ class ServiceWorld {
             m.core.step({ kind: "checked", service: a.service, ok, detail: "sim", nowMs: this.now }),
           );
         });
+      } else if (a.kind === "forward") {
+        // Carried in the asker's status block: the owner reads it a heartbeat or so later, and
+        // only the life it was meant for acts on it.
+        this.stats.forwarded++;
+        this.later(id, this.rng.int(100, 1_000), () => {
+          const owner = this.machines[a.to] as Machine;
+          if (!owner.alive || owner.incarnation !== a.incarnation) return;
+          this.apply(a.to, owner.core.ask(a.request, true).actions);
+        });
       } else if (a.kind === "conflict") {
         throw new Error(`${this.now}: m${id} found a conflict: ${a.message}`);
       } else this.trace.push(`${this.now} m${id}: ${a.message}`);
@@ -264,6 +278,15 @@ class ServiceWorld {
       const where = this.machines.flatMap((m, id) => (m.running.has(s.id) ? [id] : []));
       if (where.length > 1) throw new Error(`${this.now}: ${s.name} runs on members ${where.join(" and ")}`);
     }
+  }
+
+  /** An administrator asks member `id`. */
+  request(id: number, req: AdminRequest): AskAnswer {
+    const answer = (this.machines[id] as Machine).core.ask(req);
+    if (answer.ok) this.stats.requests++;
+    this.trace.push(`${this.now} m${id} asked ${JSON.stringify(req)}: ${answer.message}`);
+    this.apply(id, answer.actions);
+    return answer;
   }
 
   /** A member hangs for good: its resources keep running until its switch powers it off. */
@@ -335,6 +358,15 @@ function runSeed(seed: number): ServiceWorld {
       if ((w.machines[id] as Machine).alive) w.crashAndFence(id, rng.int(500, 8_000));
     }
     if (rng.chance(0.004)) (w.machines[rng.int(0, 2)] as Machine).stalledUntil = w.now + rng.int(100, 3_000);
+    if (rng.chance(0.01)) {
+      // An administrator, at any member, asks anything of any service.
+      const id = rng.int(0, 2);
+      const m = w.machines[id] as Machine;
+      const op = rng.pick(["enable", "disable", "relocate", "restart"] as const);
+      const target = rng.chance(0.5) ? rng.int(0, 2) : undefined;
+      if (m.alive && m.stalledUntil <= w.now)
+        w.request(id, { op, service: rng.int(0, 3), ...(target !== undefined ? { target } : {}) });
+    }
     w.step(100);
   }
   return w;
@@ -344,17 +376,23 @@ describe("service cores over one disk", () => {
   it("never run a service on two machines, through crashes, stalls, fences and failing resources", () => {
     let starts = 0;
     let failedStops = 0;
+    let requests = 0;
+    let forwarded = 0;
     for (let seed = 1; seed <= 300; seed++) {
       try {
         const w = runSeed(seed);
         starts += w.stats.starts;
         failedStops += w.stats.failedStops;
+        requests += w.stats.requests;
+        forwarded += w.stats.forwarded;
       } catch (err) {
         throw new Error(`seed ${seed}: ${(err as Error).message}`);
       }
     }
     expect(starts).toBeGreaterThan(300);
     expect(failedStops).toBeGreaterThan(0);
+    expect(requests).toBeGreaterThan(300);
+    expect(forwarded).toBeGreaterThan(100);
   });
 
   it("once faults stop and every member is back, every enabled service runs somewhere", () => {
@@ -381,5 +419,74 @@ describe("service cores over one disk", () => {
       moved.owner === 0 || moved.owner === 1 || (moved.owner === 2 && moved.ownerIncarnation === 2),
     ).toBe(true);
     expect(moved.owner).not.toBe(NO_OWNER);
+  });
+
+  it("carries out an administrator's requests wherever they are asked", () => {
+    const rng = new Random(99);
+    const specs = [spec(0, { preferred: 0, failback: true })];
+    const w = new ServiceWorld(rng, specs, 3, { failStart: 0, failStop: 0, failCheck: 0 });
+    const run = (ms: number) => {
+      for (let t = 0; t < ms; t += 100) w.step(100);
+    };
+    const on = () => {
+      const r = w.disk.get(0) as ServiceRecord;
+      return r.state === ServiceState.Running ? r.owner : undefined;
+    };
+    run(5_000);
+    expect(on()).toBe(0);
+    // Asked at m1, carried out by the owner m0, taken by m2; failback leaves it there.
+    expect(w.request(1, { op: "relocate", service: 0, target: 2 })).toMatchObject({
+      ok: true,
+      message: "svc0: asked member 0, which has it",
+    });
+    run(3_000);
+    expect(on()).toBe(2);
+    run(10_000);
+    expect(on()).toBe(2);
+    // Refused at once where it cannot be done.
+    w.machines[1] = { ...(w.machines[1] as Machine), alive: false };
+    run(200);
+    expect(w.request(0, { op: "relocate", service: 0, target: 1 })).toMatchObject({
+      ok: false,
+      message: "svc0: member 1 is not up to take it",
+    });
+    expect(w.request(0, { op: "enable", service: 0 }).message).toBe("svc0: already enabled; member 2 has it");
+    // Disabled, it stays disabled, although the configuration says enabled.
+    expect(w.request(0, { op: "disable", service: 0 }).ok).toBe(true);
+    run(3_000);
+    expect(w.disk.get(0)).toMatchObject({ state: ServiceState.Disabled, owner: NO_OWNER });
+    run(5_000);
+    expect(w.disk.get(0)?.state).toBe(ServiceState.Disabled);
+    expect(w.request(2, { op: "restart", service: 0 }).message).toBe(
+      "svc0: is disabled, not running; nothing to restart",
+    );
+    // Enabled at m2: it starts on its preferred member again.
+    expect(w.request(2, { op: "enable", service: 0 }).ok).toBe(true);
+    run(3_000);
+    expect(on()).toBe(0);
+    // A restart that cannot stop leaves it failed with its owner, and nobody else takes it...
+    const restartsBefore = (w.disk.get(0) as ServiceRecord).restarts;
+    w.faults.failStop = 1;
+    expect(w.request(2, { op: "restart", service: 0 }).ok).toBe(true);
+    run(3_000);
+    expect(w.disk.get(0)).toMatchObject({ state: ServiceState.Failed, owner: 0 });
+    run(5_000);
+    expect(w.disk.get(0)).toMatchObject({ state: ServiceState.Failed, owner: 0 });
+    expect(w.request(2, { op: "relocate", service: 0 }).message).toBe(
+      "svc0: failed to stop on member 0; disable it first",
+    );
+    // ...until an administrator disables it, which stops it again, then enables it.
+    w.faults.failStop = 0;
+    w.request(2, { op: "disable", service: 0 });
+    run(3_000);
+    expect(w.disk.get(0)?.state).toBe(ServiceState.Disabled);
+    w.request(2, { op: "enable", service: 0 });
+    run(3_000);
+    expect(on(), w.trace.slice(-30).join("\n")).toBe(0);
+    // A restart in place counts.
+    w.request(0, { op: "restart", service: 0 });
+    run(3_000);
+    expect(on()).toBe(0);
+    expect((w.disk.get(0) as ServiceRecord).restarts).toBeGreaterThan(restartsBefore);
   });
 });

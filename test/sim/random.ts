@@ -24,4 +24,9 @@ export class Random {
   chance(p: number): boolean {
     return this.next() < p;
   }
+
+  pick<T>(items: readonly T[]): T {
+    if (items.length === 0) throw new RangeError("pick from nothing");
+    return items[this.int(0, items.length - 1)] as T;
+  }
 }

@@ -9,7 +9,7 @@ import { decodeLock, encodeLock } from "../../src/disk/lock-block.js";
 import { decodeMail, encodeMail, MailKind } from "../../src/disk/mailbox-block.js";
 import { decodeScratch, encodeScratch } from "../../src/disk/scratch-block.js";
 import { decodeService, encodeService, ServiceState } from "../../src/disk/service-block.js";
-import { decodeStatus, encodeStatus, MemberState } from "../../src/disk/status-block.js";
+import { decodeStatus, encodeStatus, MemberState, RequestOp } from "../../src/disk/status-block.js";
 
 const name = fc.string({ maxLength: 20 }).filter((s) => !s.includes("\0"));
 const u64 = fc.nat(Number.MAX_SAFE_INTEGER);
@@ -37,8 +37,21 @@ describe("payload codecs", () => {
           wallClockMs: u64,
           nodeName: name,
           services: fc.uniqueArray(fc.nat(1023), { maxLength: 40 }).map((a) => a.sort((x, y) => x - y)),
+          request: fc.option(
+            fc.record({
+              to: fc.nat(127),
+              toIncarnation: u64,
+              sequence: fc.nat(0xffffffff),
+              op: enumOf(RequestOp),
+              service: fc.nat(1023),
+              target: fc.integer({ min: -1, max: 127 }),
+            }),
+            { nil: undefined },
+          ),
         }),
-        (s) => {
+        (generated) => {
+          const { request, ...rest } = generated;
+          const s = request === undefined ? rest : { ...rest, request };
           expect(decodeStatus(encodeStatus(s))).toEqual({ ok: true, value: s });
         },
       ),
@@ -54,6 +67,7 @@ describe("payload codecs", () => {
       wallClockMs: 1,
       nodeName: "x".repeat(64),
       services: [1023],
+      request: { to: 1, toIncarnation: 1, sequence: 1, op: RequestOp.Relocate, service: 1023, target: 127 },
     });
     expect(payload.length).toBeLessThanOrEqual(512 - 52);
   });
@@ -105,6 +119,7 @@ describe("payload codecs", () => {
           ownerIncarnation: u64,
           lastOwner: fc.integer({ min: -1, max: 127 }),
           restarts: fc.nat(0xffffffff),
+          adminTarget: fc.integer({ min: -2, max: 127 }),
           transitionWallMs: u64,
         }),
         (s) => {
