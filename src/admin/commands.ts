@@ -2,6 +2,7 @@
 // standard input. Each command is a few words ("service show config") then its arguments; the
 // commands that need the running daemon join this table when the daemon exists.
 
+import { join } from "node:path";
 import { table } from "../cli/io.js";
 import { type Block, type ConfDocument, parseDocument } from "../config/document.js";
 import { addBlock, removeBlock, setEntry } from "../config/edit.js";
@@ -10,6 +11,8 @@ import { isSecretName } from "../config/secrets.js";
 import { writeFileAtomic } from "../config/store.js";
 import { formatErrors, validateDocument } from "../config/validate.js";
 import { integer, name as nameType, nearest, seconds, type ValueType, yesNo } from "../config/values.js";
+import type { AdminOp } from "../core/services.js";
+import { SOCKET_FILE } from "../daemon/paths.js";
 import { describeSwitch } from "../power/create.js";
 import {
   backupConfig,
@@ -22,6 +25,7 @@ import {
   restoreConfig,
 } from "./change.js";
 import { renderStatus } from "./cluster-status.js";
+import { controlService, SERVICE_WAIT_MS, type ServiceControl } from "./service-control.js";
 import { clusterStatus } from "./status-source.js";
 
 export interface CommandContext {
@@ -588,6 +592,10 @@ export const COMMANDS: readonly CommandSpec[] = [
       return ADMIN_EXIT.ok;
     },
   },
+  controlCommand("enable", "start a disabled service where it is placed"),
+  controlCommand("disable", "stop a service and keep it stopped (also clears one that failed to stop)"),
+  controlCommand("relocate", "move a running service to MEMBER, or to any other member"),
+  controlCommand("restart", "stop and start a service where it runs"),
   {
     words: ["service", "add"],
     usage: "service add NAME [key=value ...] [resourceN.key=value ...]",
@@ -649,6 +657,42 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
   },
 ];
+
+/** `service OP NAME`: asks the local daemon, then waits for the outcome. */
+function controlCommand(op: AdminOp, help: string): CommandSpec {
+  const takesMember = op === "relocate";
+  return {
+    words: ["service", op],
+    usage: `service ${op} NAME${takesMember ? " [MEMBER]" : ""}`,
+    help: `${help}; waits up to ${SERVICE_WAIT_MS / 1000} s for it`,
+    completes: "service",
+    async run(ctx, args) {
+      if (args.length < 1 || args.length > (takesMember ? 2 : 1))
+        throw new UsageError(`service ${op} takes a service${takesMember ? " and optionally a member" : ""}`);
+      const req: ServiceControl = { op, service: args[0] as string };
+      if (args[1] !== undefined) req.target = args[1];
+      const r = await controlService(join(ctx.runDir, SOCKET_FILE), req);
+      if (ctx.json)
+        ctx.out(
+          JSON.stringify({
+            service: req.service,
+            op,
+            ...(req.target !== undefined ? { target: req.target } : {}),
+            ok: r.ok,
+            accepted: r.accepted,
+            outcome: r.outcome,
+            elapsedMs: r.elapsedMs,
+            ...(r.row !== undefined ? { state: r.row } : {}),
+          }),
+        );
+      else {
+        ctx.out(r.accepted);
+        (r.ok ? ctx.out : ctx.err)(`${r.outcome} (${(r.elapsedMs / 1000).toFixed(2)} s)`);
+      }
+      return r.ok ? ADMIN_EXIT.ok : ADMIN_EXIT.failed;
+    },
+  };
+}
 
 /** Runs one command line; usage errors print one line and return 64. */
 export async function runLine(ctx: CommandContext, line: string): Promise<number> {

@@ -2,13 +2,18 @@
 // the daemon. One JSON request per line, one JSON answer per line.
 import { chmodSync, rmSync } from "node:fs";
 import net from "node:net";
+import type { AdminOp } from "../core/services.js";
+import { ADMIN_OPS } from "./service-requests.js";
 
 export const MAX_ADMIN_CLIENTS = 16;
 export const MAX_REQUEST_BYTES = 4096;
 /** A client that sends nothing for this long is dropped, so none can hold the daemon open. */
 export const ADMIN_IDLE_MS = 60_000;
 
-export type AdminRequest = { command: "status" };
+export type AdminRequest =
+  | { command: "status" }
+  /** An administrator's service request, by names; `target` only for relocate. */
+  | { command: "service"; op: AdminOp; service: string; target?: string };
 export type AdminAnswer = { ok: true; status: unknown } | { ok: false; error: string };
 
 export type AdminHandler = (request: AdminRequest) => Promise<AdminAnswer> | AdminAnswer;
@@ -20,9 +25,21 @@ function parseRequest(line: string): AdminRequest | string {
   } catch {
     return "the request is not JSON";
   }
-  const command = (value as { command?: unknown } | null)?.command;
-  if (command === "status") return { command };
-  return `unknown command ${JSON.stringify(command)}; the daemon answers "status"`;
+  const v = (value ?? {}) as { command?: unknown; op?: unknown; service?: unknown; target?: unknown };
+  if (v.command === "status") return { command: v.command };
+  if (v.command === "service") {
+    const op = ADMIN_OPS.find((o) => o === v.op);
+    if (op === undefined) return `a service request needs op, one of ${ADMIN_OPS.join(", ")}`;
+    if (typeof v.service !== "string") return "a service request needs the service's name";
+    if (v.target !== undefined && typeof v.target !== "string") return "target must be a member's name";
+    return {
+      command: "service",
+      op,
+      service: v.service,
+      ...(v.target !== undefined ? { target: v.target } : {}),
+    };
+  }
+  return `unknown command ${JSON.stringify(v.command)}; the daemon answers "status" and "service"`;
 }
 
 export class AdminServer {

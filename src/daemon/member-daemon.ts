@@ -9,16 +9,18 @@ import type { MemberRow } from "../admin/cluster-status.js";
 import type { ClusterConfig, MemberConfig } from "../config/model.js";
 import { type MemberAction, MemberCore, type Observation } from "../core/member.js";
 import type { SelfFenceReason } from "../core/self-health.js";
+import type { AdminRequest } from "../core/services.js";
 import type { Repair } from "../disk/errors.js";
 import { MailKind } from "../disk/mailbox-block.js";
 import type { ServiceRecord } from "../disk/service-block.js";
-import { MemberState, type MemberStatus } from "../disk/status-block.js";
+import { MemberState, type MemberStatus, type ServiceRequest } from "../disk/status-block.js";
 import { ChannelState } from "../heartbeat/channel-state.js";
 import type { HeartbeatChannels } from "../heartbeat/channels.js";
 import { powerCycle } from "../power/power-cycle.js";
 import type { Logger } from "./logger.js";
 import type { BeatOutcome, QuorumIo } from "./quorum-io.js";
 import { ServiceDaemon } from "./service-daemon.js";
+import { requestFromWire, requestToWire } from "./service-requests.js";
 
 /** The core is ticked this many times per heartbeat interval, within the bounds below. */
 export const TICKS_PER_INTERVAL = 10;
@@ -26,6 +28,11 @@ export const MIN_TICK_MS = 10;
 export const MAX_TICK_MS = 100;
 /** Heartbeat intervals after joining before this member places any service. */
 export const SERVICE_SETTLE_INTERVALS = 2;
+/** Service requests waiting to be passed on to their owners, at most. */
+export const MAX_QUEUED_REQUESTS = 16;
+/** Each passed-on request stays in this member's status block for this many heartbeats: its
+ * owner reads every status block each heartbeat, so it sees it unless it is failing anyway. */
+export const REQUEST_HOLD_BEATS = 3;
 
 export interface MemberDaemonOptions {
   config: ClusterConfig;
@@ -75,6 +82,12 @@ export class MemberDaemon {
   private stopping = false;
   private memberStopFed = false;
   private startedMs = 0;
+  /** Requests for services other members own, carried one at a time in this member's status. */
+  private readonly outgoing: ServiceRequest[] = [];
+  private outgoingBeats = 0;
+  private requestSequence = 0;
+  /** Per asking member: the life and the last request sequence this member acted on. */
+  private readonly requestsSeen = new Map<number, { incarnation: number; sequence: number }>();
   readonly counters = { beats: 0, writeFailures: 0, readFailures: 0, repairs: 0, fences: 0 };
 
   constructor(private readonly o: MemberDaemonOptions) {
@@ -106,6 +119,7 @@ export class MemberDaemon {
         this.halt();
         this.o.selfFence({ kind: "io-timeout", detail: message });
       },
+      forward: (to, incarnation, request) => this.forward(to, incarnation, request),
     });
     this.exited = new Promise((r) => {
       this.resolveExited = r;
@@ -326,9 +340,45 @@ export class MemberDaemon {
     }
   }
 
+  private forward(to: number, incarnation: number, request: AdminRequest): boolean {
+    if (this.outgoing.length >= MAX_QUEUED_REQUESTS) return false;
+    this.outgoing.push(requestToWire(request, to, incarnation, ++this.requestSequence));
+    return true;
+  }
+
+  /** The request this heartbeat carries: each stays REQUEST_HOLD_BEATS heartbeats, then the next. */
+  private carriedRequest(): ServiceRequest | undefined {
+    const q = this.outgoing[0];
+    if (q !== undefined && ++this.outgoingBeats >= REQUEST_HOLD_BEATS) {
+      this.outgoing.shift();
+      this.outgoingBeats = 0;
+    }
+    return q;
+  }
+
+  /** A peer's status carries a request for this life: act on it once. */
+  private requestFromPeer(peer: MemberStatus, q: ServiceRequest): void {
+    if (q.to !== this.o.member.id || q.toIncarnation !== this.o.incarnation) return;
+    const seen = this.requestsSeen.get(peer.member);
+    if (seen !== undefined && seen.incarnation === peer.incarnation && seen.sequence >= q.sequence) return;
+    this.requestsSeen.set(peer.member, { incarnation: peer.incarnation, sequence: q.sequence });
+    if (!this.o.config.services.some((s) => s.id === q.service)) {
+      this.o.log.warning(
+        { event: "service-request", peer: peer.member },
+        `member ${peer.member} asked about service ${q.service}, which is not configured here; the configurations differ`,
+      );
+      return;
+    }
+    this.services.ask(requestFromWire(q), true);
+  }
+
   private beat(incarnation: number, heartbeat: number, reads: boolean): void {
     if (!reads) throw new Error("the core asked for a heartbeat write without the cycle's reads");
-    const status = this.o.io.status(MemberState.Up, incarnation, heartbeat);
+    const request = this.carriedRequest();
+    const status = {
+      ...this.o.io.status(MemberState.Up, incarnation, heartbeat),
+      ...(request !== undefined ? { request } : {}),
+    };
     const done = this.statusWrites.then(() => this.o.io.beat(status));
     this.statusWrites = done;
     this.guard(done.then((r) => this.beatDone(r)));
@@ -385,6 +435,8 @@ export class MemberDaemon {
       if (s.member === this.o.member.id || !known.has(s.member) || s.state === MemberState.None) continue;
       this.statuses.set(s.member, s);
       this.feed({ kind: "status-read", member: s.member, status: s, nowMs });
+      if (s.request !== undefined && s.state === MemberState.Up && this.core.finished === undefined)
+        this.requestFromPeer(s, s.request);
     }
     for (const mail of r.mail ?? []) {
       if (mail.kind !== MailKind.Empty) this.feed({ kind: "mail", mail, nowMs });

@@ -21,6 +21,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { describeSelfFence, MemberDaemon } from "./member-daemon.js";
 import { PID_FILE, SOCKET_FILE } from "./paths.js";
 import { AlreadyRunning, PidFile } from "./pid-file.js";
+import { resolveRequest } from "./service-requests.js";
 import { SWITCH_CHECK_MS, SwitchChecker } from "./switch-check.js";
 
 /** The configuration on the partitions is looked at every this many heartbeat intervals. */
@@ -241,11 +242,17 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
   });
   let admin: AdminServer;
   try {
-    admin = await AdminServer.listen(joinPath(args.runDir, SOCKET_FILE), () =>
-      running === undefined
-        ? { ok: false, error: "the member is still joining; ask again in a moment" }
-        : { ok: true, status: status(running) },
-    );
+    admin = await AdminServer.listen(joinPath(args.runDir, SOCKET_FILE), (request) => {
+      if (running === undefined)
+        return { ok: false, error: "the member is still joining; ask again in a moment" };
+      if (request.command === "status") return { ok: true, status: status(running) };
+      const resolved = resolveRequest(config, request.op, request.service, request.target);
+      if (typeof resolved === "string") return { ok: false, error: resolved };
+      const answer = running.services.ask(resolved);
+      return answer.ok
+        ? { ok: true, status: { message: answer.message } }
+        : { ok: false, error: answer.message };
+    });
   } catch (err) {
     log.err({ event: "start" }, `cannot open the admin socket in ${args.runDir}: ${String(err)}`);
     watchdog?.disarm();

@@ -4,7 +4,13 @@
 // resources, and takes a service only under the disk lock.
 import type { ClusterConfig, MemberConfig } from "../config/model.js";
 import type { MemberInfo, ServiceSpec } from "../core/placement.js";
-import { type ServiceAction, ServiceCore, type ServiceObservation } from "../core/services.js";
+import {
+  type AdminRequest,
+  type AskAnswer,
+  type ServiceAction,
+  ServiceCore,
+  type ServiceObservation,
+} from "../core/services.js";
 import type { ServiceRecord } from "../disk/service-block.js";
 import { createResource } from "../services/create.js";
 import { ServiceRunner } from "../services/runner.js";
@@ -24,6 +30,8 @@ export interface ServiceHost {
   healthy(): boolean;
   /** Another life owns what this one runs: stop everything now. */
   conflict(message: string): void;
+  /** Pass a request on to the life that owns the service; false when too many wait already. */
+  forward(to: number, incarnation: number, request: AdminRequest): boolean;
 }
 
 export function serviceSpecs(config: ClusterConfig): ServiceSpec[] {
@@ -77,6 +85,18 @@ export class ServiceDaemon {
 
   feed(o: ServiceObservation): void {
     this.execute(this.core.step(o));
+  }
+
+  /** An administrator's request, asked here (`viaPeer` false) or passed on by a peer. */
+  ask(request: AdminRequest, viaPeer = false): Omit<AskAnswer, "actions"> {
+    const { ok, message, actions } = this.core.ask(request, viaPeer);
+    for (const a of actions) {
+      if (a.kind === "forward" && !this.host.forward(a.to, a.incarnation, a.request))
+        return { ok: false, message: "too many requests are waiting to be passed on; ask again shortly" };
+    }
+    this.execute(actions.filter((a) => a.kind !== "forward"));
+    this.host.log.notice({ event: "service-request", request, viaPeer, ok }, message);
+    return { ok, message };
   }
 
   tick(
@@ -157,6 +177,9 @@ export class ServiceDaemon {
         case "service-report":
           this.host.log.warning({ event: "service", service: a.service }, a.message);
           break;
+        case "forward":
+          // Only ask() gets these, and passes them on itself.
+          throw new Error(`a forward of ${a.request.op} for service ${a.request.service} outside ask()`);
       }
     }
   }

@@ -134,6 +134,64 @@ end service1
     expect(out).toEqual(["cluadmin: no service witnes; did you mean witness?"]);
   }, 30_000);
 
+  it("relocates, restarts, disables and enables on request, wherever it is asked", async () => {
+    const ask = async (member: number, ...words: string[]) => {
+      const out: string[] = [];
+      const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t) };
+      const args = ["-c", lab.config, "--run-dir", lab.runDir(member), "--json", "--", "service", ...words];
+      const code = await cluadmin(args, io);
+      return { code, result: JSON.parse(out[0] as string) };
+    };
+    const startedAt = (member: string, after: number) =>
+      readFileSync(witness, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" "))
+        .filter(([what, m, at]) => what === "start" && m === member && Number(at) * 1000 >= after)
+        .map(([, , at]) => Number(at) * 1000)[0];
+    // Asked at m0, carried out by the owner m1 (passed on in m0's status block), taken by m0.
+    let t0 = Date.now();
+    let r = await ask(0, "relocate", "witness", "m0");
+    expect(r).toMatchObject({
+      code: 0,
+      result: { ok: true, accepted: "witness: asked member 1, which has it", state: { owner: "m0" } },
+    });
+    let answered =
+      (await lab.waitFor("the witness started on m0", 5_000, async () => startedAt("m0", t0))) - t0;
+    figure(
+      `service relocate, asked at a non-owner, to the service answering on the target: ${Math.round(answered)} ms`,
+    );
+    // Asked at its owner, to any other member: back to m1.
+    t0 = Date.now();
+    r = await ask(0, "relocate", "witness");
+    expect(r).toMatchObject({ code: 0, result: { state: { state: "running", owner: "m1" } } });
+    answered = (await lab.waitFor("the witness started on m1", 5_000, async () => startedAt("m1", t0))) - t0;
+    figure(
+      `service relocate, asked at the owner, to the service answering on the target: ${Math.round(answered)} ms`,
+    );
+    // Refused at once, with the reason.
+    r = await ask(1, "relocate", "dummy", "m7");
+    expect(r).toMatchObject({
+      code: 1,
+      result: { ok: false, accepted: "no member m7 in the configuration; did you mean m0?" },
+    });
+    // A restart where it runs.
+    r = await ask(1, "restart", "dummy");
+    expect(r).toMatchObject({ code: 0, result: { state: { state: "running", owner: "m0", restarts: 1 } } });
+    // Disabled, it stays stopped everywhere until enabled again.
+    r = await ask(1, "disable", "dummy");
+    expect(r).toMatchObject({ code: 0, result: { state: { state: "disabled" } } });
+    await new Promise((res) => setTimeout(res, 1_500));
+    expect((await lab.status(0)).services?.find((v) => v.name === "dummy")?.state).toBe("disabled");
+    r = await ask(1, "restart", "dummy");
+    expect(r).toMatchObject({
+      code: 1,
+      result: { accepted: "dummy: is disabled, not running; nothing to restart" },
+    });
+    r = await ask(1, "enable", "dummy");
+    expect(r).toMatchObject({ code: 0, result: { state: { state: "running", owner: "m0" } } });
+  }, 60_000);
+
   it("moves the witness to m0 only after m1's switch confirmed it off, and keeps it there", async () => {
     const t0 = Date.now();
     lab.signal(1, "SIGSTOP");

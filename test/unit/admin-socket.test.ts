@@ -30,7 +30,11 @@ function rawExchange(payload: string): Promise<string> {
 
 describe("the admin socket", () => {
   beforeAll(async () => {
-    server = await AdminServer.listen(path, () => ({ ok: true, status: { members: 3 } }));
+    server = await AdminServer.listen(path, (request) =>
+      request.command === "status"
+        ? { ok: true, status: { members: 3 } }
+        : { ok: true, status: { echo: request } },
+    );
   });
   afterAll(async () => {
     await server.close();
@@ -54,8 +58,20 @@ describe("the admin socket", () => {
     });
     expect(JSON.parse(await rawExchange('{"command":"shutdown"}\n'))).toEqual({
       ok: false,
-      error: 'unknown command "shutdown"; the daemon answers "status"',
+      error: 'unknown command "shutdown"; the daemon answers "status" and "service"',
     });
+  });
+
+  it("passes on a well-formed service request and refuses a malformed one", async () => {
+    const relocate = { command: "service", op: "relocate", service: "nfs", target: "m1" } as const;
+    expect(await askDaemon(path, relocate)).toEqual({ ok: true, status: { echo: relocate } });
+    expect(JSON.parse(await rawExchange('{"command":"service","op":"reboot","service":"nfs"}\n'))).toEqual({
+      ok: false,
+      error: "a service request needs op, one of enable, disable, relocate, restart",
+    });
+    expect(JSON.parse(await rawExchange('{"command":"service","op":"enable"}\n')).error).toBe(
+      "a service request needs the service's name",
+    );
   });
 
   it("refuses a request longer than its limit", async () => {
