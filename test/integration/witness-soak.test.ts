@@ -1,0 +1,281 @@
+// The witness: three real members (one RPS-10 simulator each, each member on loop devices of its
+// own) run two services whose resource is a process that writes "alive" lines with timestamps to
+// a shared log for as long as it runs. Through dozens of injected failures (SIGSTOP and SIGKILL
+// of a member, its quorum device made read-only, its network cut) and a few relocations, no two
+// runs of a service may overlap in time: a survivor starts a service only after the switch
+// confirmed its owner off, which also ended the owner's witness process.
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import type { ClusterStatus } from "../../src/admin/cluster-status.js";
+import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
+import { Lab } from "../helpers/lab.js";
+import { detachAll, setReadOnly } from "../helpers/loop.js";
+import { describeAsRoot } from "../helpers/root.js";
+
+/** The issue asks for at least 50; CLUMANAGER_SOAK_FAILURES runs more (or fewer, while debugging). */
+const FAILURES = Number(process.env.CLUMANAGER_SOAK_FAILURES ?? 52);
+const KINDS = ["SIGSTOP", "SIGKILL", "read-only", "network-cut"] as const;
+type Kind = (typeof KINDS)[number];
+/** A network cut lasts twice tko intervals: long enough for the channels to go down. */
+const CUT_MS = 2_000;
+const RECOVERY_MS = 30_000;
+const SERVICES = ["w0", "w1"];
+
+let rps10: string[] = [];
+const lab = new Lab({
+  members: 3,
+  ownPaths: [0, 1, 2],
+  power: (m) => ({ type: "rps10", device: rps10[m] as string }),
+  services: "",
+});
+const script = join(lab.dir.path, "witness.sh");
+const logOf = (service: string) => join(lab.dir.path, `witness-${service}.log`);
+const NFT_TABLE = `clumanager_soak_${process.pid}`;
+const hasNft = spawnSync("nft", ["--version"]).status === 0;
+const figure = (text: string) => process.stdout.write(`  [figure] ${text}\n`);
+
+interface Run {
+  service: string;
+  member: string;
+  id: string;
+  from: number;
+  to: number;
+}
+
+/** Every run of every witness: from its start line to its last line. */
+function runs(): Run[] {
+  const out = new Map<string, Run>();
+  for (const service of SERVICES) {
+    for (const line of readFileSync(logOf(service), "utf8").trim().split("\n")) {
+      if (line === "") continue;
+      const [, member, id, at] = line.split(" ") as [string, string, string, string];
+      const t = Number(at);
+      const r = out.get(id);
+      if (r === undefined) out.set(id, { service, member, id, from: t, to: t });
+      else {
+        r.from = Math.min(r.from, t);
+        r.to = Math.max(r.to, t);
+      }
+    }
+  }
+  return [...out.values()];
+}
+
+function overlaps(all: Run[]): string[] {
+  const found: string[] = [];
+  for (const service of SERVICES) {
+    const mine = all.filter((r) => r.service === service).sort((a, b) => a.from - b.from);
+    for (let i = 1; i < mine.length; i++) {
+      const a = mine[i - 1] as Run;
+      const b = mine[i] as Run;
+      if (b.from < a.to)
+        found.push(`${service}: ${a.member} ran until ${a.to}, but ${b.member} started at ${b.from}`);
+    }
+  }
+  return found;
+}
+
+function where(s: ClusterStatus, name: string): number | undefined {
+  const row = s.services?.find((v) => v.name === name);
+  return row?.state === "running" && row.owner !== undefined ? Number(row.owner.slice(1)) : undefined;
+}
+
+/** Any member whose daemon answers. */
+async function anyStatus(): Promise<ClusterStatus | undefined> {
+  for (let m = 0; m < 3; m++) {
+    const s = await lab.status(m).catch(() => undefined);
+    if (s !== undefined) return s;
+  }
+  return undefined;
+}
+
+/** Waits until every member is up in everyone's view and both witnesses run; restarts a member
+ * whose daemon ended without a power cycle bringing it back (a join refused while read-only). */
+async function recovered(): Promise<ClusterStatus> {
+  return lab.waitFor("every member up and both witnesses running", RECOVERY_MS, async () => {
+    for (let m = 0; m < 3; m++) {
+      if (lab.pid(m) === undefined && lab.exitStatus(m) === 75) lab.start(m);
+    }
+    const views = await Promise.all([0, 1, 2].map((m) => lab.status(m)));
+    if (!views.every((s) => s.members.every((row) => row.state === "up"))) return undefined;
+    const s = views[0] as ClusterStatus;
+    return SERVICES.every((name) => where(s, name) !== undefined) ? s : undefined;
+  });
+}
+
+function cutNetwork(m: number): void {
+  const port = String(lab.ports[m]);
+  execFileSync("nft", ["add", "table", "inet", NFT_TABLE]);
+  for (const hook of ["input", "output"]) {
+    execFileSync("nft", [
+      "add",
+      "chain",
+      "inet",
+      NFT_TABLE,
+      hook,
+      `{ type filter hook ${hook} priority 0; }`,
+    ]);
+    for (const dir of ["dport", "sport"])
+      execFileSync("nft", ["add", "rule", "inet", NFT_TABLE, hook, "udp", dir, port, "drop"]);
+  }
+}
+
+async function inject(kind: Kind, m: number): Promise<void> {
+  switch (kind) {
+    case "SIGSTOP":
+    case "SIGKILL":
+      lab.signal(m, kind);
+      return;
+    case "read-only": {
+      const devices = lab.devices[m] as [string, string];
+      for (const d of devices) setReadOnly(d, true);
+      try {
+        // It self-fences on its first failed write; its peers then fence it.
+        await lab.waitFor(`member ${m} to self-fence`, 10_000, async () =>
+          lab.exitStatus(m) === 80 ? true : undefined,
+        );
+      } finally {
+        for (const d of devices) setReadOnly(d, false);
+      }
+      return;
+    }
+    case "network-cut":
+      cutNetwork(m);
+      try {
+        await new Promise((r) => setTimeout(r, CUT_MS));
+      } finally {
+        execFileSync("nft", ["delete", "table", "inet", NFT_TABLE]);
+      }
+      return;
+  }
+}
+
+describeAsRoot("the witness: no service runs twice through dozens of injected failures", () => {
+  beforeAll(async () => {
+    writeFileSync(
+      script,
+      `#!/bin/sh
+# A witness: while it runs, a process appends "alive" lines with the time to the service's log.
+log=${lab.dir.path}/witness-$CLU_SERVICE.log
+pidf=${lab.dir.path}/witness-$CLU_SERVICE.$CLU_MEMBER.pid
+running() { [ -e $pidf ] && kill -0 "$(cat $pidf)" 2>/dev/null; }
+case "$1" in
+  start)
+    running && exit 0
+    run=$CLU_MEMBER-$(date +%s%N)
+    echo "start $CLU_MEMBER $run $(date +%s.%N)" >> $log
+    (while :; do echo "alive $CLU_MEMBER $run $(date +%s.%N)" >> $log; sleep 0.1; done) >/dev/null 2>&1 &
+    echo $! > $pidf
+    echo "$run" > $pidf.run ;;
+  stop)
+    if running; then
+      kill "$(cat $pidf)"
+      while kill -0 "$(cat $pidf)" 2>/dev/null; do sleep 0.02; done
+      echo "stop $CLU_MEMBER $(cat $pidf.run) $(date +%s.%N)" >> $log
+    fi
+    rm -f $pidf $pidf.run ;;
+  status) running && exit 0; exit 3 ;;
+esac
+`,
+      { mode: 0o755 },
+    );
+    for (const s of SERVICES) writeFileSync(logOf(s), "");
+    lab.options.services = `start service0
+  name = w0
+  preferred_member = m0
+  failback = yes
+  check_interval = 1
+  start resource0
+    type = script
+    path = ${script}
+  end resource0
+end service0
+start service1
+  name = w1
+  check_interval = 1
+  start resource0
+    type = script
+    path = ${script}
+  end resource0
+end service1
+`;
+    await lab.create();
+    rps10 = await lab.startRps10PerMember();
+    await lab.startAll();
+    await recovered();
+  }, 60_000);
+  afterAll(async () => {
+    spawnSync("nft", ["delete", "table", "inet", NFT_TABLE]);
+    await lab.close();
+    detachAll();
+  });
+
+  it(
+    `holds through ${FAILURES} failures`,
+    async () => {
+      if (!hasNft && process.env.CI === "true") throw new Error("nft is missing: .ci/run installs nftables");
+      if (!hasNft) process.stderr.write("\n*** no nft here: the soak skips its network cuts ***\n\n");
+      const injected: Record<string, number> = {};
+      const failover: number[] = [];
+      const t0 = Date.now();
+      for (let i = 0; i < FAILURES; i++) {
+        const kind = KINDS[i % KINDS.length] as Kind;
+        if (kind === "network-cut" && !hasNft) continue;
+        const before = await recovered();
+        // Mostly the owner of a witness, so its service must move; now and then a bystander.
+        const service = SERVICES[Math.floor(i / KINDS.length) % 2] as string;
+        const owner = where(before, service) as number;
+        const victim = i % 5 === 4 ? (owner + 1) % 3 : owner;
+        const started = Date.now();
+        await inject(kind, victim);
+        injected[kind] = (injected[kind] ?? 0) + 1;
+        const after = await recovered();
+        const lives = (st: ClusterStatus) => st.members.map((row) => row.incarnation);
+        if (kind === "network-cut") {
+          // The disk heartbeats carried on: nobody was fenced.
+          expect(lives(after)).toEqual(lives(before));
+        } else {
+          // The fault bit: the victim was power-cycled into a new life.
+          expect(after.members[victim]?.incarnation).toBeGreaterThan(
+            before.members[victim]?.incarnation ?? 0,
+          );
+          if (victim === owner) failover.push(Date.now() - started);
+        }
+        // Every third round, an administrator moves a witness as well.
+        if (i % 3 === 2) {
+          const out: string[] = [];
+          const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t) };
+          const asker = (victim + 1) % 3;
+          const code = await cluadmin(
+            ["-c", lab.config, "--run-dir", lab.runDir(asker), "--", "service", "relocate", "w1"],
+            io,
+          );
+          expect(code, out.join("\n")).toBe(0);
+        }
+        const bad = overlaps(runs());
+        expect(bad, bad.join("\n")).toEqual([]);
+      }
+      const all = runs();
+      const members = new Set(all.map((r) => r.member));
+      figure(
+        `witness soak: ${Object.entries(injected)
+          .map(([k, n]) => `${n} ${k}`)
+          .join(
+            ", ",
+          )} in ${Math.round((Date.now() - t0) / 1000)} s; ${all.length} witness runs on ${members.size} members, none overlapping`,
+      );
+      const sorted = [...failover].sort((a, b) => a - b);
+      figure(
+        `witness soak: fault to everything recovered (member back, services running), median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted[sorted.length - 1]} ms`,
+      );
+      const total = Object.values(injected).reduce((a, b) => a + b, 0);
+      expect(total).toBe(hasNft ? FAILURES : FAILURES - Math.floor(FAILURES / KINDS.length));
+      expect(members.size).toBe(3);
+      expect(all.length).toBeGreaterThan(FAILURES / 2);
+      expect(overlaps(all)).toEqual([]);
+    },
+    60_000 + FAILURES * 20_000,
+  );
+});
