@@ -1,0 +1,405 @@
+// The local lab: N members as real `clumanager daemon` processes on one machine, quorum partitions
+// on loop devices, and simulated power switches whose outlets are wired to the members: off kills
+// a member's whole process group, on starts it again, as a power cycle would.
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ClusterStatus } from "../../src/admin/cluster-status.js";
+import { askDaemon } from "../../src/admin/daemon-client.js";
+import { PID_FILE, SOCKET_FILE } from "../../src/daemon/paths.js";
+import { initialisePair } from "../../src/disk/initialise.js";
+import { attachLoop } from "./loop.js";
+import { scratchDir, zeroFile } from "./scratch.js";
+import { startSimProgram } from "./sim-program.js";
+
+/** The built daemon: `npm install` (or `tsc -p .`) makes it. */
+const CLUMANAGER = fileURLToPath(new URL("../../dist/cli/clumanager.js", import.meta.url));
+/** A lab's waits poll this often, and give up after the deadline each caller names. */
+const POLL_MS = 50;
+
+/** How a member reaches its power switch, filled in once the simulators run. */
+export type LabPower =
+  | { type: "rps10"; device: string }
+  | { type: "wti_nps"; host: string; port: number }
+  /** A file stands in for /dev/watchdog (the daemon accepts one only with --lab). */
+  | { type: "watchdog"; device: string };
+
+export interface LabOptions {
+  members: number;
+  /** The fast profile: failover within a few seconds, so the tests stay short. */
+  heartbeatInterval?: number;
+  tko?: number;
+  tkoNetup?: number;
+  ioTimeout?: number;
+  fenceDelay?: number;
+  /** Member id to power switch; outlet = member id. */
+  power: (member: number) => LabPower;
+  /** Members that reach the shared disk through loop devices of their own (to fail only theirs). */
+  ownPaths?: number[];
+  /** A second heartbeat channel on a serial line, for the members given a device here. */
+  serial?: (member: number) => string | undefined;
+  /** The [services] section's blocks, as cluster.conf text. */
+  services?: string;
+  /**
+   * Each member in a network namespace of its own, with interface lab0 at 192.0.2.(N+1)/24, all
+   * joined by a bridge in a "switch" namespace, and a client namespace at 192.0.2.100: members
+   * that are separate hosts on one network, for floating addresses.
+   */
+  netns?: boolean;
+}
+
+export interface LogLine {
+  level: string;
+  time: string;
+  event?: string;
+  msg: string;
+  incarnation?: number;
+  peer?: number;
+  from?: string;
+  to?: string;
+  [key: string]: unknown;
+}
+
+export const LAB_TIMING = { heartbeatInterval: 0.2, tko: 5, tkoNetup: 10, ioTimeout: 0.5, fenceDelay: 1 };
+
+export class Lab {
+  readonly dir = scratchDir("clumanager-lab-");
+  readonly config = join(this.dir.path, "cluster.conf");
+  readonly ports: number[];
+  /** Per member: its [primary, backup] devices. */
+  readonly devices: [string, string][] = [];
+  /** The devices of [quorum], which members without paths of their own use. */
+  shared: [string, string] = ["", ""];
+  private readonly sims: ChildProcess[] = [];
+
+  /** Names of this lab's network namespaces, when it has them. */
+  readonly nsTag = `clul${process.pid % 10_000}`;
+
+  constructor(readonly options: LabOptions) {
+    // A port range per lab process, so labs in different test files never share a port.
+    const base = 20000 + (process.pid % 2000) * 10;
+    this.ports = Array.from({ length: options.members }, (_, i) => (options.netns ? 1228 : base + i));
+  }
+
+  memberNs(m: number): string {
+    return `${this.nsTag}m${m}`;
+  }
+
+  get clientNs(): string {
+    return `${this.nsTag}c`;
+  }
+
+  private address(m: number): string {
+    return this.options.netns ? `192.0.2.${m + 1}` : "127.0.0.1";
+  }
+
+  private setUpNetns(): void {
+    const ip = (...args: string[]) => execFileSync("ip", args);
+    const sw = `${this.nsTag}s`;
+    ip("netns", "add", sw);
+    ip("-n", sw, "link", "add", "br0", "type", "bridge");
+    ip("-n", sw, "link", "set", "br0", "up");
+    const hosts = [
+      ...Array.from({ length: this.options.members }, (_, m) => ({
+        ns: this.memberNs(m),
+        cidr: `${this.address(m)}/24`,
+      })),
+      { ns: this.clientNs, cidr: "192.0.2.100/24" },
+    ];
+    hosts.forEach((h, i) => {
+      const outer = `${this.nsTag}p${i}`;
+      ip("netns", "add", h.ns);
+      ip("link", "add", outer, "type", "veth", "peer", "name", "lab0", "netns", h.ns);
+      ip("link", "set", outer, "netns", sw);
+      ip("-n", sw, "link", "set", outer, "master", "br0");
+      ip("-n", sw, "link", "set", outer, "up");
+      ip("-n", h.ns, "addr", "add", h.cidr, "dev", "lab0");
+      ip("-n", h.ns, "link", "set", "lab0", "up");
+      ip("-n", h.ns, "link", "set", "lo", "up");
+    });
+  }
+
+  /** Runs a Node script in the client namespace; its exit status and output. */
+  inClient(script: string): { status: number | null; out: string } {
+    const r = spawnSync("ip", ["netns", "exec", this.clientNs, process.execPath, "-e", script], {
+      encoding: "utf8",
+      timeout: 10_000,
+    });
+    return { status: r.status, out: `${r.stdout}${r.stderr}`.trim() };
+  }
+
+  runDir(member: number): string {
+    return join(this.dir.path, `run${member}`);
+  }
+
+  logFile(member: number): string {
+    return join(this.dir.path, `member${member}.log`);
+  }
+
+  /** Makes the partitions and the configuration; the switch simulators come from the caller. */
+  async create(): Promise<void> {
+    const image = (name: string) => zeroFile(join(this.dir.path, name), 4 << 20);
+    const shared: [string, string] = [attachLoop(image("primary.img")), attachLoop(image("backup.img"))];
+    this.shared = shared;
+    await initialisePair(shared[0], shared[1], { clusterName: "lab", maxMembers: 8, maxServices: 8 });
+    for (let m = 0; m < this.options.members; m++) {
+      // A second loop device on the same image is another path to the same disk.
+      this.devices.push(
+        this.options.ownPaths?.includes(m)
+          ? [attachLoop(join(this.dir.path, "primary.img")), attachLoop(join(this.dir.path, "backup.img"))]
+          : shared,
+      );
+    }
+    if (this.options.netns) this.setUpNetns();
+    const key = join(this.dir.path, "authkey");
+    writeFileSync(key, "lab heartbeat key, not secret at all\n", { mode: 0o600 });
+    chmodSync(key, 0o600);
+    this.writeStartScript();
+  }
+
+  /** A simulator whose outlet N is member N, for power blocks of the configuration. */
+  async startRps10(extra: string[] = []): Promise<string> {
+    const link = join(this.dir.path, `rps10-${this.sims.length}`);
+    const { child } = await startSimProgram("rps10", [
+      "--link",
+      link,
+      "--outlets",
+      String(Math.max(2, this.options.members)),
+      "--toggle-delay",
+      "200",
+      "--hook",
+      this.hook(),
+      ...extra,
+    ]);
+    this.sims.push(child);
+    return link;
+  }
+
+  /** A null-modem cable: two pseudo-terminals joined by socat; returns the two ends' paths. */
+  async startSerialCable(): Promise<[string, string]> {
+    const ends: [string, string] = [join(this.dir.path, "ttyA"), join(this.dir.path, "ttyB")];
+    const socat = spawn("socat", [`pty,raw,echo=0,link=${ends[0]}`, `pty,raw,echo=0,link=${ends[1]}`], {
+      stdio: "ignore",
+    });
+    this.sims.push(socat);
+    await this.waitFor("socat's pseudo-terminals", 5_000, () =>
+      ends.every((e) => existsSync(e)) ? true : undefined,
+    );
+    return ends;
+  }
+
+  /** Cuts the serial cable: socat ends and both pseudo-terminals go away before this returns, so
+   * a cable plugged in again is never unlinked by the old one's exit. */
+  async cutSerialCable(): Promise<void> {
+    const cables = this.sims.filter((sim) => sim.spawnfile === "socat" && sim.exitCode === null);
+    await Promise.all(
+      cables.map(
+        (sim) =>
+          new Promise((resolve) => {
+            sim.once("exit", resolve);
+            sim.kill("SIGTERM");
+          }),
+      ),
+    );
+    for (const end of ["ttyA", "ttyB"]) rmSync(join(this.dir.path, end), { force: true });
+  }
+
+  /** One RPS-10 per member, as on hardware: member N's outlet is on the switch at the Nth path,
+   * whose serial line only its peers open. */
+  async startRps10PerMember(): Promise<string[]> {
+    const links: string[] = [];
+    for (let m = 0; m < this.options.members; m++) links.push(await this.startRps10());
+    return links;
+  }
+
+  async startNps(extra: string[] = []): Promise<number> {
+    const { child, line } = await startSimProgram("wti-nps", [
+      "--port",
+      "0",
+      "--outlets",
+      String(this.options.members + 1),
+      "--hook",
+      this.hook(),
+      ...extra,
+    ]);
+    this.sims.push(child);
+    return Number(line.split(" ")[1]);
+  }
+
+  writeConfig(): void {
+    const t = { ...LAB_TIMING, ...this.options };
+    const members = Array.from({ length: this.options.members }, (_, m) => {
+      const p = this.options.power(m);
+      const power =
+        p.type === "rps10"
+          ? `    type = rps10\n    device = ${p.device}\n    outlet = ${m}`
+          : p.type === "watchdog"
+            ? `    type = watchdog\n    timeout = 10\n    device = ${p.device}`
+            : `    type = wti_nps\n    host = ${p.host}\n    port = ${p.port}\n    outlet = ${m + 1}`;
+      const [primary, backup] = this.devices[m] as [string, string];
+      const own = this.options.ownPaths?.includes(m) ? `  primary = ${primary}\n  backup = ${backup}\n` : "";
+      const device = this.options.serial?.(m);
+      const serial =
+        device !== undefined ? `  start chan1\n    type = serial\n    device = ${device}\n  end chan1\n` : "";
+      return (
+        `start member${m}\n  name = m${m}\n${own}  start chan0\n    type = net\n    address = ${this.address(m)}\n` +
+        `    port = ${this.ports[m]}\n  end chan0\n${serial}  start power\n${power}\n  end power\nend member${m}\n`
+      );
+    });
+    const [primary, backup] = this.shared;
+    writeFileSync(
+      this.config,
+      `[cluster]\nname = lab\nheartbeat_interval = ${t.heartbeatInterval}\ntko = ${t.tko}\ntko_netup = ${t.tkoNetup}\n` +
+        `io_timeout = ${t.ioTimeout}\nfence_delay = ${t.fenceDelay}\nkey_file = ${join(this.dir.path, "authkey")}\n` +
+        `loglevel = info\n\n[quorum]\nprimary = ${primary}\nbackup = ${backup}\n\n[members]\n${members.join("")}` +
+        `${this.options.services !== undefined ? `\n[services]\n${this.options.services}` : ""}`,
+      { mode: 0o600 },
+    );
+  }
+
+  /** The outlet hook: RPS-10 outlets count from 0, NPS plugs from 1; both name member N. */
+  private hook(): string {
+    return `sh ${join(this.dir.path, "outlet.sh")}`;
+  }
+
+  private writeStartScript(): void {
+    const d = this.dir.path;
+    // setsid: each member's shell leads its own process group, which is what "off" kills; the
+    // shell records the daemon's exit status, so a test can check the documented one.
+    writeFileSync(
+      join(d, "start-member.sh"),
+      `#!/bin/sh\nm=$1\nrm -f ${d}/member$m.exit\nrm -rf ${d}/rsctmp$m && mkdir -p ${d}/rsctmp$m\n` +
+        // Each member keeps its resource agents' state apart, as separate machines would.
+        `${this.options.netns ? `ip netns exec ${this.nsTag}m$m ` : ""}setsid sh -c "HA_RSCTMP=${d}/rsctmp$m CLUMANAGER_NEVER_REBOOT=1 ${process.execPath} ${CLUMANAGER} daemon --foreground ` +
+        `-c ${this.config} --member m$m --run-dir ${d}/run$m --lab; echo \\$? > ${d}/member$m.exit" ` +
+        `>> ${d}/member$m.log 2>&1 < /dev/null &\necho $! > ${d}/member$m.pgid\n`,
+      { mode: 0o755 },
+    );
+    writeFileSync(
+      join(d, "outlet.sh"),
+      `#!/bin/sh\n# OUTLET and STATE come from the switch simulator.\ncase "$OUTLET" in\n` +
+        `  [0-9]) ;;\n  *) exit 0 ;;\nesac\n` +
+        `m=$OUTLET\n[ -e ${d}/nps ] && m=$((OUTLET - 1))\n` +
+        `echo "$(date +%s.%N) outlet $OUTLET $STATE" >> ${d}/outlets.log\n` +
+        `if [ "$STATE" = off ]; then\n  [ -f ${d}/member$m.pgid ] && kill -9 -$(cat ${d}/member$m.pgid) 2>/dev/null\n` +
+        // Power off forgets every address the member had taken on, as a reboot would.
+        (this.options.netns
+          ? `  ip -n ${this.nsTag}m$m addr flush dev lab0; ip -n ${this.nsTag}m$m addr add 192.0.2.$((m + 1))/24 dev lab0\n`
+          : "") +
+        `else\n  sh ${d}/start-member.sh $m\nfi\nexit 0\n`,
+      { mode: 0o755 },
+    );
+  }
+
+  /** NPS plugs count from 1: tells the hook to map plug N to member N-1. */
+  usesNps(): void {
+    writeFileSync(join(this.dir.path, "nps"), "");
+  }
+
+  start(member: number): void {
+    execFileSync("sh", [join(this.dir.path, "start-member.sh"), String(member)]);
+  }
+
+  /** The daemon's exit status once it has exited, as its shell recorded it. */
+  exitStatus(member: number): number | undefined {
+    const path = join(this.dir.path, `member${member}.exit`);
+    return existsSync(path) ? Number(readFileSync(path, "utf8").trim()) : undefined;
+  }
+
+  pid(member: number): number | undefined {
+    const path = join(this.runDir(member), PID_FILE);
+    if (!existsSync(path)) return undefined;
+    const pid = Number(readFileSync(path, "utf8").trim());
+    try {
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
+
+  signal(member: number, signal: NodeJS.Signals): number {
+    const pid = this.pid(member);
+    if (pid === undefined) throw new Error(`member ${member} is not running`);
+    process.kill(pid, signal);
+    return pid;
+  }
+
+  log(member: number): LogLine[] {
+    const path = this.logFile(member);
+    if (!existsSync(path)) return [];
+    return readFileSync(path, "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as LogLine);
+  }
+
+  /** Every line of every member's log, for a failing test's message. */
+  allLogs(): string {
+    return Array.from({ length: this.options.members }, (_, m) =>
+      this.log(m)
+        .map((l) => `m${m} ${l.time} ${l.event ?? ""} ${l.msg}`)
+        .join("\n"),
+    ).join("\n");
+  }
+
+  async status(member: number): Promise<ClusterStatus> {
+    const answer = await askDaemon(join(this.runDir(member), SOCKET_FILE), { command: "status" });
+    if (!answer.ok) throw new Error(answer.error);
+    return answer.status as ClusterStatus;
+  }
+
+  /** Polls until `check` returns a value, or fails with every member's log after `timeoutMs`. */
+  async waitFor<T>(
+    what: string,
+    timeoutMs: number,
+    check: () => T | undefined | Promise<T | undefined>,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await Promise.resolve(check()).catch(() => undefined);
+      if (value !== undefined && value !== false) return value;
+      if (Date.now() > deadline)
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${this.allLogs()}`);
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  }
+
+  /** Writes the configuration, starts every member, and waits until each sees all the others up. */
+  async startAll(): Promise<void> {
+    this.writeConfig();
+    for (let m = 0; m < this.options.members; m++) this.start(m);
+    await this.allUp();
+  }
+
+  /** Waits until every member answers on its admin socket and sees every other member up. */
+  async allUp(timeoutMs = 15_000): Promise<void> {
+    for (let m = 0; m < this.options.members; m++) {
+      await this.waitFor(`member ${m} to see everyone up`, timeoutMs, async () => {
+        const s = await this.status(m);
+        return s.members.every((row) => row.state === "up") ? true : undefined;
+      });
+    }
+  }
+
+  /** Kills every member process group and simulator, and removes the scratch directory. */
+  async close(): Promise<void> {
+    for (let m = 0; m < this.options.members; m++) {
+      const pgid = join(this.dir.path, `member${m}.pgid`);
+      if (!existsSync(pgid)) continue;
+      try {
+        process.kill(-Number(readFileSync(pgid, "utf8").trim()), "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    for (const sim of this.sims) sim.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 200));
+    if (this.options.netns) {
+      for (let m = 0; m < this.options.members; m++) spawnSync("ip", ["netns", "del", this.memberNs(m)]);
+      for (const ns of [this.clientNs, `${this.nsTag}s`]) spawnSync("ip", ["netns", "del", ns]);
+    }
+    this.dir.remove();
+  }
+}
