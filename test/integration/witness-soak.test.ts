@@ -4,14 +4,14 @@
 // of a member, its quorum device made read-only, its network cut) and a few relocations, no two
 // runs of a service may overlap in time: a survivor starts a service only after the switch
 // confirmed its owner off, which also ended the owner's witness process.
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { ClusterStatus } from "../../src/admin/cluster-status.js";
 import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
 import { Lab } from "../helpers/lab.js";
-import { detachAll, setReadOnly } from "../helpers/loop.js";
+import { detachAll } from "../helpers/loop.js";
 import { describeAsRoot } from "../helpers/root.js";
 
 /** The issue asks for at least 50; CLUMANAGER_SOAK_FAILURES runs more (or fewer, while debugging). */
@@ -32,7 +32,6 @@ const lab = new Lab({
 });
 const script = join(lab.dir.path, "witness.sh");
 const logOf = (service: string) => join(lab.dir.path, `witness-${service}.log`);
-const NFT_TABLE = `clumanager_soak_${process.pid}`;
 const hasNft = spawnSync("nft", ["--version"]).status === 0;
 const figure = (text: string) => process.stdout.write(`  [figure] ${text}\n`);
 
@@ -82,15 +81,6 @@ function where(s: ClusterStatus, name: string): number | undefined {
   return row?.state === "running" && row.owner !== undefined ? Number(row.owner.slice(1)) : undefined;
 }
 
-/** Any member whose daemon answers. */
-async function anyStatus(): Promise<ClusterStatus | undefined> {
-  for (let m = 0; m < 3; m++) {
-    const s = await lab.status(m).catch(() => undefined);
-    if (s !== undefined) return s;
-  }
-  return undefined;
-}
-
 /** Waits until every member is up in everyone's view and both witnesses run; restarts a member
  * whose daemon ended without a power cycle bringing it back (a join refused while read-only). */
 async function recovered(): Promise<ClusterStatus> {
@@ -105,48 +95,29 @@ async function recovered(): Promise<ClusterStatus> {
   });
 }
 
-function cutNetwork(m: number): void {
-  const port = String(lab.ports[m]);
-  execFileSync("nft", ["add", "table", "inet", NFT_TABLE]);
-  for (const hook of ["input", "output"]) {
-    execFileSync("nft", [
-      "add",
-      "chain",
-      "inet",
-      NFT_TABLE,
-      hook,
-      `{ type filter hook ${hook} priority 0; }`,
-    ]);
-    for (const dir of ["dport", "sport"])
-      execFileSync("nft", ["add", "rule", "inet", NFT_TABLE, hook, "udp", dir, port, "drop"]);
-  }
-}
-
 async function inject(kind: Kind, m: number): Promise<void> {
   switch (kind) {
     case "SIGSTOP":
     case "SIGKILL":
       lab.signal(m, kind);
       return;
-    case "read-only": {
-      const devices = lab.devices[m] as [string, string];
-      for (const d of devices) setReadOnly(d, true);
+    case "read-only":
+      lab.readOnly(m, true);
       try {
         // It self-fences on its first failed write; its peers then fence it.
         await lab.waitFor(`member ${m} to self-fence`, 10_000, async () =>
           lab.exitStatus(m) === 80 ? true : undefined,
         );
       } finally {
-        for (const d of devices) setReadOnly(d, false);
+        lab.readOnly(m, false);
       }
       return;
-    }
     case "network-cut":
-      cutNetwork(m);
+      lab.cutNetwork(m, true);
       try {
         await new Promise((r) => setTimeout(r, CUT_MS));
       } finally {
-        execFileSync("nft", ["delete", "table", "inet", NFT_TABLE]);
+        lab.cutNetwork(m, false);
       }
       return;
   }
@@ -207,7 +178,6 @@ end service1
     await recovered();
   }, 60_000);
   afterAll(async () => {
-    spawnSync("nft", ["delete", "table", "inet", NFT_TABLE]);
     await lab.close();
     detachAll();
   });

@@ -1,6 +1,7 @@
 // The local lab: N members as real `clumanager daemon` processes on one machine, quorum partitions
-// on loop devices, and simulated power switches whose outlets are wired to the members: off kills
-// a member's whole process group, on starts it again, as a power cycle would.
+// on loop devices (as root) or files, and simulated power switches whose outlets are wired to the
+// members: off kills a member's whole process group, on starts it again, as a power cycle would.
+// The integration tests, the lab tool, the demo and the failover benchmark all drive it.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -9,14 +10,23 @@ import type { ClusterStatus } from "../../src/admin/cluster-status.js";
 import { askDaemon } from "../../src/admin/daemon-client.js";
 import { PID_FILE, SOCKET_FILE } from "../../src/daemon/paths.js";
 import { initialisePair } from "../../src/disk/initialise.js";
-import { attachLoop } from "./loop.js";
-import { scratchDir, zeroFile } from "./scratch.js";
+import type { Layout } from "../../src/disk/layout.js";
+import { slotOffset } from "../../src/disk/layout.js";
+import { attachLoop, setReadOnly } from "./loop.js";
+import { ddWrite, scratchDir, zeroFile } from "./scratch.js";
 import { startSimProgram } from "./sim-program.js";
 
 /** The built daemon: `npm install` (or `tsc -p .`) makes it. */
 const CLUMANAGER = fileURLToPath(new URL("../../dist/cli/clumanager.js", import.meta.url));
 /** A lab's waits poll this often, and give up after the deadline each caller names. */
 const POLL_MS = 50;
+/** The sample HTTP service's program, run by its LSB script. */
+const HTTP_SERVICE = fileURLToPath(new URL("./http-service.mjs", import.meta.url));
+export const MAX_LAB_MEMBERS = 16;
+const LAB_PORT_FLOOR = 10_000;
+/** (32768 - 10000) / 32: every lab's ports stay below the ephemeral range. */
+const LAB_PORT_BLOCKS = 700;
+const IMAGE_BYTES = 4 << 20;
 
 /** How a member reaches its power switch, filled in once the simulators run. */
 export type LabPower =
@@ -41,6 +51,12 @@ export interface LabOptions {
   serial?: (member: number) => string | undefined;
   /** The [services] section's blocks, as cluster.conf text. */
   services?: string;
+  /** One sample service per member instead: webN, preferred on mN, an HTTP server answering with
+   * the name of the member it runs on (at 127.0.0.1, or with netns at a floating address). */
+  sampleServices?: boolean;
+  /** Where the quorum partitions live: loop devices (root only) or plain files. Default: loop
+   * devices as root, files otherwise. */
+  storage?: "loop" | "file";
   /**
    * Each member in a network namespace of its own, with interface lab0 at 192.0.2.(N+1)/24, all
    * joined by a bridge in a "switch" namespace, and a client namespace at 192.0.2.100: members
@@ -72,14 +88,22 @@ export class Lab {
   /** The devices of [quorum], which members without paths of their own use. */
   shared: [string, string] = ["", ""];
   private readonly sims: ChildProcess[] = [];
+  /** Per member, the simulator its own switch runs in, when each member has one. */
+  private readonly memberSwitches: ChildProcess[] = [];
+  /** The layout written to the partitions, for corrupting a chosen block. */
+  layout: Layout | undefined;
+  private readonly nftTable = `clumanager_lab_${process.pid}`;
+  private readonly cut = new Set<number>();
 
   /** Names of this lab's network namespaces, when it has them. */
   readonly nsTag = `clul${process.pid % 10_000}`;
 
   constructor(readonly options: LabOptions) {
-    // A port range per lab process, so labs in different test files never share a port.
-    const base = 20000 + (process.pid % 2000) * 10;
-    this.ports = Array.from({ length: options.members }, (_, i) => (options.netns ? 1228 : base + i));
+    if (options.members < 2 || options.members > MAX_LAB_MEMBERS)
+      throw new RangeError(`a lab has 2 to ${MAX_LAB_MEMBERS} members, not ${options.members}`);
+    this.ports = Array.from({ length: options.members }, (_, i) =>
+      options.netns ? 1228 : this.portBase + i,
+    );
   }
 
   memberNs(m: number): string {
@@ -137,25 +161,113 @@ export class Lab {
     return join(this.dir.path, `member${member}.log`);
   }
 
+  get storage(): "loop" | "file" {
+    return this.options.storage ?? (process.getuid?.() === 0 ? "loop" : "file");
+  }
+
+  /**
+   * A block of ports per lab process (heartbeats, then sample services), so labs in different test
+   * files never share one; all below the kernel's ephemeral range (from 32768), where a client's
+   * connection could hold a port a service then cannot bind.
+   */
+  private get portBase(): number {
+    return LAB_PORT_FLOOR + (process.pid % LAB_PORT_BLOCKS) * 2 * MAX_LAB_MEMBERS;
+  }
+
+  /** The sample service webN listens here (at 127.0.0.1, or its floating address with netns). */
+  servicePort(n: number): number {
+    return this.portBase + MAX_LAB_MEMBERS + n;
+  }
+
+  serviceAddress(n: number): string {
+    return this.options.netns ? `192.0.2.${50 + n}` : "127.0.0.1";
+  }
+
   /** Makes the partitions and the configuration; the switch simulators come from the caller. */
   async create(): Promise<void> {
-    const image = (name: string) => zeroFile(join(this.dir.path, name), 4 << 20);
-    const shared: [string, string] = [attachLoop(image("primary.img")), attachLoop(image("backup.img"))];
+    const image = (name: string) => zeroFile(join(this.dir.path, name), IMAGE_BYTES);
+    const images: [string, string] = [image("primary.img"), image("backup.img")];
+    const loops = this.storage === "loop";
+    if (!loops && this.options.ownPaths !== undefined)
+      throw new Error("members with paths of their own need loop devices, and so root");
+    const shared: [string, string] = loops ? [attachLoop(images[0]), attachLoop(images[1])] : images;
     this.shared = shared;
-    await initialisePair(shared[0], shared[1], { clusterName: "lab", maxMembers: 8, maxServices: 8 });
+    const maxMembers = Math.max(8, this.options.members);
+    const init = await initialisePair(shared[0], shared[1], {
+      clusterName: "lab",
+      maxMembers,
+      maxServices: 16,
+    });
+    this.layout = init.header.layout;
     for (let m = 0; m < this.options.members; m++) {
       // A second loop device on the same image is another path to the same disk.
       this.devices.push(
-        this.options.ownPaths?.includes(m)
-          ? [attachLoop(join(this.dir.path, "primary.img")), attachLoop(join(this.dir.path, "backup.img"))]
-          : shared,
+        this.options.ownPaths?.includes(m) ? [attachLoop(images[0]), attachLoop(images[1])] : shared,
       );
     }
+    if (this.options.sampleServices) this.options.services = this.sampleServices();
     if (this.options.netns) this.setUpNetns();
     const key = join(this.dir.path, "authkey");
     writeFileSync(key, "lab heartbeat key, not secret at all\n", { mode: 0o600 });
     chmodSync(key, 0o600);
     this.writeStartScript();
+  }
+
+  /** The [services] text for one sample service per member, and the LSB script they run. */
+  private sampleServices(): string {
+    const d = this.dir.path;
+    const script = join(d, "web.sh");
+    const address = this.options.netns ? `192.0.2.$((50 + n))` : "127.0.0.1";
+    writeFileSync(
+      script,
+      `#!/bin/sh
+# The lab's sample service webN: an HTTP server answering with the name of the member it runs on.
+n=\${CLU_SERVICE#web}
+pidf=${d}/web$n.$CLU_MEMBER.pid
+running() { [ -s $pidf ] && kill -0 "$(cat $pidf)" 2>/dev/null; }
+case "$1" in
+  start)
+    running && exit 0
+    rm -f $pidf
+    ${process.execPath} ${HTTP_SERVICE} $((${this.servicePort(0)} + n)) ${address} $CLU_MEMBER $pidf >> ${d}/web.log 2>&1 &
+    # Started means answering: wait (at most 5 s) for the server to say it listens.
+    i=0
+    while ! [ -s $pidf ]; do i=$((i + 1)); [ $i -gt 250 ] && exit 1; sleep 0.02; done ;;
+  stop)
+    if running; then
+      kill "$(cat $pidf)"
+      while kill -0 "$(cat $pidf)" 2>/dev/null; do sleep 0.02; done
+    fi
+    rm -f $pidf ;;
+  status) running && exit 0; exit 3 ;;
+esac
+`,
+      { mode: 0o755 },
+    );
+    return Array.from({ length: this.options.members }, (_, n) => {
+      const ip = this.options.netns
+        ? `  start resource0
+    type = ip
+    address = 192.0.2.${50 + n}/24
+    interface = lab0
+  end resource0
+`
+        : "";
+      const r = this.options.netns ? 1 : 0;
+      return (
+        `start service${n}
+  name = web${n}
+  preferred_member = m${n}
+  check_interval = 1
+${ip}` +
+        `  start resource${r}
+    type = script
+    path = ${script}
+  end resource${r}
+end service${n}
+`
+      );
+    }).join("");
   }
 
   /** A simulator whose outlet N is member N, for power blocks of the configuration. */
@@ -211,6 +323,57 @@ export class Lab {
     const links: string[] = [];
     for (let m = 0; m < this.options.members; m++) links.push(await this.startRps10());
     return links;
+  }
+
+  /** One NPS per member: member N is plug N+1 on the switch at the Nth port. */
+  async startNpsPerMember(): Promise<number[]> {
+    this.usesNps();
+    const ports: number[] = [];
+    for (let m = 0; m < this.options.members; m++) {
+      ports.push(await this.startNps());
+      this.memberSwitches[m] = this.sims[this.sims.length - 1] as ChildProcess;
+    }
+    return ports;
+  }
+
+  /** A member's own switch stops answering (its simulator is frozen), or answers again. */
+  failSwitch(member: number, failing: boolean): void {
+    const sim = this.memberSwitches[member];
+    if (sim === undefined) throw new Error(`member ${member} has no switch of its own in this lab`);
+    sim.kill(failing ? "SIGSTOP" : "SIGCONT");
+  }
+
+  /** Drops every UDP heartbeat to and from a member (nftables, so root). */
+  cutNetwork(member: number, cut: boolean): void {
+    const nft = (...args: string[]) => execFileSync("nft", args);
+    if (cut) this.cut.add(member);
+    else this.cut.delete(member);
+    spawnSync("nft", ["delete", "table", "inet", this.nftTable]);
+    if (this.cut.size === 0) return;
+    nft("add", "table", "inet", this.nftTable);
+    const ports = [...this.cut].map((m) => String(this.ports[m])).join(", ");
+    for (const hook of ["input", "output"]) {
+      nft("add", "chain", "inet", this.nftTable, hook, `{ type filter hook ${hook} priority 0; }`);
+      for (const dir of ["dport", "sport"])
+        nft("add", "rule", "inet", this.nftTable, hook, "udp", dir, `{ ${ports} }`, "drop");
+    }
+  }
+
+  /** Makes a member's own path to the quorum partitions read-only, or writable again. */
+  readOnly(member: number, on: boolean): void {
+    if (!this.options.ownPaths?.includes(member))
+      throw new Error(`member ${member} has no path of its own to the partitions in this lab`);
+    for (const device of this.devices[member] as [string, string]) setReadOnly(device, on);
+  }
+
+  /** Overwrites part of member N's status block on the primary partition: peers find it damaged
+   * and read the backup until its owner rewrites it, a heartbeat later. */
+  corruptStatusBlock(member: number): string {
+    if (this.layout === undefined) throw new Error("the lab has no partitions yet");
+    const region = this.layout.regions.status;
+    const offset = slotOffset(this.layout, region.firstSlot + member);
+    ddWrite(this.shared[0], offset + 64, Buffer.from("a stray write from nowhere".repeat(4)));
+    return `${this.shared[0]} at byte ${offset + 64}`;
   }
 
   async startNps(extra: string[] = []): Promise<number> {
@@ -326,6 +489,19 @@ export class Lab {
     return pid;
   }
 
+  /** The member's process group: its daemon and every service it started. */
+  pgid(member: number): number | undefined {
+    const path = join(this.dir.path, `member${member}.pgid`);
+    return existsSync(path) ? Number(readFileSync(path, "utf8").trim()) : undefined;
+  }
+
+  /** The whole member hangs, its services too, as a machine stuck in the kernel would. */
+  hang(member: number): void {
+    const pgid = this.pgid(member);
+    if (pgid === undefined) throw new Error(`member ${member} was never started`);
+    process.kill(-pgid, "SIGSTOP");
+  }
+
   log(member: number): LogLine[] {
     const path = this.logFile(member);
     if (!existsSync(path)) return [];
@@ -394,7 +570,12 @@ export class Lab {
         // already gone
       }
     }
-    for (const sim of this.sims) sim.kill("SIGTERM");
+    if (this.cut.size > 0) spawnSync("nft", ["delete", "table", "inet", this.nftTable]);
+    for (const sim of this.sims) {
+      // A switch frozen to fail it must run again to hear the SIGTERM.
+      sim.kill("SIGCONT");
+      sim.kill("SIGTERM");
+    }
     await new Promise((r) => setTimeout(r, 200));
     if (this.options.netns) {
       for (let m = 0; m < this.options.members; m++) spawnSync("ip", ["netns", "del", this.memberNs(m)]);
