@@ -321,7 +321,10 @@ end service${n}
    * whose serial line only its peers open. */
   async startRps10PerMember(): Promise<string[]> {
     const links: string[] = [];
-    for (let m = 0; m < this.options.members; m++) links.push(await this.startRps10());
+    for (let m = 0; m < this.options.members; m++) {
+      links.push(await this.startRps10());
+      this.memberSwitches[m] = this.sims[this.sims.length - 1] as ChildProcess;
+    }
     return links;
   }
 
@@ -362,7 +365,9 @@ end service${n}
   /** Makes a member's own path to the quorum partitions read-only, or writable again. */
   readOnly(member: number, on: boolean): void {
     if (!this.options.ownPaths?.includes(member))
-      throw new Error(`member ${member} has no path of its own to the partitions in this lab`);
+      throw new Error(
+        `member ${member} has no path of its own to the partitions in this lab (the lab tool gives each member one as root, without --files)`,
+      );
     for (const device of this.devices[member] as [string, string]) setReadOnly(device, on);
   }
 

@@ -1,0 +1,47 @@
+// The lab tool, driven as a user would pipe a script to it: it brings a cluster up, takes faults
+// by command, shows the sample service moving, and leaves nothing behind.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { expect, it } from "vitest";
+
+it("runs a piped script of faults and tears everything down", () => {
+  const script = ["sleep 1.5", "ask web0", "hang m0", "sleep 6", "ask web0", "bogus", "status m1", "quit"];
+  const r = spawnSync(process.execPath, ["--import", "tsx", "tools/lab/cli.ts", "--files"], {
+    input: `${script.join("\n")}\n`,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+  const out = r.stdout;
+  expect(out).toMatch(/lab: 2 members up, partitions on files in (\S+)/);
+  expect(out).toMatch(/web0: answered by m0[\s\S]*m0 hangs[\s\S]*web0: answered by m1/);
+  expect(out).toMatch(/unknown command bogus; "help" lists them/);
+  expect(out).toMatch(/web0 +running +m1/);
+  expect(out).toMatch(/tearing the lab down/);
+  const dir = /partitions on files in (\S+)/.exec(out)?.[1] as string;
+  expect(existsSync(dir)).toBe(false);
+  const leftovers = spawnSync("pgrep", ["-f", dir], { encoding: "utf8" });
+  expect(leftovers.stdout).toBe("");
+}, 70_000);
+
+it("tears everything down on Ctrl-C", async () => {
+  const child = spawn(process.execPath, ["--import", "tsx", "tools/lab/cli.ts", "--files"], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.setEncoding("utf8");
+  const prompted = new Promise<void>((resolve) =>
+    child.stdout.on("data", (c: string) => {
+      out += c;
+      if (out.includes("lab> ")) resolve();
+    }),
+  );
+  await prompted;
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  child.kill("SIGINT");
+  expect(await exited).toBe(130);
+  const dir = /partitions on files in (\S+)/.exec(out)?.[1] as string;
+  expect(out).toMatch(/tearing the lab down/);
+  expect(existsSync(dir)).toBe(false);
+  expect(spawnSync("pgrep", ["-f", dir], { encoding: "utf8" }).stdout).toBe("");
+}, 60_000);
