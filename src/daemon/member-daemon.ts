@@ -130,6 +130,11 @@ export class MemberDaemon {
     return this.o.incarnation;
   }
 
+  /** Transfers to the quorum partitions since joining. */
+  get diskTransfers(): { reads: number; writes: number } {
+    return this.o.io.transfers;
+  }
+
   /** Starts ticking; resolves `finished` after a clean stop. */
   start(): void {
     this.startedMs = this.now();

@@ -147,6 +147,15 @@ export class QuorumIo {
     return (await this.pair.readConfig()).config;
   }
 
+  /** Transfers to both partitions since this member opened them. */
+  get transfers(): { reads: number; writes: number } {
+    const { primary, backup } = this.pair;
+    return {
+      reads: primary.transfers.reads + backup.transfers.reads,
+      writes: primary.transfers.writes + backup.transfers.writes,
+    };
+  }
+
   close(): void {
     this.pair.close();
   }

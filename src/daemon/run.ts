@@ -238,7 +238,7 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
       };
     }),
     services: serviceRows(config, (id) => daemon.services.core.record(id)),
-    counters: { ...daemon.counters, net: net.counters },
+    counters: { ...daemon.counters, disk: daemon.diskTransfers, net: net.counters },
   });
   let admin: AdminServer;
   try {

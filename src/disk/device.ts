@@ -95,6 +95,9 @@ export class DirectDevice {
     }
   }
 
+  /** Transfers handed to the kernel since open, for the daemon's counters and the benchmark. */
+  readonly transfers = { reads: 0, writes: 0 };
+
   read(offset: number, length: number): Promise<Buffer> {
     return this.transfer("read", offset, length, () => rawio.pread(this.handle, offset, length));
   }
@@ -156,6 +159,7 @@ export class DirectDevice {
       throw toDiskError(err, this.path, operation);
     }
     this.outstanding++;
+    this.transfers[operation === "read" ? "reads" : "writes"]++;
     const settled = pending.finally(() => {
       this.outstanding--;
       onReturn();

@@ -67,6 +67,10 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
     const fromM1 = JSON.parse(out.join(""));
     expect(fromM1.answeredBy.name).toBe("m1");
     expect(fromM1.members.map((m: { state: string }) => m.state)).toEqual(["up", "up"]);
+    // Every heartbeat writes both copies and reads them: the counters show the transfers.
+    const { beats, disk } = fromM1.counters as { beats: number; disk: { reads: number; writes: number } };
+    expect(disk.writes).toBeGreaterThanOrEqual(2 * beats);
+    expect(disk.reads).toBeGreaterThanOrEqual(beats);
   });
 
   it("logs a damaged block once, serves the good copy, and leaves it to its owner", async () => {
