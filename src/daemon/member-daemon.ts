@@ -76,6 +76,8 @@ export class MemberDaemon {
   /** Power-switch actions under way here. */
   fencesInFlight = 0;
   readonly services: ServiceDaemon;
+  /** Power cycles this member runs, one after another. */
+  private switchSessions: Promise<void> = Promise.resolve();
   /** Every use of this member's lock slot, fencing or taking a service, one after another. */
   private lockChain: Promise<void> = Promise.resolve();
   /** A stop was asked for: services are being stopped before the member marks itself DOWN. */
@@ -542,23 +544,32 @@ export class MemberDaemon {
     );
     const { outlet, ...switchConfig } = target.power;
     this.fencesInFlight++;
-    const result = await powerCycle(switchConfig, outlet, {
-      warn: (m) => this.o.log.warning({ event: "fence", peer: member }, m),
-    }).finally(() => this.fencesInFlight--);
+    let told = false;
+    const tell = (r: { confirmedOff: boolean; detail: string; byTime: boolean }) => {
+      told = true;
+      this.feed({ kind: "fence-result", member, ...r, nowMs: this.now() });
+    };
+    // One power cycle at a time from this member: the next may use the same switch or line,
+    // which is still busy switching this member on after its off was reported.
+    const cycle = this.switchSessions.then(() =>
+      powerCycle(switchConfig, outlet, {
+        warn: (m) => this.o.log.warning({ event: "fence", peer: member }, m),
+        // Confirmed off is what recovery waits for; switching it on again is not.
+        onOff: tell,
+      }),
+    );
+    this.switchSessions = cycle.then(
+      () => {},
+      () => {},
+    );
+    const result = await cycle.finally(() => this.fencesInFlight--);
     if (result.onFailed !== undefined) {
       this.o.log.err(
         { event: "fence", peer: member },
         `member ${target.name} is off but could not be switched on again: ${result.onFailed}`,
       );
     }
-    this.feed({
-      kind: "fence-result",
-      member,
-      confirmedOff: result.confirmedOff,
-      detail: result.detail,
-      nowMs: this.now(),
-      byTime: result.byTime,
-    });
+    if (!told) tell(result);
   }
 }
 

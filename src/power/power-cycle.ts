@@ -17,6 +17,11 @@ export interface PowerCycleResult {
 export interface PowerCycleOptions {
   warn: (message: string) => void;
   observer?: StepObserver;
+  /**
+   * Told the moment off is confirmed, before the member is switched on again: its services may
+   * be recovered from then on, without waiting for the switch to turn it back on.
+   */
+  onOff?: (result: Omit<PowerCycleResult, "onFailed">) => void;
 }
 
 export async function powerCycle(
@@ -42,6 +47,7 @@ export async function powerCycle(
           : "type none: nothing was switched off (unsafe)";
     const detail = `${sw.name} outlet ${outlet}: ${how}`;
     const byTime = sw.confirmation === "time";
+    options.onOff?.({ confirmedOff: true, detail, byTime });
     try {
       await sw.on(outlet);
       return { confirmedOff: true, detail, byTime };

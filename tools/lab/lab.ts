@@ -54,6 +54,8 @@ export interface LabOptions {
   /** One sample service per member instead: webN, preferred on mN, an HTTP server answering with
    * the name of the member it runs on (at 127.0.0.1, or with netns at a floating address). */
   sampleServices?: boolean;
+  /** How many sample services (web0 up), when not one per member. */
+  sampleServiceCount?: number;
   /** Where the quorum partitions live: loop devices (root only) or plain files. Default: loop
    * devices as root, files otherwise. */
   storage?: "loop" | "file";
@@ -224,7 +226,9 @@ export class Lab {
 # The lab's sample service webN: an HTTP server answering with the name of the member it runs on.
 n=\${CLU_SERVICE#web}
 pidf=${d}/web$n.$CLU_MEMBER.pid
-running() { [ -s $pidf ] && kill -0 "$(cat $pidf)" 2>/dev/null; }
+# Alive and not a zombie: an orphan waits for init to reap it, which here can take seconds.
+alive() { s=$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null); [ -n "$s" ] && [ "$s" != Z ]; }
+running() { [ -s $pidf ] && alive "$(cat $pidf)"; }
 case "$1" in
   start)
     running && exit 0
@@ -236,7 +240,7 @@ case "$1" in
   stop)
     if running; then
       kill "$(cat $pidf)"
-      while kill -0 "$(cat $pidf)" 2>/dev/null; do sleep 0.02; done
+      while alive "$(cat $pidf)"; do sleep 0.02; done
     fi
     rm -f $pidf ;;
   status) running && exit 0; exit 3 ;;
@@ -244,7 +248,7 @@ esac
 `,
       { mode: 0o755 },
     );
-    return Array.from({ length: this.options.members }, (_, n) => {
+    return Array.from({ length: this.options.sampleServiceCount ?? this.options.members }, (_, n) => {
       const ip = this.options.netns
         ? `  start resource0
     type = ip
@@ -257,7 +261,7 @@ esac
       return (
         `start service${n}
   name = web${n}
-  preferred_member = m${n}
+  preferred_member = m${n % this.options.members}
   check_interval = 1
 ${ip}` +
         `  start resource${r}
