@@ -129,13 +129,14 @@ export class ServiceCore {
   constructor(private readonly config: ServiceCoreConfig) {
     for (const s of config.services)
       this.local.set(s.id, {
-        nextCheckMs: 0,
+        // Whatever the member's clock reads, even below zero: nothing is waited for yet.
+        nextCheckMs: Number.NEGATIVE_INFINITY,
         failures: [],
         pending: 0,
         settledEpoch: 0,
         runningSinceMs: 0,
         failedStarts: 0,
-        retryAfterMs: 0,
+        retryAfterMs: Number.NEGATIVE_INFINITY,
       });
   }
 

@@ -96,6 +96,17 @@ describe("one service core driven by hand", () => {
     ]);
   });
 
+  it("claims and checks whatever its clock reads, below zero too", () => {
+    const c = core();
+    c.step({ kind: "records", records: [stopped(0)], epoch: c.epoch });
+    expect(tick(c, -5_000)).toEqual([{ kind: "claim", service: 0 }]);
+    c.step({ kind: "claim-read", service: 0, record: stopped(0) });
+    c.step({ kind: "written", service: 0, ok: true, detail: "" });
+    c.step({ kind: "started", service: 0, ok: true, cleanedUp: true, detail: "", nowMs: -4_900 });
+    c.step({ kind: "written", service: 0, ok: true, detail: "" });
+    expect(tick(c, -3_800)).toEqual([{ kind: "check-service", service: 0 }]);
+  });
+
   it("puts back what it knew when a transition cannot be written, then recovers a half-written one", () => {
     const c = core();
     take(c, stopped(0), 0);

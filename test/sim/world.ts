@@ -1,34 +1,37 @@
-// The deterministic simulator: N copies of the real member core over a simulated shared disk,
-// network, power switches and clocks, with faults drawn from one seed.
+// The deterministic simulator: N copies of the real member core, each with the real service core
+// beside it (services.ts), over a simulated shared disk, network, power switches, resources and
+// clocks, with faults drawn from one seed.
 //
 // Every member has its own clock offset (the core must never compare clocks across members), and
-// the fencing lock behaves like the disk bakery: granted in order of asking, and taken from a
-// holder whose slot stops being refreshed for LOCK_STALE_MS.
-import type { DiskStatus, PeerState } from "../../src/core/liveness.js";
-import {
-  type MemberAction,
-  MemberCore,
-  type MemberCoreConfig,
-  type Observation,
-} from "../../src/core/member.js";
+// the disk lock behaves like the bakery: granted in order of asking, to fencing and to service
+// claims alike, and taken from a holder whose slot stops being refreshed for LOCK_STALE_MS.
+import type { DiskStatus } from "../../src/core/liveness.js";
+import { type MemberAction, MemberCore, type Observation } from "../../src/core/member.js";
 import { emptyMail, MailKind } from "../../src/disk/mailbox-block.js";
 import { MemberState } from "../../src/disk/status-block.js";
+import {
+  BOOT_MS,
+  type CoreLike,
+  LOCK_STALE_MS,
+  type LockRequest,
+  MAX_SWITCH_MS,
+  type Machine,
+  type MakeCore,
+  type MakeServiceCore,
+  type Process,
+  SIM_STEP_MS,
+  TIMING,
+} from "./model.js";
 import { Random } from "./random.js";
+import { newServiceStats, SimServices } from "./services.js";
 
-export const SIM_STEP_MS = 100;
-const BOOT_MS = 4_000;
-const LOCK_STALE_MS = 10_000;
+export { type CoreLike, type MakeCore, type MakeServiceCore, SIM_STEP_MS, TIMING };
+
 /** Bounds the event queue: a run that schedules more than this is itself a bug. */
 const MAX_PENDING_EVENTS = 10_000;
-
-export interface CoreLike {
-  step(o: Observation): MemberAction[];
-  isFenced(member: number, incarnation: number): boolean;
-  peerState(member: number): PeerState;
-  readonly finished: string | undefined;
-}
-
-export type MakeCore = (config: MemberCoreConfig, joinedAtMs: number) => CoreLike;
+/** Bounds the disk lock's queue: each live process waits at most once for fencing and once per
+ * service, so a longer queue is itself a bug. */
+const MAX_LOCK_QUEUE = 1_000;
 
 export interface SimOptions {
   seed: number;
@@ -39,33 +42,7 @@ export interface SimOptions {
   quietMs: number;
   switchFaults: boolean;
   makeCore?: MakeCore;
-}
-
-export const TIMING = { intervalMs: 1000, tko: 7, tkoNetup: 12, ioTimeoutMs: 3000, twoMemberDelayMs: 2000 };
-
-interface Process {
-  core: CoreLike;
-  incarnation: number;
-  /** My clock = simulated time x this rate + this offset: clocks disagree wildly on purpose,
-   * and run up to 1% fast or slow. */
-  clockOffsetMs: number;
-  clockRate: number;
-}
-
-interface Machine {
-  power: "on" | "off";
-  process: Process | undefined;
-  bootAtMs: number | undefined;
-  frozenUntilMs: number;
-  diskFault: { kind: "error" | "hang"; untilMs: number } | undefined;
-  switchFailsUntilMs: number;
-  /** Until then its switch fails every other attempt or so: a flapping relay or a flaky line. */
-  switchFlapsUntilMs: number;
-  /** Until then most of its status writes report success but never land (lost or torn writes). */
-  losesWritesUntilMs: number;
-  /** Last simulated time this machine was anything but healthy: frozen, dead, off or disk-faulty. */
-  lastFaultMs: number;
-  incarnation: number;
+  makeServiceCore?: MakeServiceCore;
 }
 
 interface SimEvent {
@@ -87,17 +64,26 @@ export class World {
   readonly dead = new Set<string>();
   readonly trace: string[] = [];
   readonly zombies: CoreLike[] = [];
-  readonly stats = { fences: 0, failedFences: 0, selfFences: 0, faults: 0, lockFailures: 0 };
+  readonly stats = {
+    fences: 0,
+    failedFences: 0,
+    selfFences: 0,
+    faults: 0,
+    lockFailures: 0,
+    ...newServiceStats(),
+  };
+  readonly services: SimServices;
   private events: SimEvent[] = [];
   private order = 0;
-  private lockHolder: number | undefined;
   /** The holder's slot belongs to its process: a restarted member starts with a clear slot. */
-  private lockHolderProcess: Process | undefined;
-  private lockQueue: number[] = [];
+  private lockHolder: LockRequest | undefined;
+  private lockQueue: LockRequest[] = [];
   private lockRefreshedMs = 0;
   private partitionUntilMs = 0;
   /** Until then heartbeats are lost at random and the rest arrive late. */
   private lossyUntilMs = 0;
+  /** From then on no fault is left: liveness is checked. */
+  private quietSinceMs: number | undefined;
   now = 0;
 
   constructor(readonly options: SimOptions) {
@@ -113,7 +99,26 @@ export class World {
       losesWritesUntilMs: 0,
       lastFaultMs: Number.NEGATIVE_INFINITY,
       incarnation: 0,
+      running: new Set<number>(),
+      resets: 0,
     }));
+    this.services = new SimServices({
+      rng: this.rng,
+      machines: this.machines,
+      stats: this.stats,
+      faultMs: options.faultMs,
+      makeServiceCore: options.makeServiceCore,
+      now: () => this.now,
+      localNow: (p) => this.localNow(p),
+      log: (line) => this.log(line),
+      fail: (message) => this.fail(message),
+      at: (delayMs, run) => this.at(delayMs, run),
+      onProcess: (member, p, delayMs, run) => this.onProcess(member, p, delayMs, run),
+      lock: (request) => this.queueLock(request),
+      unlock: (request) => {
+        if (this.lockHolder === request) this.releaseLock(`releases the disk lock`);
+      },
+    });
   }
 
   private fail(message: string): never {
@@ -134,8 +139,9 @@ export class World {
     return Math.floor(this.now * p.clockRate) + p.clockOffsetMs;
   }
 
-  /** Delivers an observation to the process that is running now, if it is still that process. */
-  private deliver(member: number, p: Process, make: (localMs: number) => Observation, delayMs = 0): void {
+  /** Runs `run` in process `p` after `delayMs`, if it is still running then; a frozen process
+   * runs it once it thaws. */
+  private onProcess(member: number, p: Process, delayMs: number, run: (localMs: number) => void): void {
     const attempt = () => {
       const m = this.machines[member] as Machine;
       if (m.process !== p) return; // that process is gone
@@ -143,22 +149,56 @@ export class World {
         this.events.push({ atMs: m.frozenUntilMs, order: this.order++, run: attempt });
         return;
       }
-      this.apply(member, p, p.core.step(make(this.localNow(p))));
+      run(this.localNow(p));
     };
     this.at(delayMs, attempt);
+  }
+
+  /** Delivers an observation to the process that is running now, if it is still that process. */
+  private deliver(member: number, p: Process, make: (localMs: number) => Observation, delayMs = 0): void {
+    this.onProcess(member, p, delayMs, (t) => this.apply(member, p, p.core.step(make(t))));
   }
 
   run(): void {
     const end = this.options.faultMs + this.options.quietMs;
     for (; this.now <= end; this.now += SIM_STEP_MS) {
-      if (this.now < this.options.faultMs) this.injectFaults();
+      if (this.now < this.options.faultMs) {
+        this.injectFaults();
+        this.services.maybeAdminRequest();
+      }
       this.boot();
       this.runEvents();
       this.tickAll();
       this.checkLock();
       this.checkStep();
+      if (this.quietSinceMs === undefined && this.quiet()) this.quietSinceMs = this.now;
+      this.services.check(this.quietSinceMs);
     }
     this.checkHealed();
+  }
+
+  /** The faults are over: none is injected any more, and none injected earlier lasts. */
+  private quiet(): boolean {
+    const now = this.now;
+    return (
+      now >= this.options.faultMs &&
+      this.partitionUntilMs <= now &&
+      this.lossyUntilMs <= now &&
+      this.machines.every(
+        (m) =>
+          m.frozenUntilMs <= now &&
+          m.diskFault === undefined &&
+          m.switchFailsUntilMs <= now &&
+          m.switchFlapsUntilMs <= now &&
+          m.losesWritesUntilMs <= now,
+      )
+    );
+  }
+
+  /** The power went off, or the machine reset itself: everything that ran on it has ended. */
+  private machineDown(m: Machine): void {
+    m.running.clear();
+    m.resets++;
   }
 
   private runEvents(): void {
@@ -186,11 +226,37 @@ export class World {
         m.lastFaultMs = this.now;
         return;
       }
-      this.apply(member, p, p.core.step({ kind: "tick", nowMs: this.localNow(p) }));
+      const nowMs = this.localNow(p);
+      this.apply(member, p, p.core.step({ kind: "tick", nowMs }));
+      // As the daemon: the service core is ticked after the member core, while that runs.
+      if (m.process !== p || p.core.finished !== undefined) return;
+      this.services.tick(member, p, nowMs);
+      if (m.process === p) this.leaveWhenReady(member, p);
     });
     // A member that self-fenced must never act again, whatever it is told.
     for (const z of this.zombies) {
       if (z.step({ kind: "tick", nowMs: this.now }).length > 0) this.fail("a self-fenced core acted again");
+    }
+  }
+
+  /**
+   * A member asked to stop leaves once its services are stopped: marked DOWN by its member core.
+   * If only services that failed to stop are left, it leaves without marking DOWN, so that a
+   * peer fences it: the power-off is what ends those services.
+   */
+  private leaveWhenReady(member: number, p: Process): void {
+    if (!p.stopping || p.memberStopFed) return;
+    if (p.services.idle) {
+      p.memberStopFed = true;
+      this.apply(member, p, p.core.step({ kind: "stop" }));
+    } else if (p.services.failedHere.length > 0 && p.services.idleButFailed) {
+      p.memberStopFed = true;
+      this.stats.failedLeaves++;
+      this.log(
+        `member ${member} leaves without marking DOWN: ${p.services.failedHere.join(", ")} failed to stop`,
+      );
+      // Its daemon is gone, its machine still on: as after a kill, only its switch ends that life.
+      (this.machines[member] as Machine).process = undefined;
     }
   }
 
@@ -203,14 +269,23 @@ export class World {
       m.incarnation++;
       const process: Process = {
         incarnation: m.incarnation,
+        // Far apart, below zero too: the cores must never assume where a clock starts (seed 2
+        // once showed a service core that never claimed on a clock reading below zero).
         clockOffsetMs: this.rng.int(-1e9, 1e9),
         clockRate: 1 + this.rng.int(-100, 100) / 10_000,
         core: undefined as unknown as CoreLike,
+        services: this.services.newCore(member, m.incarnation),
+        isFenced: (peer, incarnation) => process.core.isFenced(peer, incarnation),
+        memberView: [],
+        joinedLocalMs: 0,
+        stopping: false,
+        memberStopFed: false,
       };
       this.disk.set(member, { state: MemberState.Up, incarnation: m.incarnation, heartbeat: 0 });
       const config = { ...TIMING, me: member, members: this.machines.length, incarnation: m.incarnation };
       const make: MakeCore = this.options.makeCore ?? ((c, t) => new MemberCore(c, t));
-      process.core = make(config, this.localNow(process));
+      process.joinedLocalMs = this.localNow(process);
+      process.core = make(config, process.joinedLocalMs);
       m.process = process;
       this.log(`member ${member} joins in incarnation ${m.incarnation}`);
     });
@@ -260,12 +335,13 @@ export class World {
           break;
         case "acquire-fence-lock":
           this.log(`member ${member} asks for the fencing lock`);
-          if (!this.lockQueue.includes(member)) this.lockQueue.push(member);
+          if (!this.lockQueue.some((r) => r.p === p && r.service === undefined))
+            this.queueLock({ member, p });
           break;
         case "release-fence-lock":
           // Releasing clears only this member's own slot, as the bakery does.
-          if (this.lockHolderProcess === p) this.lockHolder = undefined;
-          this.log(`member ${member} releases the fencing lock`);
+          if (this.lockHolder?.p === p && this.lockHolder.service === undefined)
+            this.releaseLock("releases the fencing lock");
           break;
         case "fence":
           this.fence(member, p, a.member, a.incarnation);
@@ -288,7 +364,8 @@ export class World {
           this.log(`member ${member} self-fences: ${JSON.stringify(a.reason)}`);
           this.dead.add(`${member}/${p.incarnation}`);
           m.process = undefined;
-          // Production reboots at once; the lab exits and is restarted. Either way it comes back.
+          // Production reboots at once, which ends every service there; either way it comes back.
+          this.machineDown(m);
           m.bootAtMs = this.now + BOOT_MS;
           this.zombies.push(p.core);
           break;
@@ -296,6 +373,7 @@ export class World {
           // It stopped everything and marked itself DOWN before leaving: that life is over.
           this.dead.add(`${member}/${p.incarnation}`);
           this.log(`member ${member} stopped cleanly`);
+          this.services.checkLeftClean(member);
           m.process = undefined;
           m.bootAtMs = this.now + BOOT_MS;
           break;
@@ -324,26 +402,31 @@ export class World {
     }
     const fault = m.diskFault;
     if (fault?.kind === "error") {
-      this.deliver(member, p, (t) => ({ kind: "status-written", ok: false, readOk: false, nowMs: t }), 5);
+      this.statusWritten(member, p, false, 5);
     } else if (fault?.kind === "hang") {
       this.at(fault.untilMs - this.now, land);
-      this.deliver(
-        member,
-        p,
-        (t) => ({ kind: "status-written", ok: true, readOk: true, nowMs: t }),
-        fault.untilMs - this.now + 1,
-      );
+      this.statusWritten(member, p, true, fault.untilMs - this.now + 1);
     } else {
       const latency = this.rng.chance(0.01) ? this.rng.int(200, 1500) : this.rng.int(1, 40);
       // A lost or torn write: the device said yes, but readers still find the earlier version.
       const lost = m.losesWritesUntilMs > this.now && this.rng.chance(0.7);
       if (!lost) this.at(latency, land);
-      this.deliver(member, p, (t) => ({ kind: "status-written", ok: true, readOk: true, nowMs: t }), latency);
+      this.statusWritten(member, p, true, latency);
     }
   }
 
+  /** The heartbeat write (and its reads) settled; after one that landed, the daemon reads the
+   * service blocks. */
+  private statusWritten(member: number, p: Process, ok: boolean, delayMs: number): void {
+    this.onProcess(member, p, delayMs, (t) => {
+      this.apply(member, p, p.core.step({ kind: "status-written", ok, readOk: ok, nowMs: t }));
+      if (ok && this.machines[member]?.process === p && p.core.finished === undefined)
+        this.services.beatLanded(member, p);
+    });
+  }
+
   private fence(member: number, p: Process, target: number, incarnation: number): void {
-    if (this.lockHolder !== member || this.lockHolderProcess !== p)
+    if (this.lockHolder?.p !== p || this.lockHolder.service !== undefined)
       this.fail(`member ${member} fenced ${target} without holding the fencing lock`);
     const t = this.machines[target] as Machine;
     const falseFenceWindowMs = (TIMING.tkoNetup + 3) * TIMING.intervalMs;
@@ -351,7 +434,7 @@ export class World {
       this.fail(`member ${member} fenced member ${target}, healthy for ${this.now - t.lastFaultMs} ms`);
     }
     // Now and then a switch is slow enough that the target may restart while the cycle is in flight.
-    const latency = this.rng.chance(0.1) ? this.rng.int(3_000, 15_000) : this.rng.int(200, 3_000);
+    const latency = this.rng.chance(0.1) ? this.rng.int(3_000, MAX_SWITCH_MS) : this.rng.int(200, 3_000);
     const fails =
       t.switchFailsUntilMs > this.now || (t.switchFlapsUntilMs > this.now && this.rng.chance(0.5));
     this.log(
@@ -364,6 +447,7 @@ export class World {
         this.dead.add(`${target}/${t.incarnation}`);
         t.process = undefined;
         t.power = "off";
+        this.machineDown(t);
         t.frozenUntilMs = 0;
         t.bootAtMs = this.now + BOOT_MS;
         this.stats.fences++;
@@ -381,36 +465,53 @@ export class World {
     });
   }
 
+  /** One queue for the disk lock, for fencing and claims alike: a member's uses of its lock
+   * slot come one after another, as the daemon chains them. */
+  private queueLock(request: LockRequest): void {
+    if (this.lockQueue.length >= MAX_LOCK_QUEUE) this.fail("the disk lock's queue overflowed");
+    this.lockQueue.push(request);
+  }
+
+  private releaseLock(what: string): void {
+    this.log(`member ${this.lockHolder?.member} ${what}`);
+    this.lockHolder = undefined;
+  }
+
   private checkLock(): void {
     const holder = this.lockHolder;
     if (holder !== undefined) {
-      const m = this.machines[holder] as Machine;
+      const m = this.machines[holder.member] as Machine;
       // A live, running holder keeps its bakery slot fresh.
-      if (m.process === this.lockHolderProcess && m.frozenUntilMs <= this.now)
-        this.lockRefreshedMs = this.now;
+      if (m.process === holder.p && m.frozenUntilMs <= this.now) this.lockRefreshedMs = this.now;
       else if (this.now - this.lockRefreshedMs > LOCK_STALE_MS) {
-        this.log(`member ${holder}'s fencing lock went stale`);
+        this.log(`member ${holder.member}'s disk lock went stale`);
         this.lockHolder = undefined;
       }
     }
     if (this.lockHolder !== undefined) return;
     for (let guard = this.lockQueue.length; guard > 0 && this.lockQueue.length > 0; guard--) {
-      const next = this.lockQueue.shift() as number;
-      const p = this.machines[next]?.process;
-      if (p === undefined) continue;
-      if (this.machines[next]?.diskFault !== undefined) {
+      const next = this.lockQueue.shift() as LockRequest;
+      const { member, p } = next;
+      if (this.machines[member]?.process !== p) continue; // that process is gone
+      const what =
+        next.service === undefined ? "the fencing lock" : `the disk lock for service ${next.service}`;
+      if (this.machines[member]?.diskFault !== undefined) {
         // Its lock slot cannot be written: the bakery reports failure and it must ask again.
-        this.log(`member ${next} cannot take the fencing lock: its disk fails`);
+        this.log(`member ${member} cannot take ${what}: its disk fails`);
         this.stats.lockFailures++;
-        this.deliver(next, p, () => ({ kind: "fence-lock-failed" }), 1);
+        if (next.service === undefined) this.deliver(member, p, () => ({ kind: "fence-lock-failed" }), 1);
+        else this.services.lockFailed(next);
         continue;
       }
       this.lockHolder = next;
-      this.lockHolderProcess = p;
       this.lockRefreshedMs = this.now;
-      this.log(`member ${next} is granted the fencing lock`);
+      this.log(`member ${member} is granted ${what}`);
+      if (next.service !== undefined) {
+        this.services.lockGranted(next);
+        return;
+      }
       const notices = [...this.notices].map(([member, n]) => ({ member, incarnation: n.incarnation }));
-      this.deliver(next, p, () => ({ kind: "fence-lock-granted", notices }), 1);
+      this.deliver(member, p, () => ({ kind: "fence-lock-granted", notices }), 1);
       return;
     }
   }
@@ -451,8 +552,11 @@ export class World {
   private injectFaults(): void {
     const { rng } = this;
     const perStep = SIM_STEP_MS / 1000;
+    // A member that is leaving is not counted on: if a service fails to stop there, it leaves
+    // without marking DOWN and waits, like a killed daemon, for a peer to fence it.
     const fine = (m: Machine) =>
       m.process !== undefined &&
+      !m.process.stopping &&
       m.frozenUntilMs <= this.now &&
       m.diskFault === undefined &&
       m.losesWritesUntilMs <= this.now;
@@ -493,8 +597,9 @@ export class World {
         m.switchFailsUntilMs = this.now + ms;
         this.log(`fault: member ${member}'s switch fails for ${ms} ms`);
       } else {
-        // Like SIGTERM: a frozen daemon handles it once it runs again.
-        this.deliver(member, m.process, () => ({ kind: "stop" }));
+        // Like SIGTERM: a frozen daemon handles it once it runs again. Its services stop first.
+        const p = m.process;
+        this.onProcess(member, p, 0, () => this.services.leave(member, p));
       }
     });
   }

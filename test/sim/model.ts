@@ -1,0 +1,79 @@
+// What the simulator's parts share: its timing, the simulated machines and the member processes
+// running on them. world.ts drives membership, the disk, the network and the power switches;
+// services.ts runs the service manager next to it.
+import type { PeerState } from "../../src/core/liveness.js";
+import type { MemberAction, MemberCoreConfig, Observation } from "../../src/core/member.js";
+import type { MemberInfo } from "../../src/core/placement.js";
+import type { ServiceCore, ServiceCoreConfig } from "../../src/core/services.js";
+
+export const SIM_STEP_MS = 100;
+export const TIMING = { intervalMs: 1000, tko: 7, tkoNetup: 12, ioTimeoutMs: 3000, twoMemberDelayMs: 2000 };
+/** A machine powered off, or reset by its own self-fence, runs its daemon again this much later. */
+export const BOOT_MS = 4_000;
+/** The disk lock is taken from a holder that has not refreshed its bakery slot for this long. */
+export const LOCK_STALE_MS = 10_000;
+/** A power switch answers within this; usually much sooner (see World.fence). */
+export const MAX_SWITCH_MS = 15_000;
+
+/** The member core as the simulator uses it; a test may wrap the real one to break it on purpose. */
+export interface CoreLike {
+  step(o: Observation): MemberAction[];
+  isFenced(member: number, incarnation: number): boolean;
+  peerState(member: number): PeerState;
+  healthy(nowMs: number): boolean;
+  readonly finished: string | undefined;
+}
+
+export type MakeCore = (config: MemberCoreConfig, joinedAtMs: number) => CoreLike;
+/** Builds a member's service core; a test may wrap the real one to break it on purpose. */
+export type MakeServiceCore = (config: ServiceCoreConfig) => ServiceCore;
+
+/** One run of the member daemon: its cores and its own clock. */
+export interface Process {
+  core: CoreLike;
+  services: ServiceCore;
+  /** What the service core's last tick was told of the members (see SimServices.memberView). */
+  memberView: readonly MemberInfo[];
+  /** The member core's view of who is fenced, as the service core's tick is given it. */
+  isFenced: (member: number, incarnation: number) => boolean;
+  incarnation: number;
+  /** My clock = simulated time x this rate + this offset: clocks disagree wildly on purpose,
+   * and run up to 1% fast or slow. */
+  clockOffsetMs: number;
+  clockRate: number;
+  /** Its own clock when it joined: services are placed only once it has settled. */
+  joinedLocalMs: number;
+  /** Asked to stop cleanly: its services are stopped before the member core is told to leave. */
+  stopping: boolean;
+  memberStopFed: boolean;
+}
+
+export interface Machine {
+  power: "on" | "off";
+  process: Process | undefined;
+  bootAtMs: number | undefined;
+  frozenUntilMs: number;
+  diskFault: { kind: "error" | "hang"; untilMs: number } | undefined;
+  switchFailsUntilMs: number;
+  /** Until then its switch fails every other attempt or so: a flapping relay or a flaky line. */
+  switchFlapsUntilMs: number;
+  /** Until then most of its status writes report success but never land (lost or torn writes). */
+  losesWritesUntilMs: number;
+  /** Last simulated time this machine was anything but healthy: frozen, dead, off or disk-faulty. */
+  lastFaultMs: number;
+  incarnation: number;
+  /**
+   * Services whose resources run on this machine now. A killed or frozen daemon leaves them
+   * running; only a power-off or the machine's own reset (a self-fence) ends them.
+   */
+  running: Set<number>;
+  /** Counts power-offs and resets: I/O still in flight when the machine went down never lands. */
+  resets: number;
+}
+
+/** A place in the disk lock's queue: the member core's fencing, or a claim of one service. */
+export interface LockRequest {
+  member: number;
+  p: Process;
+  service?: number;
+}
