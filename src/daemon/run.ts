@@ -9,6 +9,7 @@ import { type ClusterStatus, serviceRows } from "../admin/cluster-status.js";
 import type { ClusterConfig, LogLevel, MemberConfig } from "../config/model.js";
 import { formatErrors, validateText } from "../config/validate.js";
 import type { SelfFenceReason } from "../core/self-health.js";
+import { MemberState } from "../disk/status-block.js";
 import { HeartbeatChannels } from "../heartbeat/channels.js";
 import { loadClusterKey } from "../heartbeat/key.js";
 import { describeSwitch } from "../power/create.js";
@@ -297,20 +298,34 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
   log = log.child({ incarnation: joined.incarnation }) as Logger;
   log.notice({ event: "join" }, `joined as member${member.id} in incarnation ${joined.incarnation}`);
 
-  const daemon = new MemberDaemon({
-    config,
-    member,
-    incarnation: joined.incarnation,
-    io: joined.io,
-    net,
-    log,
-    ...(watchdog !== undefined ? { watchdog } : {}),
-    selfFence: (reason) => {
-      // Left armed: if the reboot below does not happen, the watchdog resets the machine.
-      watchdog?.abandon();
-      selfFencer(args.lab, log)(reason);
-    },
-  });
+  let daemon: MemberDaemon;
+  try {
+    daemon = new MemberDaemon({
+      config,
+      member,
+      incarnation: joined.incarnation,
+      io: joined.io,
+      net,
+      log,
+      ...(watchdog !== undefined ? { watchdog } : {}),
+      selfFence: (reason) => {
+        // Left armed: if the reboot below does not happen, the watchdog resets the machine.
+        watchdog?.abandon();
+        selfFencer(args.lab, log)(reason);
+      },
+    });
+  } catch (err) {
+    // Joined but cannot run: take the UP status back, or peers would fence a member that never ran.
+    log.crit(
+      { event: "start" },
+      `cannot run after joining: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    await joined.io.writeStatus(joined.io.status(MemberState.Down, joined.incarnation, 1)).catch(() => {});
+    joined.io.close();
+    watchdog?.disarm();
+    await shutDown();
+    return DAEMON_EXIT.config;
+  }
   running = daemon;
   daemon.start();
   if (stopAsked) void daemon.stop();

@@ -7,6 +7,8 @@ export type ChannelHealth = "ok" | "warning" | "down";
 
 /** Missed intervals tolerated before a channel is a warning: one lost packet is ordinary on UDP. */
 export const OK_MISSED_INTERVALS = 2;
+/** The smallest tko the configuration accepts. */
+export const MIN_TKO = 2;
 
 export interface ChannelTiming {
   intervalMs: number;
@@ -17,8 +19,8 @@ export class ChannelState {
   private readonly lastHeard = new Map<string, number>();
 
   constructor(private readonly timing: ChannelTiming) {
-    if (!(timing.intervalMs > 0) || !(timing.tko > OK_MISSED_INTERVALS)) {
-      throw new RangeError(`channel state needs intervalMs > 0 and tko > ${OK_MISSED_INTERVALS}`);
+    if (!(timing.intervalMs > 0) || !(timing.tko >= MIN_TKO)) {
+      throw new RangeError(`channel state needs intervalMs > 0 and tko >= ${MIN_TKO}`);
     }
   }
 
@@ -31,7 +33,8 @@ export class ChannelState {
     if (last === undefined) return "down";
     const silentMs = nowMs - last;
     const { intervalMs, tko } = this.timing;
-    if (silentMs <= (OK_MISSED_INTERVALS + 1) * intervalMs) return "ok";
+    // With a tko this short there is no room for a warning: ok, then down.
+    if (silentMs <= Math.min(OK_MISSED_INTERVALS + 1, tko) * intervalMs) return "ok";
     if (silentMs <= tko * intervalMs) return "warning";
     return "down";
   }

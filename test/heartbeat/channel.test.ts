@@ -22,8 +22,12 @@ describe("channel health", () => {
     expect(s.health(2, 1, 12_000)).toBe("down");
   });
 
-  it("refuses timings that leave no room for a warning", () => {
-    expect(() => new ChannelState({ intervalMs: 1000, tko: 2 })).toThrow(/tko > 2/);
+  it("with the shortest tko the configuration allows, goes from ok straight to down", () => {
+    const s = new ChannelState({ intervalMs: 200, tko: 2 });
+    s.heard(1, 0, 1_000);
+    expect(s.health(1, 0, 1_400)).toBe("ok");
+    expect(s.health(1, 0, 1_401)).toBe("down");
+    expect(() => new ChannelState({ intervalMs: 1000, tko: 1 })).toThrow(/tko >= 2/);
   });
 });
 

@@ -23,7 +23,7 @@ import {
 /** The timing profiles the README documents. */
 export const PROFILES = {
   default: { heartbeatInterval: 1, tko: 7, tkoNetup: 12, ioTimeout: 3, fenceDelay: 5 },
-  fast: { heartbeatInterval: 0.2, tko: 3, tkoNetup: 10, ioTimeout: 0.5, fenceDelay: 0.2 },
+  fast: { heartbeatInterval: 0.2, tko: 2, tkoNetup: 10, ioTimeout: 0.3, fenceDelay: 0.1 },
 } as const;
 type ProfileName = keyof typeof PROFILES;
 
