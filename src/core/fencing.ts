@@ -6,6 +6,10 @@
 //   members exactly one fences a given peer (invariant 2).
 // - In a two-member cluster the higher id waits `twoMemberDelayMs` first, so cross-cabled
 //   switches do not shoot both members at once.
+// - In a larger one, each member that sees a peer hung waits `staggerMs` for every live member
+//   with a lower id: the lowest fences at once, and the others, finding its notice under the lock,
+//   stand down. Without this every survivor queues for the lock, and the member that must then
+//   take over the services waits behind all of them.
 // - A peer counts as fenced only when its switch confirmed off (invariant 1); a failed fence is
 //   retried with backoff and reported, and nothing of the peer's is recoverable meanwhile. The
 //   lock is given back during a backoff so another member, perhaps with a working path to the
@@ -27,6 +31,8 @@ export interface FencingConfig {
   /** How many members the cluster has: the two-member delay applies only with exactly two. */
   members: number;
   twoMemberDelayMs: number;
+  /** Per live member with a lower id, how long a member waits before going for the lock. */
+  staggerMs: number;
 }
 
 export interface FencedNotice {
@@ -67,8 +73,11 @@ export class Fencing {
 
   constructor(private readonly config: FencingConfig) {}
 
-  /** Liveness found `member` hung in `incarnation`. Repeats are harmless. */
-  hung(member: number, incarnation: number, nowMs: number): void {
+  /**
+   * Liveness found `member` hung in `incarnation`; `ahead` live members (not counting it) have
+   * lower ids than this one. Repeats are harmless.
+   */
+  hung(member: number, incarnation: number, nowMs: number, ahead = 0): void {
     if (member === this.config.me) throw new Error("a member never fences itself");
     const existing = this.cases.get(member);
     if (existing?.step === "fencing") {
@@ -80,12 +89,12 @@ export class Fencing {
     }
     if (this.isFenced(member, incarnation)) return;
     if (existing !== undefined && incarnation <= existing.incarnation) return;
-    const { members, me, twoMemberDelayMs } = this.config;
-    const delayed = members === 2 && me > member && twoMemberDelayMs > 0;
+    const { members, me, twoMemberDelayMs, staggerMs } = this.config;
+    const delayMs = members === 2 ? (me > member ? twoMemberDelayMs : 0) : ahead * staggerMs;
     this.cases.set(
       member,
-      delayed
-        ? { step: "delay", incarnation, untilMs: nowMs + twoMemberDelayMs }
+      delayMs > 0
+        ? { step: "delay", incarnation, untilMs: nowMs + delayMs }
         : { step: "ready", incarnation, attempt: 1 },
     );
   }

@@ -10,6 +10,9 @@ import { type FenceAction, type FencedNotice, Fencing } from "./fencing.js";
 import { type DiskStatus, Liveness, type PeerState, type Transition } from "./liveness.js";
 import { type SelfFenceReason, SelfHealth } from "./self-health.js";
 
+/** Heartbeat intervals a member waits, per live member with a lower id, before fencing. */
+export const FENCE_STAGGER_INTERVALS = 2;
+
 export interface MemberCoreConfig {
   me: number;
   members: number;
@@ -70,8 +73,15 @@ export class MemberCore {
   ) {
     this.liveness = new Liveness(config, config.me);
     this.health = new SelfHealth(config.ioTimeoutMs, config.incarnation, joinedAtMs);
-    this.fencing = new Fencing(config);
+    this.fencing = new Fencing({ ...config, staggerMs: FENCE_STAGGER_INTERVALS * config.intervalMs });
     this.nextBeatMs = joinedAtMs;
+  }
+
+  /** Live members with lower ids than this one, `hung` aside: they fence before this one does. */
+  private liveLowerIds(hung: number): number {
+    let n = 0;
+    for (let m = 0; m < this.config.me; m++) if (m !== hung && this.liveness.state(m) === "up") n++;
+    return n;
   }
 
   /** Why this member has stopped acting, if it has. */
@@ -181,7 +191,8 @@ export class MemberCore {
     for (const t of this.liveness.tick(nowMs)) {
       out.push({ kind: "membership", transition: t });
       const peer = this.liveness.incarnationOf(t.member);
-      if (t.to === "hung" && peer !== undefined) this.fencing.hung(t.member, peer, nowMs);
+      if (t.to === "hung" && peer !== undefined)
+        this.fencing.hung(t.member, peer, nowMs, this.liveLowerIds(t.member));
     }
     if (this.stopRequested && !this.fencing.busy) {
       out.push(...this.leave());

@@ -47,22 +47,18 @@ export function resolveRequest(
   targetName?: string,
 ): AdminRequest | string {
   const service = config.services.find((s) => s.name === serviceName);
-  if (service === undefined) {
-    const near = nearest(
-      serviceName,
-      config.services.map((s) => s.name),
-    );
-    return `no service ${serviceName} in the configuration${near !== undefined ? `; did you mean ${near}?` : ""}`;
-  }
+  if (service === undefined) return notConfigured("service", serviceName, config.services);
   if (targetName === undefined) return { op, service: service.id };
   if (op !== "relocate") return `${op} takes no member; only relocate does`;
   const target = config.members.find((m) => m.name === targetName);
-  if (target === undefined) {
-    const near = nearest(
-      targetName,
-      config.members.map((m) => m.name),
-    );
-    return `no member ${targetName} in the configuration${near !== undefined ? `; did you mean ${near}?` : ""}`;
-  }
+  if (target === undefined) return notConfigured("member", targetName, config.members);
   return { op, service: service.id, target: target.id };
+}
+
+function notConfigured(what: string, name: string, known: readonly { name: string }[]): string {
+  const near = nearest(
+    name,
+    known.map((k) => k.name),
+  );
+  return `no ${what} ${name} in the configuration${near !== undefined ? `; did you mean ${near}?` : ""}`;
 }

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FENCE_RETRY_MAX_MS, type FenceAction, Fencing } from "../../src/core/fencing.js";
 
-const three = { me: 0, members: 3, twoMemberDelayMs: 5000 };
+const three = { me: 0, members: 3, twoMemberDelayMs: 5000, staggerMs: 400 };
 const kinds = (actions: FenceAction[]) => actions.map((a) => a.kind);
 
 describe("fencing", () => {
@@ -56,17 +56,29 @@ describe("fencing", () => {
   });
 
   it("in a two-member cluster only the higher id waits before fencing", () => {
-    const low = new Fencing({ me: 0, members: 2, twoMemberDelayMs: 5000 });
+    const low = new Fencing({ me: 0, members: 2, twoMemberDelayMs: 5000, staggerMs: 400 });
     low.hung(1, 1, 0);
     expect(kinds(low.tick(0, true))).toEqual(["acquire-fence-lock"]);
-    const high = new Fencing({ me: 1, members: 2, twoMemberDelayMs: 5000 });
+    const high = new Fencing({ me: 1, members: 2, twoMemberDelayMs: 5000, staggerMs: 400 });
     high.hung(0, 1, 0);
     expect(high.tick(4999, true)).toEqual([]);
     expect(kinds(high.tick(5000, true))).toEqual(["acquire-fence-lock"]);
-    // With three members nobody waits.
-    const f = new Fencing({ me: 2, members: 3, twoMemberDelayMs: 5000 });
+    // With three or more, the two-member delay does not apply: the lowest live id goes first.
+    const f = new Fencing({ me: 2, members: 3, twoMemberDelayMs: 5000, staggerMs: 400 });
     f.hung(0, 1, 0);
     expect(kinds(f.tick(0, true))).toEqual(["acquire-fence-lock"]);
+  });
+
+  it("with more members, waits a stagger per live member with a lower id", () => {
+    // Member 3 of 16 sees member 9 hung, with members 0 and 2 alive below it.
+    const f = new Fencing({ me: 3, members: 16, twoMemberDelayMs: 5000, staggerMs: 400 });
+    f.hung(9, 1, 0, 2);
+    expect(f.tick(799, true)).toEqual([]);
+    expect(kinds(f.tick(800, true))).toEqual(["acquire-fence-lock"]);
+    // ...and stands down if, under the lock, the notice of whoever went first is there.
+    f.lockGranted([{ member: 9, incarnation: 1 }]);
+    expect(f.isFenced(9, 1)).toBe(true);
+    expect(kinds(f.tick(900, true))).toEqual(["release-fence-lock"]);
   });
 
   it("retries a failed fence with doubling backoff up to a cap, never counting it fenced", () => {
@@ -208,7 +220,7 @@ describe("fencing", () => {
     );
     fc.assert(
       fc.property(fc.array(event, { minLength: 30, maxLength: 150 }), (events) => {
-        const f = new Fencing({ me: 0, members: 4, twoMemberDelayMs: 0 });
+        const f = new Fencing({ me: 0, members: 4, twoMemberDelayMs: 0, staggerMs: 0 });
         let now = 0;
         let lockHeld = false;
         let requested = false;
