@@ -31,14 +31,21 @@ export class SwitchChecker {
     return this.results.get(member);
   }
 
-  /** Checks every peer's switch once, one after another; a check already running is not doubled. */
+  /**
+   * Checks every peer's switch once, one after another; a check already running is not doubled.
+   * Peers on one switch share one check: a switch serves one session at a time, and every extra
+   * session is one a peer's fence may find it busy with.
+   */
   async checkAll(): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
+      const round = new Map<string, SwitchCheck>();
       for (const member of this.peers) {
         if (this.fencing()) return;
-        const check = await checkOne(member);
+        const key = switchKey(member);
+        const check = round.get(key) ?? (await checkOne(member));
+        round.set(key, check);
         const previous = this.results.get(member.id);
         this.results.set(member.id, check);
         if (previous === undefined ? !check.ok : previous.ok !== check.ok)
@@ -48,6 +55,12 @@ export class SwitchChecker {
       this.running = false;
     }
   }
+}
+
+/** The switch a member's outlet is on, whatever the outlet. */
+function switchKey(member: MemberConfig): string {
+  const { outlet: _outlet, ...config } = member.power;
+  return JSON.stringify(Object.entries(config).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 async function checkOne(member: MemberConfig): Promise<SwitchCheck> {

@@ -23,7 +23,7 @@ const LOGIN_PROMPT = /(?:login|login name|username|user name)\s*:\s*$/i;
 const PAGER_PROMPT = /Enter:\s*$/;
 const INVALID_PASSWORD = /invalid password|access denied/i;
 /** The switch serves one session at a time and frees it a moment after the last one ends. */
-const BUSY_RETRY_MS = 200;
+const BUSY_RETRY_MS = 100;
 
 export interface NpsTimeouts {
   connect: number;

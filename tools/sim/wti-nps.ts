@@ -86,7 +86,11 @@ export class NpsSimulator {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
+  /** Connections accepted, busy refusals included: how often clients come knocking. */
+  connections = 0;
+
   private accept(socket: Socket): void {
+    this.connections++;
     if (this.active !== undefined && !this.active.destroyed) {
       socket.end("\r\nSorry, another session is active.\r\n");
       return;
