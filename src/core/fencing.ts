@@ -73,6 +73,21 @@ export class Fencing {
 
   constructor(private readonly config: FencingConfig) {}
 
+  /** The last life this member's own fence confirmed off, for its status block: every member
+   * reads every status block each heartbeat, so the others learn of it within one. */
+  lastFenced: { member: number; incarnation: number } | undefined;
+
+  /**
+   * A peer's status says its fence confirmed `member` off in `incarnation`: that life and every
+   * earlier one is dead, and a case waiting to fence it (a stagger) stands down.
+   */
+  fencedSeen(member: number, incarnation: number): void {
+    if (member === this.config.me) return;
+    this.markFenced(member, incarnation);
+    const c = this.cases.get(member);
+    if (c !== undefined && c.step !== "fencing" && c.incarnation <= incarnation) this.cases.delete(member);
+  }
+
   /**
    * Liveness found `member` hung in `incarnation`; `ahead` live members (not counting it) have
    * lower ids than this one. Repeats are harmless.
@@ -177,6 +192,7 @@ export class Fencing {
       this.noticesPending++;
       this.cases.delete(member);
       this.markFenced(member, incarnation);
+      this.lastFenced = { member, incarnation };
       // A newer life found hung meanwhile is judged on its own: it may have begun after the off.
       if (newerHung !== undefined) this.hung(member, newerHung, nowMs);
       return [

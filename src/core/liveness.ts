@@ -48,6 +48,13 @@ export interface DiskStatus {
   state: MemberState;
   incarnation: number;
   heartbeat: number;
+  /** The last life this member saw confirmed off by its own fence. */
+  fenced?: FencedLife;
+}
+
+export interface FencedLife {
+  member: number;
+  incarnation: number;
 }
 
 export class Liveness {

@@ -7,7 +7,7 @@
 import type { Mail } from "../disk/mailbox-block.js";
 import { MemberState } from "../disk/status-block.js";
 import { type FenceAction, type FencedNotice, Fencing } from "./fencing.js";
-import { type DiskStatus, Liveness, type PeerState, type Transition } from "./liveness.js";
+import { type DiskStatus, type FencedLife, Liveness, type PeerState, type Transition } from "./liveness.js";
 import { type SelfFenceReason, SelfHealth } from "./self-health.js";
 
 /** Heartbeat intervals a member waits, per live member with a lower id, before fencing. */
@@ -47,7 +47,8 @@ export type Observation =
   | { kind: "stop" };
 
 export type MemberAction =
-  | { kind: "write-status"; state: MemberState; incarnation: number; heartbeat: number }
+  /** `fenced`: the last life this member's fence confirmed off, for the others to learn of. */
+  | { kind: "write-status"; state: MemberState; incarnation: number; heartbeat: number; fenced?: FencedLife }
   | { kind: "send-heartbeat"; incarnation: number; sequence: number }
   | { kind: "read-cluster" }
   | { kind: "self-fence"; reason: SelfFenceReason }
@@ -183,7 +184,13 @@ export class MemberCore {
       this.health.writeStarted(nowMs);
       const { incarnation } = this.config;
       out.push(
-        { kind: "write-status", state: MemberState.Up, incarnation, heartbeat: this.heartbeat },
+        {
+          kind: "write-status",
+          state: MemberState.Up,
+          incarnation,
+          heartbeat: this.heartbeat,
+          ...(this.fencing.lastFenced !== undefined ? { fenced: this.fencing.lastFenced } : {}),
+        },
         { kind: "send-heartbeat", incarnation, sequence: this.heartbeat },
         { kind: "read-cluster" },
       );
@@ -204,6 +211,7 @@ export class MemberCore {
 
   private statusRead(member: number, status: DiskStatus, nowMs: number): MemberAction[] {
     const out: MemberAction[] = [];
+    if (status.fenced !== undefined) this.fencing.fencedSeen(status.fenced.member, status.fenced.incarnation);
     for (const t of this.liveness.observeDisk(member, status, nowMs)) {
       out.push({ kind: "membership", transition: t });
       if (t.from === "hung") this.fencing.resolved(member);

@@ -268,7 +268,7 @@ export class MemberDaemon {
     for (const a of actions) {
       switch (a.kind) {
         case "write-status":
-          if (a.state === MemberState.Up) this.beat(a.incarnation, a.heartbeat, reads);
+          if (a.state === MemberState.Up) this.beat(a.incarnation, a.heartbeat, reads, a.fenced);
           else this.leave(a.incarnation, a.heartbeat);
           break;
         case "read-cluster":
@@ -379,12 +379,18 @@ export class MemberDaemon {
     this.services.ask(requestFromWire(q), true);
   }
 
-  private beat(incarnation: number, heartbeat: number, reads: boolean): void {
+  private beat(
+    incarnation: number,
+    heartbeat: number,
+    reads: boolean,
+    fenced: MemberStatus["fenced"] | undefined,
+  ): void {
     if (!reads) throw new Error("the core asked for a heartbeat write without the cycle's reads");
     const request = this.carriedRequest();
     const status = {
       ...this.o.io.status(MemberState.Up, incarnation, heartbeat),
       ...(request !== undefined ? { request } : {}),
+      ...(fenced !== undefined ? { fenced } : {}),
     };
     const done = this.statusWrites.then(() => this.o.io.beat(status));
     this.statusWrites = done;

@@ -48,6 +48,9 @@ export interface MemberStatus {
   /** Indexes of the services this member runs. */
   services: number[];
   request?: ServiceRequest;
+  /** The last life this member's fence confirmed off: the others learn of it within a heartbeat,
+   * and may take over its services without waiting for the fencing lock to tell them. */
+  fenced?: { member: number; incarnation: number };
 }
 
 const F = {
@@ -63,9 +66,13 @@ const F = {
   requestTarget: 102,
   requestSequence: 104,
   requestIncarnation: 108,
-  mapLength: 116,
-  map: 118,
+  fencedMember: 116,
+  fencedIncarnation: 120,
+  mapLength: 128,
+  map: 130,
 };
+/** `fencedMember` when this member has fenced nobody. */
+const NONE_FENCED = 0xffff;
 const MAX_MAP_BYTES = MAX_SERVICES_LIMIT / 8;
 
 export function emptyStatus(member: number): MemberStatus {
@@ -91,6 +98,8 @@ export function encodeStatus(s: MemberStatus): Buffer {
   writeU64(buf, F.heartbeat, s.heartbeat);
   writeU64(buf, F.wallClockMs, s.wallClockMs);
   writeName(buf, F.nodeName, NAME_BYTES, s.nodeName, "the node name");
+  buf.writeUInt16LE(s.fenced?.member ?? NONE_FENCED, F.fencedMember);
+  writeU64(buf, F.fencedIncarnation, s.fenced?.incarnation ?? 0);
   if (s.request !== undefined) {
     const q = s.request;
     buf.writeUInt16LE(q.to, F.requestTo);
@@ -136,6 +145,12 @@ export function decodeStatus(payload: Buffer): Decoded<MemberStatus> {
   }
   const member = payload.readUInt16LE(F.member);
   const value: MemberStatus = { member, state, incarnation, heartbeat, wallClockMs, nodeName, services };
+  const fencedMember = payload.readUInt16LE(F.fencedMember);
+  if (fencedMember !== NONE_FENCED) {
+    const incarnation = readU64(payload, F.fencedIncarnation);
+    if (incarnation === undefined) return { ok: false, problem: "status block has a damaged fenced life" };
+    value.fenced = { member: fencedMember, incarnation };
+  }
   const op = payload.readUInt8(F.requestOp);
   if (op !== 0) {
     const toIncarnation = readU64(payload, F.requestIncarnation);

@@ -75,6 +75,13 @@ describe("fencing", () => {
     f.hung(9, 1, 0, 2);
     expect(f.tick(799, true)).toEqual([]);
     expect(kinds(f.tick(800, true))).toEqual(["acquire-fence-lock"]);
+    // A peer's status saying it fenced that life already: this member stands down at once.
+    const g = new Fencing({ me: 3, members: 16, twoMemberDelayMs: 5000, staggerMs: 400 });
+    g.hung(9, 1, 0, 2);
+    g.fencedSeen(9, 1);
+    expect(g.isFenced(9, 1)).toBe(true);
+    expect(g.isFenced(9, 2)).toBe(false);
+    expect(g.tick(1_000, true)).toEqual([]);
     // ...and stands down if, under the lock, the notice of whoever went first is there.
     f.lockGranted([{ member: 9, incarnation: 1 }]);
     expect(f.isFenced(9, 1)).toBe(true);

@@ -5,7 +5,7 @@
 // Every member has its own clock offset (the core must never compare clocks across members), and
 // the disk lock behaves like the bakery: granted in order of asking, to fencing and to service
 // claims alike, and taken from a holder whose slot stops being refreshed for LOCK_STALE_MS.
-import type { DiskStatus } from "../../src/core/liveness.js";
+import type { DiskStatus, FencedLife } from "../../src/core/liveness.js";
 import { type MemberAction, MemberCore, type Observation } from "../../src/core/member.js";
 import { emptyMail, MailKind } from "../../src/disk/mailbox-block.js";
 import { MemberState } from "../../src/disk/status-block.js";
@@ -296,7 +296,12 @@ export class World {
     for (const a of actions) {
       switch (a.kind) {
         case "write-status":
-          this.writeStatus(member, p, a.state, a.heartbeat);
+          // What a status says was fenced, every member believes within a heartbeat.
+          if (a.fenced !== undefined && !this.dead.has(`${a.fenced.member}/${a.fenced.incarnation}`))
+            this.fail(
+              `member ${member}'s status says member ${a.fenced.member} was fenced in incarnation ${a.fenced.incarnation}, which is still alive`,
+            );
+          this.writeStatus(member, p, a.state, a.heartbeat, a.fenced);
           break;
         case "send-heartbeat":
           if (this.partitionUntilMs > this.now) break;
@@ -389,11 +394,22 @@ export class World {
     }
   }
 
-  private writeStatus(member: number, p: Process, state: MemberState, heartbeat: number): void {
+  private writeStatus(
+    member: number,
+    p: Process,
+    state: MemberState,
+    heartbeat: number,
+    fenced: FencedLife | undefined,
+  ): void {
     const m = this.machines[member] as Machine;
     const land = () => {
       if (m.process === p || state === MemberState.Down) {
-        this.disk.set(member, { state, incarnation: p.incarnation, heartbeat });
+        this.disk.set(member, {
+          state,
+          incarnation: p.incarnation,
+          heartbeat,
+          ...(fenced !== undefined ? { fenced } : {}),
+        });
       }
     };
     if (state === MemberState.Down) {

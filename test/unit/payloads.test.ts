@@ -48,10 +48,15 @@ describe("payload codecs", () => {
             }),
             { nil: undefined },
           ),
+          fenced: fc.option(fc.record({ member: fc.nat(127), incarnation: u64 }), { nil: undefined }),
         }),
         (generated) => {
-          const { request, ...rest } = generated;
-          const s = request === undefined ? rest : { ...rest, request };
+          const { request, fenced, ...rest } = generated;
+          const s = {
+            ...rest,
+            ...(request !== undefined ? { request } : {}),
+            ...(fenced !== undefined ? { fenced } : {}),
+          };
           expect(decodeStatus(encodeStatus(s))).toEqual({ ok: true, value: s });
         },
       ),
@@ -68,6 +73,7 @@ describe("payload codecs", () => {
       nodeName: "x".repeat(64),
       services: [1023],
       request: { to: 1, toIncarnation: 1, sequence: 1, op: RequestOp.Relocate, service: 1023, target: 127 },
+      fenced: { member: 127, incarnation: Number.MAX_SAFE_INTEGER },
     });
     expect(payload.length).toBeLessThanOrEqual(512 - 52);
   });
