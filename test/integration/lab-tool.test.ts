@@ -3,6 +3,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { expect, it } from "vitest";
+import { describeAsRoot } from "../helpers/root.js";
 
 it("runs a piped script of faults and tears everything down", () => {
   const script = ["sleep 1.5", "ask web0", "hang m0", "sleep 6", "ask web0", "bogus", "status m1", "quit"];
@@ -45,3 +46,21 @@ it("tears everything down on Ctrl-C", async () => {
   expect(existsSync(dir)).toBe(false);
   expect(spawnSync("pgrep", ["-f", dir], { encoding: "utf8" }).stdout).toBe("");
 }, 60_000);
+
+describeAsRoot("the lab tool with network namespaces", () => {
+  it("moves a sample service's floating address to the survivor, reached from the client", () => {
+    const script = ["sleep 3", "ask web0", "hang m0", "sleep 6", "ask web0", "quit"];
+    const r = spawnSync(process.execPath, ["--import", "tsx", "tools/lab/cli.ts", "--netns"], {
+      input: `${script.join("\n")}\n`,
+      encoding: "utf8",
+      timeout: 90_000,
+    });
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/at 192\.0\.2\.50:\d+/);
+    expect(r.stdout).toMatch(/web0: answered by m0[\s\S]*m0 hangs[\s\S]*web0: answered by m1/);
+    // The lab's namespaces are named after the lab tool's pid: none of them is left.
+    expect(spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout).not.toMatch(
+      new RegExp(`^clul${(r.pid ?? 0) % 10_000}`, "m"),
+    );
+  }, 100_000);
+});

@@ -23,6 +23,14 @@ function member(lab: Lab, word: string | undefined): number {
   return m;
 }
 
+function askFromClient(lab: Lab, address: string, port: number): string | undefined {
+  const r = lab.inClient(
+    `require("http").get({host:"${address}",port:${port},agent:false,timeout:500},(res)=>{let b="";` +
+      `res.on("data",(c)=>b+=c);res.on("end",()=>console.log(b.trim()))}).on("error",()=>{}).on("timeout",function(){this.destroy()})`,
+  );
+  return r.status === 0 && r.out !== "" ? r.out : undefined;
+}
+
 /** The first member whose daemon answers, to ask about the cluster. */
 async function anyMember(lab: Lab): Promise<number> {
   for (let m = 0; m < lab.options.members; m++) {
@@ -129,7 +137,10 @@ export const LAB_COMMANDS: Record<string, LabCommand> = {
       const n = Number(s?.replace(/^web/, ""));
       if (s === undefined || !Number.isInteger(n) || n < 0 || n >= lab.options.members)
         throw new Error(`name a sample service, web0 to web${lab.options.members - 1}`);
-      const who = await askOnce(lab.serviceAddress(n), lab.servicePort(n));
+      // With namespaces, the service's floating address is reached from the client namespace.
+      const who = lab.options.netns
+        ? askFromClient(lab, lab.serviceAddress(n), lab.servicePort(n))
+        : await askOnce(lab.serviceAddress(n), lab.servicePort(n));
       say(who === undefined ? `web${n}: no answer` : `web${n}: answered by ${who}`);
     },
   },
