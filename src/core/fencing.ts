@@ -22,6 +22,8 @@
 //   flight: the result may reach us late, and that life may have begun after the power came
 //   back. If that newer life is hung too, it is fenced in its own right.
 
+import type { FencedLife } from "./liveness.js";
+
 /** First retry delay after a failed fence; it doubles up to FENCE_RETRY_MAX_MS. */
 export const FENCE_RETRY_BASE_MS = 2_000;
 export const FENCE_RETRY_MAX_MS = 60_000;
@@ -73,9 +75,23 @@ export class Fencing {
 
   constructor(private readonly config: FencingConfig) {}
 
-  /** The last life this member's own fence confirmed off, for its status block: every member
-   * reads every status block each heartbeat, so the others learn of it within one. */
-  lastFenced: { member: number; incarnation: number } | undefined;
+  /** Lives this member's fences confirmed off that no status write of its has yet carried to
+   * both copies, oldest first (one a heartbeat: a status block has room for one). */
+  private readonly unannounced: FencedLife[] = [];
+  private lastAnnounced: FencedLife | undefined;
+
+  /** The life for this member's next status block: every member reads every status block each
+   * heartbeat, so the others learn of it within one. */
+  get lastFenced(): FencedLife | undefined {
+    return this.unannounced[0] ?? this.lastAnnounced;
+  }
+
+  /** A status write carrying `life` reached both copies: the next one may carry the next life. */
+  announced(life: FencedLife): void {
+    const first = this.unannounced[0];
+    if (first?.member === life.member && first.incarnation === life.incarnation)
+      this.lastAnnounced = this.unannounced.shift();
+  }
 
   /**
    * A peer's status says its fence confirmed `member` off in `incarnation`: that life and every
@@ -192,7 +208,9 @@ export class Fencing {
       this.noticesPending++;
       this.cases.delete(member);
       this.markFenced(member, incarnation);
-      this.lastFenced = { member, incarnation };
+      // Bounded: each member is fenced at most once a life, and an old entry is only news.
+      if (this.unannounced.length >= this.config.members) this.unannounced.shift();
+      this.unannounced.push({ member, incarnation });
       // A newer life found hung meanwhile is judged on its own: it may have begun after the off.
       if (newerHung !== undefined) this.hung(member, newerHung, nowMs);
       return [

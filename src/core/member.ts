@@ -64,6 +64,8 @@ export class MemberCore {
   private nextBeatMs: number;
   private writeStartedMs: number | undefined;
   private done: "self-fenced" | "stopped" | undefined;
+  /** The fenced life the status write in flight carries, if any. */
+  private carriedFenced: FencedLife | undefined;
   /** Asked to stop while a fence was under way: it finishes that first, and starts no other. */
   private stopRequested = false;
 
@@ -115,6 +117,7 @@ export class MemberCore {
         const started = this.writeStartedMs;
         if (started === undefined) throw new Error("a status write finished that was never started");
         this.writeStartedMs = undefined;
+        if (o.ok && this.carriedFenced !== undefined) this.fencing.announced(this.carriedFenced);
         this.health.writeFinished(o.ok, started, o.nowMs);
         this.health.readFinished(o.readOk);
         return this.selfFenceIfNeeded(o.nowMs);
@@ -140,7 +143,8 @@ export class MemberCore {
         return [];
       case "stop":
         // A power cycle cannot be taken back, and its notice must reach the disk before another
-        // member may take the lock: the stop waits for them, heartbeating meanwhile.
+        // member may take the lock: the stop waits for them, heartbeating meanwhile. (The switch
+        // turning the peer on again, after its off, is the daemon's to wait for.)
         if (this.fencing.busy) {
           this.stopRequested = true;
           return [];
@@ -183,13 +187,14 @@ export class MemberCore {
       this.writeStartedMs = nowMs;
       this.health.writeStarted(nowMs);
       const { incarnation } = this.config;
+      this.carriedFenced = this.fencing.lastFenced;
       out.push(
         {
           kind: "write-status",
           state: MemberState.Up,
           incarnation,
           heartbeat: this.heartbeat,
-          ...(this.fencing.lastFenced !== undefined ? { fenced: this.fencing.lastFenced } : {}),
+          ...(this.carriedFenced !== undefined ? { fenced: this.carriedFenced } : {}),
         },
         { kind: "send-heartbeat", incarnation, sequence: this.heartbeat },
         { kind: "read-cluster" },

@@ -69,6 +69,25 @@ describe("fencing", () => {
     expect(kinds(f.tick(0, true))).toEqual(["acquire-fence-lock"]);
   });
 
+  it("announces each confirmed off in turn, one a status write, until a write carrying it lands", () => {
+    const f = new Fencing({ me: 0, members: 4, twoMemberDelayMs: 0, staggerMs: 0 });
+    f.hung(1, 5, 0);
+    f.hung(2, 7, 0);
+    f.tick(0, true);
+    f.lockGranted([]);
+    f.tick(0, true);
+    f.fenceResult(1, true, "off", 10);
+    f.fenceResult(2, true, "off", 20);
+    expect(f.lastFenced).toEqual({ member: 1, incarnation: 5 });
+    f.announced({ member: 2, incarnation: 7 }); // not the one carried: nothing changes
+    expect(f.lastFenced).toEqual({ member: 1, incarnation: 5 });
+    f.announced({ member: 1, incarnation: 5 });
+    expect(f.lastFenced).toEqual({ member: 2, incarnation: 7 });
+    f.announced({ member: 2, incarnation: 7 });
+    // The last one stays in the status block: a late reader still learns of it.
+    expect(f.lastFenced).toEqual({ member: 2, incarnation: 7 });
+  });
+
   it("with more members, waits a stagger per live member with a lower id", () => {
     // Member 3 of 16 sees member 9 hung, with members 0 and 2 alive below it.
     const f = new Fencing({ me: 3, members: 16, twoMemberDelayMs: 5000, staggerMs: 400 });
