@@ -119,7 +119,7 @@ export async function controlService(
   return {
     ok: false,
     accepted,
-    outcome: `${req.service} is still ${describe(now)} after ${Math.round(waitMs / 1000)} s; the owner's log says why`,
+    outcome: `${req.service} is still ${describe(now)} after ${Math.round(waitMs / 1000)} s: the request may have been refused or lost on the way (a member that left, a changed owner); the logs of the asked member and the owner say which`,
     row: now,
     elapsedMs: elapsedMs(),
   };

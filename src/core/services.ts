@@ -114,6 +114,8 @@ export interface ServiceCoreConfig {
   me: number;
   incarnation: number;
   services: readonly ServiceSpec[];
+  /** Members' names by id, for the answers administrators read. */
+  names?: readonly string[];
 }
 
 export class ServiceCore {
@@ -199,17 +201,20 @@ export class ServiceCore {
       message: `${spec.name}: ${message}`,
       actions,
     });
+    const who = (id: number) => this.config.names?.[id] ?? `member ${id}`;
+    const up = (id: number) => this.members.some((m) => m.id === id && m.eligible);
     if (r === undefined || r.state === ServiceState.Unused)
       return answer(false, "its block has not been read or recorded yet; ask again in a moment");
     if (this.leaving) return answer(false, "this member is stopping; ask another member");
+    if (l.request !== undefined)
+      return answer(false, `a ${l.request.op} of it is still waiting here; ask again once it is done`);
     const state = serviceStateName(r.state);
     const running = r.state === ServiceState.Running;
     if (req.op === "relocate") {
       if (req.target !== undefined) {
         if (req.target === r.owner && isActive(r.state))
-          return answer(true, `already runs on member ${req.target}`);
-        if (!this.members.some((m) => m.id === req.target && m.eligible))
-          return answer(false, `member ${req.target} is not up to take it`);
+          return answer(true, `already runs on ${who(req.target)}`);
+        if (!up(req.target)) return answer(false, `${who(req.target)} is not up to take it`);
       } else if (!this.members.some((m) => m.eligible && m.id !== r.owner))
         return answer(false, "no other member is up to take it");
     }
@@ -225,10 +230,20 @@ export class ServiceCore {
     }
     if (viaPeer) return answer(false, "does not run on this member (any more); nothing done");
     if (!ownerGone(r, this.isFenced)) {
-      if (req.op === "enable") return answer(true, `already enabled; member ${r.owner} has it`);
+      if (req.op === "enable") return answer(true, `already enabled; ${who(r.owner)} has it`);
+      if (r.owner === this.config.me)
+        return answer(
+          false,
+          "an earlier life of this member left it, and it is being cleaned up here; ask again in a moment",
+        );
+      if (!up(r.owner))
+        return answer(
+          false,
+          `${who(r.owner)}, which has it, is not up; once it is fenced the service starts elsewhere`,
+        );
       if (r.state === ServiceState.Failed && req.op !== "disable")
-        return answer(false, `failed to stop on member ${r.owner}; disable it first`);
-      return answer(true, `asked member ${r.owner}, which has it`, [
+        return answer(false, `failed to stop on ${who(r.owner)}; disable it first`);
+      return answer(true, `asked ${who(r.owner)}, which has it`, [
         { kind: "forward", to: r.owner, incarnation: r.ownerIncarnation, request: req },
       ]);
     }
@@ -283,7 +298,7 @@ export class ServiceCore {
         {
           kind: "service-report",
           service: spec.id,
-          message: `${spec.name}: member ${fresh.owner} took it while the ${req.op} waited; nothing done, ask again`,
+          message: `${spec.name}: ${this.config.names?.[fresh.owner] ?? `member ${fresh.owner}`} took it while the ${req.op} waited; nothing done, ask again`,
         },
       ];
     const free = {

@@ -16,6 +16,7 @@ import type { ServiceRecord } from "../disk/service-block.js";
 import { MemberState, type MemberStatus, type ServiceRequest } from "../disk/status-block.js";
 import { ChannelState } from "../heartbeat/channel-state.js";
 import type { HeartbeatChannels } from "../heartbeat/channels.js";
+import { switchIdentity } from "../power/create.js";
 import { powerCycle } from "../power/power-cycle.js";
 import type { Logger } from "./logger.js";
 import type { BeatOutcome, QuorumIo } from "./quorum-io.js";
@@ -33,6 +34,8 @@ export const MAX_QUEUED_REQUESTS = 16;
 /** Each passed-on request stays in this member's status block for this many heartbeats: its
  * owner reads every status block each heartbeat, so it sees it unless it is failing anyway. */
 export const REQUEST_HOLD_BEATS = 3;
+/** A request still queued after this long is dropped: cluadmin has stopped waiting for it. */
+export const REQUEST_EXPIRY_MS = 60_000;
 
 export interface MemberDaemonOptions {
   config: ClusterConfig;
@@ -76,8 +79,8 @@ export class MemberDaemon {
   /** Power-switch actions under way here. */
   fencesInFlight = 0;
   readonly services: ServiceDaemon;
-  /** Power cycles this member runs, one after another. */
-  private switchSessions: Promise<void> = Promise.resolve();
+  /** Per switch, the power cycles this member runs on it, one after another. */
+  private readonly switchSessions = new Map<string, Promise<void>>();
   /** Every use of this member's lock slot, fencing or taking a service, one after another. */
   private lockChain: Promise<void> = Promise.resolve();
   /** A stop was asked for: services are being stopped before the member marks itself DOWN. */
@@ -85,7 +88,7 @@ export class MemberDaemon {
   private memberStopFed = false;
   private startedMs = 0;
   /** Requests for services other members own, carried one at a time in this member's status. */
-  private readonly outgoing: ServiceRequest[] = [];
+  private readonly outgoing: { request: ServiceRequest; queuedMs: number }[] = [];
   private outgoingBeats = 0;
   private requestSequence = 0;
   /** Per asking member: the life and the last request sequence this member acted on. */
@@ -176,7 +179,7 @@ export class MemberDaemon {
         `cannot leave cleanly: ${failed} failed to stop here; leaving without marking DOWN, so a peer fences this member and recovers it`,
       );
       this.halt();
-      void this.lockSettled.then(() => this.resolveExited(false));
+      void this.lockSettled.then(() => this.cyclesDone()).then(() => this.resolveExited(false));
     }
   }
 
@@ -222,7 +225,8 @@ export class MemberDaemon {
 
   /**
    * Leaves cleanly: once any fence under way and its notice are done, marks this member DOWN so
-   * no peer fences it, then resolves `finished`.
+   * no peer fences it, then resolves `finished` once every power cycle has also switched its
+   * member on again (an exit before that would leave a fenced peer off).
    */
   stop(): Promise<boolean> {
     if (!this.stopping) {
@@ -349,26 +353,45 @@ export class MemberDaemon {
 
   private forward(to: number, incarnation: number, request: AdminRequest): boolean {
     if (this.outgoing.length >= MAX_QUEUED_REQUESTS) return false;
-    this.outgoing.push(requestToWire(request, to, incarnation, ++this.requestSequence));
+    this.outgoing.push({
+      request: requestToWire(request, to, incarnation, ++this.requestSequence),
+      queuedMs: this.now(),
+    });
     return true;
   }
 
   /** The request this heartbeat carries: each stays REQUEST_HOLD_BEATS heartbeats, then the next. */
   private carriedRequest(): ServiceRequest | undefined {
+    const nowMs = this.now();
+    while (this.outgoing[0] !== undefined && nowMs - this.outgoing[0].queuedMs > REQUEST_EXPIRY_MS) {
+      const late = this.outgoing.shift() as { request: ServiceRequest };
+      this.outgoingBeats = 0;
+      this.o.log.warning(
+        { event: "service-request", peer: late.request.to },
+        `dropped a request for service ${late.request.service} to member ${late.request.to}: not carried within ${REQUEST_EXPIRY_MS / 1000} s`,
+      );
+    }
     const q = this.outgoing[0];
     if (q !== undefined && ++this.outgoingBeats >= REQUEST_HOLD_BEATS) {
       this.outgoing.shift();
       this.outgoingBeats = 0;
     }
-    return q;
+    return q?.request;
   }
 
   /** A peer's status carries a request for this life: act on it once. */
   private requestFromPeer(peer: MemberStatus, q: ServiceRequest): void {
-    if (q.to !== this.o.member.id || q.toIncarnation !== this.o.incarnation) return;
+    if (q.to !== this.o.member.id) return;
     const seen = this.requestsSeen.get(peer.member);
     if (seen !== undefined && seen.incarnation === peer.incarnation && seen.sequence >= q.sequence) return;
     this.requestsSeen.set(peer.member, { incarnation: peer.incarnation, sequence: q.sequence });
+    if (q.toIncarnation !== this.o.incarnation) {
+      this.o.log.notice(
+        { event: "service-request", peer: peer.member },
+        `ignored member ${peer.member}'s request for service ${q.service}: it was meant for this member's earlier life ${q.toIncarnation}`,
+      );
+      return;
+    }
     if (!this.o.config.services.some((s) => s.id === q.service)) {
       this.o.log.warning(
         { event: "service-request", peer: peer.member },
@@ -498,6 +521,7 @@ export class MemberDaemon {
       )
       .then(async (markedDown) => {
         await this.lockSettled;
+        await this.cyclesDone();
         this.resolveExited(markedDown);
       });
   }
@@ -540,6 +564,11 @@ export class MemberDaemon {
     this.lockChain = this.lockSettled;
   }
 
+  /** Every power cycle under way here has ended, its member switched on again (or not). */
+  private async cyclesDone(): Promise<void> {
+    await Promise.all(this.switchSessions.values());
+  }
+
   private async fence(member: number, incarnation: number, attempt: number): Promise<void> {
     const target = this.o.config.members.find((m) => m.id === member);
     if (target === undefined) throw new Error(`the core fenced member ${member}, which is not configured`);
@@ -555,19 +584,24 @@ export class MemberDaemon {
       told = true;
       this.feed({ kind: "fence-result", member, ...r, nowMs: this.now() });
     };
-    // One power cycle at a time from this member: the next may use the same switch or line,
-    // which is still busy switching this member on after its off was reported.
-    const cycle = this.switchSessions.then(() =>
+    // One power cycle at a time per switch: the next on it may find its line still busy
+    // switching this member on after its off was reported. Other switches do not wait.
+    const key = switchIdentity(switchConfig);
+    const cycle = (this.switchSessions.get(key) ?? Promise.resolve()).then(() =>
       powerCycle(switchConfig, outlet, {
         warn: (m) => this.o.log.warning({ event: "fence", peer: member }, m),
         // Confirmed off is what recovery waits for; switching it on again is not.
         onOff: tell,
       }),
     );
-    this.switchSessions = cycle.then(
+    const settled = cycle.then(
       () => {},
       () => {},
     );
+    this.switchSessions.set(key, settled);
+    void settled.then(() => {
+      if (this.switchSessions.get(key) === settled) this.switchSessions.delete(key);
+    });
     const result = await cycle.finally(() => this.fencesInFlight--);
     if (result.onFailed !== undefined) {
       this.o.log.err(

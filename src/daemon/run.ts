@@ -320,7 +320,14 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
       { event: "start" },
       `cannot run after joining: ${err instanceof Error ? err.message : String(err)}`,
     );
-    await joined.io.writeStatus(joined.io.status(MemberState.Down, joined.incarnation, 1)).catch(() => {});
+    await joined.io
+      .writeStatus(joined.io.status(MemberState.Down, joined.incarnation, 1))
+      .catch((e: unknown) =>
+        log.crit(
+          { event: "start" },
+          `could not take the UP status back either, so peers will fence this member: ${String(e)}`,
+        ),
+      );
     joined.io.close();
     watchdog?.disarm();
     await shutDown();

@@ -60,7 +60,9 @@ export class ServiceDaemon {
     incarnation: number,
     private readonly host: ServiceHost,
   ) {
-    this.core = new ServiceCore({ me: member.id, incarnation, services: serviceSpecs(config) });
+    const names: string[] = [];
+    for (const m of config.members) names[m.id] = m.name;
+    this.core = new ServiceCore({ me: member.id, incarnation, services: serviceSpecs(config), names });
     for (const s of config.services) {
       this.runners.set(
         s.id,

@@ -2,7 +2,7 @@
 // cable, a changed password) shows in status and in the log before the day it is needed, as the
 // original's power daemon did. A check only proves the switch answers; it never touches an outlet.
 import type { MemberConfig } from "../config/model.js";
-import { createSwitch } from "../power/create.js";
+import { createSwitch, switchIdentity } from "../power/create.js";
 
 /** How often the switches are looked at; the first look is at start. */
 export const SWITCH_CHECK_MS = 60_000;
@@ -43,7 +43,8 @@ export class SwitchChecker {
       const round = new Map<string, SwitchCheck>();
       for (const member of this.peers) {
         if (this.fencing()) return;
-        const key = switchKey(member);
+        const { outlet: _outlet, ...config } = member.power;
+        const key = switchIdentity(config);
         const check = round.get(key) ?? (await checkOne(member));
         round.set(key, check);
         const previous = this.results.get(member.id);
@@ -55,12 +56,6 @@ export class SwitchChecker {
       this.running = false;
     }
   }
-}
-
-/** The switch a member's outlet is on, whatever the outlet. */
-function switchKey(member: MemberConfig): string {
-  const { outlet: _outlet, ...config } = member.power;
-  return JSON.stringify(Object.entries(config).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 async function checkOne(member: MemberConfig): Promise<SwitchCheck> {

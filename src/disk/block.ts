@@ -99,7 +99,10 @@ export function decodeBlock(buf: Buffer, expect: BlockExpectation = {}): Decoded
   if (version !== FORMAT_VERSION) {
     return {
       ok: false,
-      problem: `format version ${version}, but this program reads version ${FORMAT_VERSION}`,
+      problem:
+        version < FORMAT_VERSION
+          ? `format version ${version}, written by an earlier clumanager; this one reads version ${FORMAT_VERSION}: stop the cluster, keep cluster.conf, and initialise the partitions again (cludiskutil -I --force)`
+          : `format version ${version}, but this program reads version ${FORMAT_VERSION}`,
     };
   }
   const type = buf.readUInt16LE(ENVELOPE.type);

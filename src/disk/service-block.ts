@@ -91,8 +91,9 @@ export function decodeService(payload: Buffer): Decoded<ServiceRecord> {
   const owner = payload.readInt16LE(F.owner);
   const lastOwner = payload.readInt16LE(F.lastOwner);
   const adminTarget = payload.readInt16LE(F.adminTarget);
-  if (owner < NO_OWNER || lastOwner < NO_OWNER || adminTarget < ANY_OTHER)
+  if (owner < NO_OWNER || lastOwner < NO_OWNER)
     return { ok: false, problem: "service owner is out of range" };
+  if (adminTarget < ANY_OTHER) return { ok: false, problem: "service's relocation target is out of range" };
   const transitionWallMs = readU64(payload, F.transitionWallMs);
   const ownerIncarnation = readU64(payload, F.ownerIncarnation);
   const name = readName(payload, F.name, NAME_BYTES);

@@ -47,18 +47,21 @@ export async function powerCycle(
           : "type none: nothing was switched off (unsafe)";
     const detail = `${sw.name} outlet ${outlet}: ${how}`;
     const byTime = sw.confirmation === "time";
-    options.onOff?.({ confirmedOff: true, detail, byTime });
+    // Whatever the listener does, the member is switched on again; its error comes after.
+    let listenerError: { err: unknown } | undefined;
+    try {
+      options.onOff?.({ confirmedOff: true, detail, byTime });
+    } catch (err) {
+      listenerError = { err };
+    }
+    let onFailed: string | undefined;
     try {
       await sw.on(outlet);
-      return { confirmedOff: true, detail, byTime };
     } catch (err) {
-      return {
-        confirmedOff: true,
-        detail,
-        byTime,
-        onFailed: err instanceof Error ? err.message : String(err),
-      };
+      onFailed = err instanceof Error ? err.message : String(err);
     }
+    if (listenerError !== undefined) throw listenerError.err;
+    return { confirmedOff: true, detail, byTime, ...(onFailed !== undefined ? { onFailed } : {}) };
   } finally {
     await sw.close().catch(() => {});
   }

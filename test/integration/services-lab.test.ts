@@ -154,7 +154,7 @@ end service1
     let r = await ask(0, "relocate", "witness", "m0");
     expect(r).toMatchObject({
       code: 0,
-      result: { ok: true, accepted: "witness: asked member 1, which has it", state: { owner: "m0" } },
+      result: { ok: true, accepted: "witness: asked m1, which has it", state: { owner: "m0" } },
     });
     let answered =
       (await lab.waitFor("the witness started on m0", 5_000, async () => startedAt("m0", t0))) - t0;
