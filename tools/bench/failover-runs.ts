@@ -13,6 +13,9 @@ import type { Lab, LogLine } from "../lab/lab.js";
 /** Any one measurement gives up after this long: the cluster is then broken, not slow. */
 export const RUN_DEADLINE_MS = 120_000;
 const CLOCK_TICKS_PER_S = 100;
+/** A relocation refused because the target is not up yet is asked again this often, this far apart. */
+const RELOCATE_ASKS = 100;
+const RELOCATE_RETRY_MS = 100;
 
 export interface FailoverSample {
   /** Fault to the service answering on another member, as its client saw it. */
@@ -105,11 +108,20 @@ export async function relocation(lab: Lab, service: number): Promise<number> {
       probe.last?.member === `m${owner}` ? true : undefined,
     );
     const t0 = Date.now();
-    const r = await controlService(join(lab.runDir(owner), SOCKET_FILE), {
+    let r = await controlService(join(lab.runDir(owner), SOCKET_FILE), {
       op: "relocate",
       service: `web${service}`,
       target,
     });
+    // An owner that does not see a member that just rejoined as up yet refuses: ask again.
+    for (let refused = 1; !r.ok && /is not up/.test(r.accepted) && refused < RELOCATE_ASKS; refused++) {
+      await new Promise((res) => setTimeout(res, RELOCATE_RETRY_MS));
+      r = await controlService(join(lab.runDir(owner), SOCKET_FILE), {
+        op: "relocate",
+        service: `web${service}`,
+        target,
+      });
+    }
     if (!r.ok) throw new Error(`relocate web${service} ${target}: ${r.accepted}; ${r.outcome}`);
     const answered = await lab.waitFor(`web${service} answered by ${target}`, RUN_DEADLINE_MS, () =>
       probe.answeredBy(target, t0),
