@@ -41,7 +41,8 @@ async function main(): Promise<number> {
     const port = lab.servicePort(0);
     await lab.waitFor("web0 running on m0", STEP_MS, async () => {
       const s = await lab.status(1);
-      return s.services?.find((v) => v.name === "web0")?.owner === "m0" ? true : undefined;
+      const web0 = s.services?.find((v) => v.name === "web0");
+      return web0?.owner === "m0" && web0.state === "running" ? true : undefined;
     });
     say("\n$ cluadmin cluster status");
     say(renderStatus(await lab.status(1)));
