@@ -136,8 +136,14 @@ export class MemberCore {
       case "fence-lock-failed":
         this.fencing.lockFailed();
         return [];
-      case "fence-result":
-        return this.fencing.fenceResult(o.member, o.confirmedOff, o.detail, o.nowMs, o.byTime ?? false);
+      case "fence-result": {
+        const out = this.fencing.fenceResult(o.member, o.confirmedOff, o.detail, o.nowMs, o.byTime ?? false);
+        // Peers learn of a confirmed off from this member's next status write: make it now, not up
+        // to an interval later, so whoever takes the services over can start sooner.
+        if (out.some((a) => a.kind === "write-fenced-notice"))
+          this.nextBeatMs = Math.min(this.nextBeatMs, o.nowMs);
+        return out;
+      }
       case "notice-written":
         this.fencing.noticeWritten();
         return [];

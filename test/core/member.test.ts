@@ -135,6 +135,11 @@ describe("member core", () => {
     expect(b.cores[1]?.isFenced(2, 1)).toBe(true);
     expect(b.actions("acquire-fence-lock").map((e) => e.by)).toEqual([0]);
     expect(fence?.by).toBe(0);
+    // The fencer wrote its status, naming the fenced life, at once rather than an interval on.
+    const announced = b
+      .actions("write-status")
+      .find((e) => e.by === 0 && e.atMs >= (fence?.atMs as number) && "fenced" in e.action);
+    expect(announced?.atMs).toBeLessThanOrEqual((fence?.atMs as number) + STEP_MS);
   });
 
   it("does not fence a member that stopped cleanly", () => {
@@ -221,7 +226,16 @@ describe("member core", () => {
         nowMs: 12_050,
       });
       expect(kinds(result)).toEqual(["write-fenced-notice", "report"]);
-      expect(kinds(core.step({ kind: "tick", nowMs: 12_100 }))).not.toContain("write-status");
+      // The fence is announced at once in an UP status; DOWN waits for the notice.
+      const announcing = core.step({ kind: "tick", nowMs: 12_100 });
+      expect(announcing).toContainEqual(
+        expect.objectContaining({
+          kind: "write-status",
+          state: MemberState.Up,
+          fenced: { member: 1, incarnation: 1 },
+        }),
+      );
+      core.step({ kind: "status-written", ok: true, readOk: true, nowMs: 12_120 });
       core.step({ kind: "notice-written" });
       expect(core.step({ kind: "tick", nowMs: 12_200 })).toEqual([
         { kind: "release-fence-lock" },
