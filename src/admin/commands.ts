@@ -10,7 +10,15 @@ import { type ClusterConfig, LOG_LEVELS } from "../config/model.js";
 import { isSecretName } from "../config/secrets.js";
 import { writeFileAtomic } from "../config/store.js";
 import { formatErrors, validateDocument } from "../config/validate.js";
-import { integer, name as nameType, nearest, seconds, type ValueType, yesNo } from "../config/values.js";
+import {
+  didYouMean,
+  integer,
+  name as nameType,
+  nearest,
+  seconds,
+  type ValueType,
+  yesNo,
+} from "../config/values.js";
 import type { AdminOp } from "../core/services.js";
 import { SOCKET_FILE } from "../daemon/paths.js";
 import { describeSwitch } from "../power/create.js";
@@ -577,8 +585,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       const rows = (status.services ?? []).filter((s) => args[0] === undefined || s.name === args[0]);
       if (args[0] !== undefined && rows.length === 0) {
         const names = (status.services ?? []).map((s) => s.name);
-        const near = nearest(args[0], names);
-        ctx.err(`cluadmin: no service ${args[0]}${near !== undefined ? `; did you mean ${near}?` : ""}`);
+        ctx.err(`cluadmin: no service ${args[0]}${didYouMean(args[0], names)}`);
         return ADMIN_EXIT.failed;
       }
       if (ctx.json) ctx.out(JSON.stringify(rows));

@@ -1,7 +1,7 @@
 // `cluadmin service enable|disable|relocate|restart`: the request goes to the local daemon, which
 // carries it out or passes it to the member that owns the service; then cluadmin watches the
 // service's state until the request is done, has failed, or the wait runs out.
-import { nearest } from "../config/values.js";
+import { didYouMean } from "../config/values.js";
 import type { AdminOp } from "../core/services.js";
 import type { ClusterStatus, ServiceRow } from "./cluster-status.js";
 import { askDaemon, DaemonUnreachable } from "./daemon-client.js";
@@ -56,13 +56,13 @@ export function progress(req: ServiceControl, before: ServiceRow, now: ServiceRo
 
 function row(status: ClusterStatus, name: string): ServiceRow {
   const r = status.services?.find((s) => s.name === name);
-  if (r === undefined) {
-    const near = nearest(
-      name,
-      (status.services ?? []).map((s) => s.name),
+  if (r === undefined)
+    throw new Error(
+      `no service ${name}${didYouMean(
+        name,
+        (status.services ?? []).map((s) => s.name),
+      )}`,
     );
-    throw new Error(`no service ${name}${near !== undefined ? `; did you mean ${near}?` : ""}`);
-  }
   return r;
 }
 

@@ -118,6 +118,12 @@ export function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
+/** "; did you mean X?" when a candidate is a plausible typo of `word`, else nothing. */
+export function didYouMean(word: string, candidates: readonly string[]): string {
+  const near = nearest(word, candidates);
+  return near !== undefined ? `; did you mean ${near}?` : "";
+}
+
 /** The nearest of `candidates` to `word`, if it is a plausible typo of it. */
 export function nearest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;

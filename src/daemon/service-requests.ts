@@ -1,7 +1,7 @@
 // An administrator's service request on its way: from names (as cluadmin sends them) to ids, and
 // to and from the form carried in the asking member's status block.
 import type { ClusterConfig } from "../config/model.js";
-import { nearest } from "../config/values.js";
+import { didYouMean } from "../config/values.js";
 import type { AdminOp, AdminRequest } from "../core/services.js";
 import { RequestOp, type ServiceRequest } from "../disk/status-block.js";
 
@@ -56,9 +56,8 @@ export function resolveRequest(
 }
 
 function notConfigured(what: string, name: string, known: readonly { name: string }[]): string {
-  const near = nearest(
+  return `no ${what} ${name} in the configuration${didYouMean(
     name,
     known.map((k) => k.name),
-  );
-  return `no ${what} ${name} in the configuration${near !== undefined ? `; did you mean ${near}?` : ""}`;
+  )}`;
 }
