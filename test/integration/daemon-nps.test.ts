@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { DAEMON_EXIT } from "../../src/daemon/run.js";
 import { Lab, type LogLine } from "../helpers/lab.js";
-import { detachAll, setReadOnly } from "../helpers/loop.js";
+import { setReadOnly } from "../helpers/loop.js";
 import { describeAsRoot } from "../helpers/root.js";
 
 let working = 0;
@@ -35,7 +35,6 @@ describeAsRoot("three members fenced through WTI NPS simulators", () => {
   afterAll(async () => {
     spawnSync("nft", ["delete", "table", "inet", NFT_TABLE]);
     await lab.close();
-    detachAll();
   });
 
   it("network heartbeats cut while the disk is healthy: channels go down, nobody is fenced", async () => {

@@ -14,7 +14,6 @@ import { stop } from "../../src/daemon/service.js";
 import { mailboxIndex, slotOffset } from "../../src/disk/layout.js";
 import { QuorumPair } from "../../src/disk/pair.js";
 import { Lab, type LogLine } from "../helpers/lab.js";
-import { detachAll } from "../helpers/loop.js";
 import { describeAsRoot } from "../helpers/root.js";
 
 const lab = new Lab({
@@ -42,7 +41,6 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
   }, 60_000);
   afterAll(async () => {
     await lab.close();
-    detachAll();
   });
 
   it("shows both members up, with their channels and switches, on the admin socket and in cluadmin", async () => {

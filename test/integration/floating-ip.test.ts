@@ -5,7 +5,6 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Lab } from "../helpers/lab.js";
-import { detachAll } from "../helpers/loop.js";
 import { describeAsRoot } from "../helpers/root.js";
 
 let rps10: string[] = [];
@@ -65,7 +64,6 @@ end service0
   }, 60_000);
   afterAll(async () => {
     await lab.close();
-    detachAll();
   });
 
   it("answers from its preferred member, then from the survivor once the owner was fenced", async () => {

@@ -8,7 +8,6 @@ import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
 import { main as clumanager } from "../../src/cli/clumanager-main.js";
 import { DAEMON_EXIT } from "../../src/daemon/run.js";
 import { Lab } from "../helpers/lab.js";
-import { detachAll } from "../helpers/loop.js";
 import { describeAsRoot } from "../helpers/root.js";
 
 const INIT_SCRIPT = resolve("conf/clumanager");
@@ -83,7 +82,6 @@ describeAsRoot("the SysV init script", () => {
   afterAll(async () => {
     init("stop");
     await lab.close();
-    detachAll();
   });
 
   it("status says 3 before start, start joins, status says 0, and a second start is harmless", () => {

@@ -9,7 +9,6 @@ import type { ClusterStatus } from "../../src/admin/cluster-status.js";
 import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
 import { stop } from "../../src/daemon/service.js";
 import { Lab } from "../helpers/lab.js";
-import { detachAll } from "../helpers/loop.js";
 import { describeAsRoot } from "../helpers/root.js";
 
 let rps10: string[] = [];
@@ -97,7 +96,6 @@ end service1
   }, 60_000);
   afterAll(async () => {
     await lab.close();
-    detachAll();
   });
 
   it("starts each service on its preferred member", async () => {

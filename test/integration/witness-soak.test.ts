@@ -11,7 +11,6 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import type { ClusterStatus } from "../../src/admin/cluster-status.js";
 import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
 import { Lab } from "../helpers/lab.js";
-import { detachAll } from "../helpers/loop.js";
 import { describeAsRoot } from "../helpers/root.js";
 
 /** The issue asks for at least 50; CLUMANAGER_SOAK_FAILURES runs more (or fewer, while debugging). */
@@ -179,7 +178,6 @@ end service1
   }, 60_000);
   afterAll(async () => {
     await lab.close();
-    detachAll();
   });
 
   it(

@@ -9,7 +9,6 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Lab, MAX_LAB_MEMBERS } from "../lab/lab.js";
-import { detachAll } from "../lab/loop.js";
 import {
   type FailoverSample,
   failover,
@@ -96,7 +95,6 @@ async function measure(
     return result;
   } finally {
     await lab.close();
-    detachAll();
   }
 }
 

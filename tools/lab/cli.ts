@@ -9,7 +9,6 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { runLabLine } from "./commands.js";
 import { Lab, MAX_LAB_MEMBERS } from "./lab.js";
-import { detachAll } from "./loop.js";
 
 const HELP = `usage: npx tsx tools/lab/cli.ts [--members N] [--files] [--netns]
   --members N   members, 2 to ${MAX_LAB_MEMBERS} (default 2)
@@ -64,7 +63,6 @@ async function main(): Promise<void> {
     closing ??= (async () => {
       process.stdout.write("tearing the lab down\n");
       await lab.close();
-      detachAll();
     })();
     return closing;
   };

@@ -7,7 +7,6 @@ import { join } from "node:path";
 import { renderStatus } from "../../src/admin/cluster-status.js";
 import { HttpProbe } from "./http-probe.js";
 import { Lab, type LogLine } from "./lab.js";
-import { detachAll } from "./loop.js";
 
 /** Every step of the story has this long to happen before the demo gives up and says so. */
 const STEP_MS = 20_000;
@@ -27,7 +26,7 @@ async function main(): Promise<number> {
   });
   let closing: Promise<void> | undefined;
   const close = () => {
-    closing ??= lab.close().then(detachAll);
+    closing ??= lab.close();
     return closing;
   };
   process.once("SIGINT", () => void close().then(() => process.exit(130)));

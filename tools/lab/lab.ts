@@ -12,7 +12,7 @@ import { PID_FILE, SOCKET_FILE } from "../../src/daemon/paths.js";
 import { initialisePair } from "../../src/disk/initialise.js";
 import type { Layout } from "../../src/disk/layout.js";
 import { slotOffset } from "../../src/disk/layout.js";
-import { attachLoop, setReadOnly } from "./loop.js";
+import { attachLoop, detachLoop, setReadOnly } from "./loop.js";
 import { ddWrite, scratchDir, zeroFile } from "./scratch.js";
 import { startSimProgram } from "./sim-program.js";
 
@@ -96,6 +96,8 @@ export class Lab {
   layout: Layout | undefined;
   private readonly nftTable = `clumanager_lab_${process.pid}`;
   private readonly cut = new Set<number>();
+  /** Loop devices this lab attached, detached again by close(). */
+  private readonly loops: string[] = [];
 
   /** Names of this lab's network namespaces, when it has them. */
   readonly nsTag = `clul${process.pid % 10_000}`;
@@ -192,7 +194,12 @@ export class Lab {
     const loops = this.storage === "loop";
     if (!loops && this.options.ownPaths !== undefined)
       throw new Error("members with paths of their own need loop devices, and so root");
-    const shared: [string, string] = loops ? [attachLoop(images[0]), attachLoop(images[1])] : images;
+    const attach = (image: string) => {
+      const device = attachLoop(image);
+      this.loops.push(device);
+      return device;
+    };
+    const shared: [string, string] = loops ? [attach(images[0]), attach(images[1])] : images;
     this.shared = shared;
     const maxMembers = Math.max(8, this.options.members);
     const init = await initialisePair(shared[0], shared[1], {
@@ -203,9 +210,7 @@ export class Lab {
     this.layout = init.header.layout;
     for (let m = 0; m < this.options.members; m++) {
       // A second loop device on the same image is another path to the same disk.
-      this.devices.push(
-        this.options.ownPaths?.includes(m) ? [attachLoop(images[0]), attachLoop(images[1])] : shared,
-      );
+      this.devices.push(this.options.ownPaths?.includes(m) ? [attach(images[0]), attach(images[1])] : shared);
     }
     if (this.options.sampleServices) this.options.services = this.sampleServices();
     if (this.options.netns) this.setUpNetns();
@@ -568,7 +573,8 @@ end service${n}
     }
   }
 
-  /** Kills every member process group and simulator, and removes the scratch directory. */
+  /** Kills every member process group and simulator, detaches the lab's loop devices, and
+   * removes the scratch directory. */
   async close(): Promise<void> {
     for (let m = 0; m < this.options.members; m++) {
       const pgid = join(this.dir.path, `member${m}.pgid`);
@@ -589,6 +595,13 @@ end service${n}
     if (this.options.netns) {
       for (let m = 0; m < this.options.members; m++) spawnSync("ip", ["netns", "del", this.memberNs(m)]);
       for (const ns of [this.clientNs, `${this.nsTag}s`]) spawnSync("ip", ["netns", "del", ns]);
+    }
+    for (const device of this.loops.splice(0)) {
+      try {
+        detachLoop(device);
+      } catch (err) {
+        process.stderr.write(`could not detach ${device}: ${(err as Error).message}\n`);
+      }
     }
     this.dir.remove();
   }
