@@ -24,6 +24,8 @@ const PAGER_PROMPT = /Enter:\s*$/;
 const INVALID_PASSWORD = /invalid password|access denied/i;
 /** The switch serves one session at a time and frees it a moment after the last one ends. */
 const BUSY_RETRY_MS = 100;
+/** How long a session waits after logging out for the switch to hang up. */
+const LOGOUT_WAIT_MS = 500;
 
 export interface NpsTimeouts {
   connect: number;
@@ -99,6 +101,19 @@ class Session {
     }
   }
 
+  /**
+   * Logs out and waits, at most `waitMs`, for the switch to hang up: it serves one session at a
+   * time, so a next session opened before then would find it busy.
+   */
+  async logOut(waitMs: number): Promise<void> {
+    if (this.closedBecause !== undefined) return;
+    const hungUp = new Promise<void>((resolve) => this.socket.once("close", () => resolve()));
+    this.send("/X");
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([hungUp, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
+  }
+
   close(): void {
     this.socket.destroy();
   }
@@ -165,7 +180,7 @@ export class WtiNpsSwitch extends OffThenOnSwitch {
     const s = await this.connectAndLogin(steps);
     try {
       const result = await work(s);
-      s.send("/X");
+      await s.logOut(LOGOUT_WAIT_MS);
       return result;
     } finally {
       s.close();

@@ -2,12 +2,13 @@
 // by a client we did not write: Debian's fence_wti, through the system telnet client.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { connect, Socket } from "node:net";
+import { type AddressInfo, connect, createServer, Socket } from "node:net";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { PowerSwitchError } from "../../src/power/errors.js";
 import type { StepEvent } from "../../src/power/switch.js";
 import { openSocket, WtiNpsSwitch } from "../../src/power/wti-nps.js";
+import { renderStatusTable } from "../../src/power/wti-nps-protocol.js";
 import { NpsSimulator } from "../../tools/sim/wti-nps.js";
 import { startSimProgram } from "../helpers/sim-program.js";
 
@@ -54,6 +55,37 @@ describe("wti_nps driver against the simulator", () => {
       expect.arrayContaining(["connecting", "login", "status table", "off sent", "off confirmed"]),
     );
     expect(sim.commands).toEqual(expect.arrayContaining(["/S", "/off 2,y", "/on 2,y", "/X"]));
+  });
+
+  it("waits after logging out until the switch hangs up, so its next session finds it free", async () => {
+    // A switch that takes a moment to hang up after /X, as real ones do.
+    const HANG_UP_MS = 100;
+    let hungUpAt = 0;
+    const slow = createServer((socket) => {
+      socket.setEncoding("latin1");
+      socket.write("NPS> ");
+      socket.on("data", (text: string) => {
+        if (text.includes("/S")) {
+          const row = { plug: "1", name: "clu1", state: "on" as const, busy: false };
+          socket.write(`\r\n${renderStatusTable([row])}\r\nNPS> `);
+        }
+        if (text.includes("/X"))
+          setTimeout(() => {
+            hungUpAt = performance.now();
+            socket.end();
+          }, HANG_UP_MS);
+      });
+    });
+    await new Promise<void>((r) => slow.listen(0, "127.0.0.1", r));
+    try {
+      const port = (slow.address() as AddressInfo).port;
+      const sw = new WtiNpsSwitch({ host: "127.0.0.1", port, timeouts: fast });
+      expect(await sw.status("1")).toBe("on");
+      expect(hungUpAt).toBeGreaterThan(0);
+      expect(performance.now()).toBeGreaterThanOrEqual(hungUpAt);
+    } finally {
+      slow.close();
+    }
   });
 
   it("reboots as off confirmed, then on confirmed", async () => {

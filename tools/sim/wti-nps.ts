@@ -97,11 +97,16 @@ export class NpsSimulator {
     }
     this.active = socket;
     socket.on("error", () => {});
-    socket.on("close", () => {
-      if (this.active === socket) this.active = undefined;
-    });
+    // The session is over at logout, or once the client hangs up, before the close completes.
+    socket.on("end", () => this.sessionEnded(socket));
+    socket.on("close", () => this.sessionEnded(socket));
     if (this.fault === "silent") return;
     new NpsSession(this, socket, this.options).start();
+  }
+
+  /** Frees the one session slot for the next client. */
+  sessionEnded(socket: Socket): void {
+    if (this.active === socket) this.active = undefined;
   }
 
   /** Plugs with a command still in progress, and when it settles. */
@@ -139,7 +144,18 @@ class NpsSession {
     // Server echo and character-at-a-time, as the switch does: the telnet client then sends each
     // line ending once, as CR LF.
     this.socket.write(Buffer.from([IAC, WILL, OPT_ECHO, IAC, WILL, OPT_SGA]));
-    this.socket.on("data", (chunk: Buffer) => this.receive(this.filter.push(chunk, "server").data));
+    // Everything one packet makes the switch say goes out as one write: echoed a byte per write,
+    // Nagle's algorithm here and the client's delayed ACK would hold each answer 40 ms, a stall
+    // of two Node processes on loopback that the benchmark's fence time would wrongly include.
+    this.socket.setNoDelay(true);
+    this.socket.on("data", (chunk: Buffer) => {
+      this.socket.cork();
+      try {
+        this.receive(this.filter.push(chunk, "server").data);
+      } finally {
+        this.socket.uncork();
+      }
+    });
     if (this.options.password !== undefined) {
       this.mode = "password";
       this.write("\r\nEnter Password: ");
@@ -209,6 +225,7 @@ class NpsSession {
     }
     if (upper === "/X") {
       this.write("\r\nGoodbye.\r\n");
+      this.sim.sessionEnded(this.socket);
       this.socket.end();
       return;
     }
