@@ -86,11 +86,15 @@ export class Fencing {
     return this.unannounced[0] ?? this.lastAnnounced;
   }
 
-  /** A status write carrying `life` reached both copies: the next one may carry the next life. */
-  announced(life: FencedLife): void {
+  /**
+   * A status write carrying `life` reached both copies: the next one may carry the next life.
+   * True the first time, when the peers have news to read.
+   */
+  announced(life: FencedLife): boolean {
     const first = this.unannounced[0];
-    if (first?.member === life.member && first.incarnation === life.incarnation)
-      this.lastAnnounced = this.unannounced.shift();
+    if (first?.member !== life.member || first.incarnation !== life.incarnation) return false;
+    this.lastAnnounced = this.unannounced.shift();
+    return true;
   }
 
   /**

@@ -12,6 +12,11 @@ import { type SelfFenceReason, SelfHealth } from "./self-health.js";
 
 /** Heartbeat intervals a member waits, per live member with a lower id, before fencing. */
 export const FENCE_STAGGER_INTERVALS = 2;
+/**
+ * A nudged heartbeat comes no sooner than this part of an interval after the last one began, so
+ * peers' nudges (one per confirmed fence) can never make this member hammer the shared disk.
+ */
+export const NUDGE_MIN_GAP_FRACTION = 0.25;
 
 export interface MemberCoreConfig {
   me: number;
@@ -29,7 +34,8 @@ export type Observation =
   /** `ok`: both copies took it. `readOk`: the cycle's read of everyone's status worked. */
   | { kind: "status-written"; ok: boolean; readOk: boolean; nowMs: number }
   | { kind: "status-read"; member: number; status: DiskStatus; nowMs: number }
-  | { kind: "net-heard"; member: number; nowMs: number }
+  /** `nudge`: the peer asks for a read of the disk now, ahead of this member's next heartbeat. */
+  | { kind: "net-heard"; member: number; nowMs: number; nudge?: boolean }
   | { kind: "mail"; mail: Mail; nowMs: number }
   | { kind: "fence-lock-granted"; notices: readonly FencedNotice[] }
   | { kind: "fence-lock-failed" }
@@ -49,7 +55,8 @@ export type Observation =
 export type MemberAction =
   /** `fenced`: the last life this member's fence confirmed off, for the others to learn of. */
   | { kind: "write-status"; state: MemberState; incarnation: number; heartbeat: number; fenced?: FencedLife }
-  | { kind: "send-heartbeat"; incarnation: number; sequence: number }
+  /** `nudge`: this member's status on the disk has news its peers should read now. */
+  | { kind: "send-heartbeat"; incarnation: number; sequence: number; nudge?: boolean }
   | { kind: "read-cluster" }
   | { kind: "self-fence"; reason: SelfFenceReason }
   | { kind: "exit" }
@@ -61,7 +68,12 @@ export class MemberCore {
   private readonly health: SelfHealth;
   private readonly fencing: Fencing;
   private heartbeat = 0;
+  /** The sequence of the last network packet sent: heartbeats and nudges alike. */
+  private packets = 0;
   private nextBeatMs: number;
+  private lastBeatMs: number;
+  /** A peer asked for a read ahead of the next heartbeat, and none has begun since. */
+  private nudged = false;
   private writeStartedMs: number | undefined;
   private done: "self-fenced" | "stopped" | undefined;
   /** The fenced life the status write in flight carries, if any. */
@@ -78,6 +90,7 @@ export class MemberCore {
     this.health = new SelfHealth(config.ioTimeoutMs, config.incarnation, joinedAtMs);
     this.fencing = new Fencing({ ...config, staggerMs: FENCE_STAGGER_INTERVALS * config.intervalMs });
     this.nextBeatMs = joinedAtMs;
+    this.lastBeatMs = joinedAtMs;
   }
 
   /** Live members with lower ids than this one, `hung` aside: they fence before this one does. */
@@ -117,16 +130,29 @@ export class MemberCore {
         const started = this.writeStartedMs;
         if (started === undefined) throw new Error("a status write finished that was never started");
         this.writeStartedMs = undefined;
-        if (o.ok && this.carriedFenced !== undefined) this.fencing.announced(this.carriedFenced);
+        const news = o.ok && this.carriedFenced !== undefined && this.fencing.announced(this.carriedFenced);
         this.health.writeFinished(o.ok, started, o.nowMs);
         this.health.readFinished(o.readOk);
-        return this.selfFenceIfNeeded(o.nowMs);
+        const fenced = this.selfFenceIfNeeded(o.nowMs);
+        if (fenced.length > 0 || !news) return fenced;
+        // The fence is on the disk: the member that takes the services over need not wait for
+        // its next heartbeat to read it.
+        return [
+          {
+            kind: "send-heartbeat",
+            incarnation: this.config.incarnation,
+            sequence: ++this.packets,
+            nudge: true,
+          },
+        ];
       }
       case "status-read":
         return this.statusRead(o.member, o.status, o.nowMs);
       case "net-heard":
         this.liveness.observeNet(o.member, o.nowMs);
-        return [];
+        if (o.nudge !== true) return [];
+        this.nudged = true;
+        return this.tick(o.nowMs);
       case "mail":
         this.health.mail(o.mail);
         return this.selfFenceIfNeeded(o.nowMs);
@@ -187,8 +213,12 @@ export class MemberCore {
     const out: MemberAction[] = [];
     // One status write at a time: a write still pending is io_timeout's business, not a reason to
     // queue another behind it.
-    if (nowMs >= this.nextBeatMs && this.writeStartedMs === undefined) {
+    const nudgeDue =
+      this.nudged && nowMs - this.lastBeatMs >= NUDGE_MIN_GAP_FRACTION * this.config.intervalMs;
+    if ((nowMs >= this.nextBeatMs || nudgeDue) && this.writeStartedMs === undefined) {
       this.heartbeat++;
+      this.nudged = false;
+      this.lastBeatMs = nowMs;
       this.nextBeatMs = nowMs + this.config.intervalMs;
       this.writeStartedMs = nowMs;
       this.health.writeStarted(nowMs);
@@ -202,7 +232,7 @@ export class MemberCore {
           heartbeat: this.heartbeat,
           ...(this.carriedFenced !== undefined ? { fenced: this.carriedFenced } : {}),
         },
-        { kind: "send-heartbeat", incarnation, sequence: this.heartbeat },
+        { kind: "send-heartbeat", incarnation, sequence: ++this.packets },
         { kind: "read-cluster" },
       );
     }

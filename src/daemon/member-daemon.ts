@@ -216,11 +216,11 @@ export class MemberDaemon {
     return this.exited;
   }
 
-  /** A network heartbeat from `member` arrived on channel `channel`. */
-  heard(member: number, channel: number): void {
+  /** A network heartbeat from `member` arrived on channel `channel`; `nudge`: it asks for a read now. */
+  heard(member: number, channel: number, nudge = false): void {
     const nowMs = this.now();
     this.channels.heard(member, channel, nowMs);
-    this.feed({ kind: "net-heard", member, nowMs });
+    this.feed({ kind: "net-heard", member, nowMs, ...(nudge ? { nudge } : {}) });
   }
 
   /**
@@ -279,7 +279,7 @@ export class MemberDaemon {
           // Always paired with the heartbeat write, which reads in the same cycle (see beat()).
           break;
         case "send-heartbeat":
-          void this.o.net?.send(a.incarnation, a.sequence).catch((err: unknown) => {
+          void this.o.net?.send(a.incarnation, a.sequence, a.nudge === true).catch((err: unknown) => {
             this.o.log.debug({ err: String(err) }, "sending a network heartbeat failed");
           });
           break;
@@ -467,8 +467,11 @@ export class MemberDaemon {
     // the kernel, or cut off from the disk, is reset by it. The core judges "in time".
     if (r.written && this.core.healthy(nowMs)) this.o.watchdog?.kick();
     const known = new Set(this.o.config.members.map((m) => m.id));
+    let newlyFenced = false;
     for (const s of r.statuses ?? []) {
       if (s.member === this.o.member.id || !known.has(s.member) || s.state === MemberState.None) continue;
+      if (s.fenced !== undefined && !this.core.isFenced(s.fenced.member, s.fenced.incarnation))
+        newlyFenced = true;
       this.statuses.set(s.member, s);
       this.feed({ kind: "status-read", member: s.member, status: s, nowMs });
       if (s.request !== undefined && s.state === MemberState.Up && this.core.finished === undefined)
@@ -478,6 +481,8 @@ export class MemberDaemon {
       if (mail.kind !== MailKind.Empty) this.feed({ kind: "mail", mail, nowMs });
     }
     if (this.core.finished === undefined && r.written) this.readServices();
+    // A peer's fence frees its services: whoever takes them over starts now, not a tick later.
+    if (newlyFenced && this.core.finished === undefined) this.tick();
   }
 
   /** The service blocks, after each heartbeat: what the service manager decides from. */
@@ -583,6 +588,8 @@ export class MemberDaemon {
     const tell = (r: { confirmedOff: boolean; detail: string; byTime: boolean }) => {
       told = true;
       this.feed({ kind: "fence-result", member, ...r, nowMs: this.now() });
+      // The core wants the status announcing a confirmed off written now, not at the next tick.
+      if (r.confirmedOff && this.core.finished === undefined) this.tick();
     };
     // One power cycle at a time per switch: the next on it may find its line still busy
     // switching this member on after its off was reported. Other switches do not wait.

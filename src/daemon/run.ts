@@ -168,7 +168,9 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
   const peers = config.members.filter((m) => m.id !== member.id);
   let net: HeartbeatChannels;
   try {
-    net = await HeartbeatChannels.open(key, member, peers, (peer, channel) => running?.heard(peer, channel));
+    net = await HeartbeatChannels.open(key, member, peers, (peer, channel, nudge) =>
+      running?.heard(peer, channel, nudge),
+    );
   } catch (err) {
     log.err({ event: "start" }, `cannot open the heartbeat channels: ${String(err)}`);
     pidFile.release();

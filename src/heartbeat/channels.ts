@@ -13,7 +13,8 @@ export interface ChannelPeer {
   channels: readonly Channel[];
 }
 
-export type HeardHandler = (member: number, channel: number) => void;
+/** `nudge`: the sender asks its peers to read the quorum partitions now (see Heartbeat). */
+export type HeardHandler = (member: number, channel: number, nudge: boolean) => void;
 
 type Line = { kind: "net"; socket: UdpChannel } | { kind: "serial"; line: SerialChannel };
 
@@ -46,7 +47,7 @@ export class HeartbeatChannels {
       // A sealed packet from a member id that is not our peer (or is us, looped back) is
       // ignored: only the key's holders can make one, and it says nothing about a peer.
       if (r.ok && known.has(r.heartbeat.member) && r.heartbeat.member !== me.id)
-        onHeard(r.heartbeat.member, index);
+        onHeard(r.heartbeat.member, index, r.heartbeat.nudge === true);
     };
     try {
       for (const [index, channel] of me.channels.entries()) {
@@ -67,8 +68,13 @@ export class HeartbeatChannels {
   }
 
   /** Sends one heartbeat on every channel; loss is for the receivers to notice. */
-  async send(incarnation: number, sequence: number): Promise<void> {
-    const packet = sealHeartbeat(this.key, { member: this.me, incarnation, sequence });
+  async send(incarnation: number, sequence: number, nudge = false): Promise<void> {
+    const packet = sealHeartbeat(this.key, {
+      member: this.me,
+      incarnation,
+      sequence,
+      ...(nudge ? { nudge } : {}),
+    });
     const sends: Promise<void>[] = [];
     this.lines.forEach((l, index) => {
       if (l.kind === "serial") {

@@ -9,6 +9,9 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { MAX_MEMBER_BLOCKS } from "../config/validate.js";
 
 const MAGIC = 0x434c4842; // "CLHB"
+/** A plain heartbeat, and one that also asks its receivers to read the quorum partitions now. */
+const KIND_HEARTBEAT = 1;
+const KIND_NUDGE = 2;
 export const PACKET_VERSION = 1;
 const MAC_BYTES = 32;
 const F = { magic: 0, version: 4, kind: 5, member: 6, incarnation: 8, sequence: 16, mac: 24 };
@@ -23,6 +26,11 @@ export interface Heartbeat {
   incarnation: number;
   /** Grows by one with every packet a member sends in an incarnation. */
   sequence: number;
+  /**
+   * The sender's status on the disk has news its peers should read at once (a confirmed fence).
+   * It decides nothing: a receiver only reads the disk sooner than its next heartbeat would.
+   */
+  nudge?: boolean;
 }
 
 export type DropReason = "malformed" | "unauthenticated" | "replayed";
@@ -54,7 +62,7 @@ export function sealHeartbeat(key: Buffer, hb: Heartbeat): Buffer {
   const buf = Buffer.alloc(PACKET_BYTES);
   buf.writeUInt32BE(MAGIC, F.magic);
   buf.writeUInt8(PACKET_VERSION, F.version);
-  buf.writeUInt8(1, F.kind);
+  buf.writeUInt8(hb.nudge === true ? KIND_NUDGE : KIND_HEARTBEAT, F.kind);
   buf.writeUInt16BE(hb.member, F.member);
   buf.writeBigUInt64BE(BigInt(hb.incarnation), F.incarnation);
   buf.writeBigUInt64BE(BigInt(hb.sequence), F.sequence);
@@ -77,10 +85,17 @@ export function openHeartbeat(key: Buffer, packet: Buffer): Received {
   const incarnation = packet.readBigUInt64BE(F.incarnation);
   const sequence = packet.readBigUInt64BE(F.sequence);
   const max = BigInt(Number.MAX_SAFE_INTEGER);
-  if (packet.readUInt8(F.kind) !== 1 || member > MAX_MEMBER_ID || incarnation > max || sequence > max) {
+  const kind = packet.readUInt8(F.kind);
+  if (
+    (kind !== KIND_HEARTBEAT && kind !== KIND_NUDGE) ||
+    member > MAX_MEMBER_ID ||
+    incarnation > max ||
+    sequence > max
+  ) {
     return { ok: false, reason: "malformed" };
   }
-  return { ok: true, heartbeat: { member, incarnation: Number(incarnation), sequence: Number(sequence) } };
+  const heartbeat = { member, incarnation: Number(incarnation), sequence: Number(sequence) };
+  return { ok: true, heartbeat: kind === KIND_NUDGE ? { ...heartbeat, nudge: true } : heartbeat };
 }
 
 /** Per-sender high-water mark: accepts each (incarnation, sequence) at most once and only forward. */

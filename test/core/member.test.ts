@@ -52,6 +52,14 @@ class Bench {
           if (action.state === MemberState.Up)
             this.apply(me, core.step({ kind: "status-written", ok: true, readOk: true, nowMs: this.now }));
           break;
+        case "send-heartbeat":
+          // The network delivers every packet at once, to every member still running.
+          this.cores.forEach((peer, to) => {
+            if (to === me || this.frozen.has(to)) return;
+            const heard = { kind: "net-heard", member: me, nowMs: this.now } as const;
+            this.apply(to, peer.step(action.nudge === true ? { ...heard, nudge: true } : heard));
+          });
+          break;
         case "read-cluster":
           for (const [member, status] of this.disk) {
             this.apply(me, core.step({ kind: "status-read", member, status, nowMs: this.now }));
@@ -140,6 +148,40 @@ describe("member core", () => {
       .actions("write-status")
       .find((e) => e.by === 0 && e.atMs >= (fence?.atMs as number) && "fenced" in e.action);
     expect(announced?.atMs).toBeLessThanOrEqual((fence?.atMs as number) + STEP_MS);
+  });
+
+  it("nudges its peers once the write announcing a fence lands, and they read it at once", () => {
+    const b = new Bench(3);
+    b.run(5_000);
+    b.frozen.add(2);
+    b.run(20_000);
+    const [fence] = b.actions("fence");
+    const nudges = b
+      .actions("send-heartbeat")
+      .filter((e) => e.action.kind === "send-heartbeat" && e.action.nudge);
+    expect(nudges).toHaveLength(1);
+    const [nudge] = nudges;
+    expect(nudge?.by).toBe(0);
+    // Sent after the write naming the fenced life, in the same step: it reached the disk first.
+    const announcing = b.log.findIndex(
+      (e) => e.by === 0 && e.action.kind === "write-status" && "fenced" in e.action,
+    );
+    expect(announcing).toBeGreaterThan(-1);
+    expect(b.log.indexOf(nudge as (typeof b.log)[number])).toBeGreaterThan(announcing);
+    expect(nudge?.atMs).toBeLessThanOrEqual((fence?.atMs as number) + STEP_MS);
+    // Member 1 began a heartbeat on the nudge, well before its schedule, and so knew of the fence.
+    const nudgeAt = b.log.indexOf(nudge as (typeof b.log)[number]);
+    expect(b.log[nudgeAt + 1]).toMatchObject({ by: 1, action: { kind: "write-status" } });
+    expect(b.cores[1]?.isFenced(2, 1)).toBe(true);
+    // Every packet a member sends has a sequence of its own, one up from the last: receivers drop
+    // any they have seen.
+    for (const by of [0, 1]) {
+      const sequences = b
+        .actions("send-heartbeat")
+        .flatMap((e) => (e.by === by && e.action.kind === "send-heartbeat" ? [e.action.sequence] : []));
+      // (This bench lands writes within the step, so a nudge is logged before that step's beat.)
+      expect(sequences.sort((x, y) => x - y)).toEqual(sequences.map((_, i) => i + 1));
+    }
   });
 
   it("does not fence a member that stopped cleanly", () => {
@@ -243,6 +285,27 @@ describe("member core", () => {
         { kind: "exit" },
       ]);
       expect(core.finished).toBe("stopped");
+    });
+
+    it("a nudge brings the next heartbeat forward, never closer than a quarter interval to the last", () => {
+      const core = new MemberCore({ ...base, me: 0, members: 3, incarnation: 1 }, 0);
+      drive(core, 0, 1_000);
+      const nudge = (nowMs: number) => core.step({ kind: "net-heard", member: 2, nowMs, nudge: true });
+      // The last heartbeat began at 1000: a nudge at 1100 waits for 1250, then beats once.
+      expect(kinds(nudge(1_100))).toEqual([]);
+      expect(kinds(core.step({ kind: "tick", nowMs: 1_200 }))).toEqual([]);
+      expect(kinds(core.step({ kind: "tick", nowMs: 1_250 }))).toEqual(["write-status", "read-cluster"]);
+      // A nudge while that write is in flight is kept, and served once it lands.
+      expect(kinds(nudge(1_600))).toEqual([]);
+      core.step({ kind: "status-written", ok: true, readOk: true, nowMs: 1_650 });
+      expect(kinds(core.step({ kind: "tick", nowMs: 1_660 }))).toEqual(["write-status", "read-cluster"]);
+      core.step({ kind: "status-written", ok: true, readOk: true, nowMs: 1_670 });
+      // Served: no nudge is pending, and the schedule runs from the nudged beat.
+      expect(kinds(core.step({ kind: "tick", nowMs: 2_600 }))).toEqual([]);
+      expect(kinds(core.step({ kind: "tick", nowMs: 2_660 }))).toEqual(["write-status", "read-cluster"]);
+      // A plain heartbeat from a peer never brings a beat forward.
+      core.step({ kind: "status-written", ok: true, readOk: true, nowMs: 2_670 });
+      expect(core.step({ kind: "net-heard", member: 2, nowMs: 3_200 })).toEqual([]);
     });
 
     it("a member that cannot read its peers' status never fences, and gives up a lock it holds", () => {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ChannelState } from "../../src/heartbeat/channel-state.js";
+import { HeartbeatChannels } from "../../src/heartbeat/channels.js";
 import { ReplayGuard, sealHeartbeat } from "../../src/heartbeat/packet.js";
 import { type Endpoint, UdpChannel } from "../../src/heartbeat/udp.js";
 
@@ -79,6 +80,46 @@ describe("UDP channel on loopback", () => {
     expect(health.health(3, 0, 1)).toBe("ok");
     expect(health.health(4, 0, 1)).toBe("down");
     expect(sender.errors + receiver.errors).toBe(0);
+  });
+
+  it("carries a nudge, sealed, between two members' channels, and a plain heartbeat as one", async () => {
+    // Two free ports, found by binding and letting go: each member's channel lists the other's.
+    const ports: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const probe = await UdpChannel.open({ address: "127.0.0.1", port: 0 }, () => {});
+      ports.push(probe.local.port);
+      await probe.close();
+    }
+    const member = (id: number) => ({
+      id,
+      channels: [{ type: "net" as const, address: "127.0.0.1", port: ports[id] as number }],
+    });
+    const heard: { member: number; channel: number; nudge: boolean }[] = [];
+    let wake = () => {};
+    const b = await HeartbeatChannels.open(key, member(1), [member(0)], (m, channel, nudge) => {
+      heard.push({ member: m, channel, nudge });
+      wake();
+    });
+    const a = await HeartbeatChannels.open(key, member(0), [member(1)], () => {});
+    try {
+      const arrived = new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`only ${heard.length} of 2 packets arrived`)), 5000);
+        wake = () => {
+          if (heard.length < 2) return;
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      await a.send(4, 1);
+      await a.send(4, 2, true);
+      await arrived;
+      expect(heard).toEqual([
+        { member: 0, channel: 0, nudge: false },
+        { member: 0, channel: 0, nudge: true },
+      ]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
   });
 
   it("refuses a port that is already bound with the socket's own error", async () => {

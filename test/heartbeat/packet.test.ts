@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -12,22 +13,32 @@ const key = Buffer.from("0123456789abcdef0123456789abcdef");
 const otherKey = Buffer.from("fedcba9876543210fedcba9876543210");
 
 describe("heartbeat packet", () => {
-  it("round-trips any member, incarnation and sequence", () => {
+  it("round-trips any member, incarnation and sequence, as a heartbeat or a nudge", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: MAX_MEMBER_ID }),
         fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
         fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-        (member, incarnation, sequence) => {
-          const packet = sealHeartbeat(key, { member, incarnation, sequence });
+        fc.boolean(),
+        (member, incarnation, sequence, nudge) => {
+          const hb = { member, incarnation, sequence, ...(nudge ? { nudge } : {}) };
+          const packet = sealHeartbeat(key, hb);
           expect(packet.length).toBe(PACKET_BYTES);
-          expect(openHeartbeat(key, packet)).toEqual({
-            ok: true,
-            heartbeat: { member, incarnation, sequence },
-          });
+          expect(openHeartbeat(key, packet)).toEqual({ ok: true, heartbeat: hb });
         },
       ),
     );
+  });
+
+  it("refuses a well-sealed packet of a kind it does not know as malformed", () => {
+    const packet = sealHeartbeat(key, { member: 1, incarnation: 2, sequence: 3 });
+    const KIND_OFFSET = 5;
+    const MAC_OFFSET = 24;
+    for (const kind of [0, 3, 255]) {
+      packet.writeUInt8(kind, KIND_OFFSET);
+      createHmac("sha256", key).update(packet.subarray(0, MAC_OFFSET)).digest().copy(packet, MAC_OFFSET);
+      expect(openHeartbeat(key, packet)).toEqual({ ok: false, reason: "malformed" });
+    }
   });
 
   it("refuses a packet sealed under another key", () => {

@@ -81,6 +81,7 @@ describe("deterministic simulator", () => {
           "forwarded",
           "failedLeaves",
           "recoveries",
+          "nudges",
         ] as const)
           expect(totals[k], k).toBeGreaterThan(0);
       }

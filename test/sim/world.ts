@@ -70,6 +70,8 @@ export class World {
     selfFences: 0,
     faults: 0,
     lockFailures: 0,
+    /** Nudges delivered: peers asked to read the disk ahead of their next heartbeat. */
+    nudges: 0,
     ...newServiceStats(),
   };
   readonly services: SimServices;
@@ -311,7 +313,9 @@ export class World {
             const lossy = this.lossyUntilMs > this.now;
             if (lossy && this.rng.chance(0.6)) return;
             const delay = lossy ? this.rng.int(1, 2_500) : this.rng.int(1, 5);
-            this.deliver(to, q, (t) => ({ kind: "net-heard", member, nowMs: t }), delay);
+            const nudge = a.nudge === true ? { nudge: true } : {};
+            if (a.nudge === true) this.stats.nudges++;
+            this.deliver(to, q, (t) => ({ kind: "net-heard", member, nowMs: t, ...nudge }), delay);
           });
           break;
         case "read-cluster":
