@@ -102,16 +102,25 @@ class Session {
   }
 
   /**
-   * Logs out and waits, at most `waitMs`, for the switch to hang up: it serves one session at a
-   * time, so a next session opened before then would find it busy.
+   * Logs out; resolves once the switch has hung up, or after `waitMs`, with the connection
+   * closed either way. The switch serves one session at a time: a next session opened before it
+   * hangs up would find it busy.
    */
-  async logOut(waitMs: number): Promise<void> {
-    if (this.closedBecause !== undefined) return;
-    const hungUp = new Promise<void>((resolve) => this.socket.once("close", () => resolve()));
+  logOut(waitMs: number): Promise<void> {
+    if (this.closedBecause !== undefined) {
+      this.close();
+      return Promise.resolve();
+    }
     this.send("/X");
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([hungUp, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
-    clearTimeout(timer);
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.close();
+        resolve();
+      };
+      const timer = setTimeout(done, waitMs);
+      this.socket.once("close", done);
+    });
   }
 
   close(): void {
@@ -125,6 +134,8 @@ export class WtiNpsSwitch extends OffThenOnSwitch {
   readonly name: string;
   private readonly steps: Steps;
   private readonly timeouts: NpsTimeouts;
+  /** The last session's logout, until the switch hangs up (bounded by LOGOUT_WAIT_MS). */
+  private hangingUp: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: WtiNpsOptions) {
     super();
@@ -144,7 +155,9 @@ export class WtiNpsSwitch extends OffThenOnSwitch {
     return this.session(steps, async (s) => this.plug(steps, await this.table(steps, s), outlet).state);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.hangingUp;
+  }
 
   protected async switchTo(outlet: string, state: OutletState): Promise<void> {
     const steps = this.steps.forOutlet(outlet);
@@ -176,15 +189,22 @@ export class WtiNpsSwitch extends OffThenOnSwitch {
   }
 
   /** Connects, logs in, runs `work`, logs out; always closes the connection. */
+  /**
+   * Connects, logs in, runs `work` and logs out. What the session found is returned at once; the
+   * wait for the switch to hang up is the next session's (or close()'s), so a confirmed off is
+   * reported without it.
+   */
   private async session<T>(steps: Steps, work: (s: Session) => Promise<T>): Promise<T> {
     const s = await this.connectAndLogin(steps);
+    let result: T;
     try {
-      const result = await work(s);
-      await s.logOut(LOGOUT_WAIT_MS);
-      return result;
-    } finally {
+      result = await work(s);
+    } catch (err) {
       s.close();
+      throw err;
     }
+    this.hangingUp = s.logOut(LOGOUT_WAIT_MS);
+    return result;
   }
 
   /**
@@ -192,6 +212,7 @@ export class WtiNpsSwitch extends OffThenOnSwitch {
    * the login deadline, as the Linux-HA plugin does.
    */
   private async connectAndLogin(steps: Steps): Promise<Session> {
+    await this.hangingUp;
     const t = this.timeouts;
     const { host } = this.options;
     const port = this.options.port ?? NPS_DEFAULT_PORT;

@@ -57,35 +57,65 @@ describe("wti_nps driver against the simulator", () => {
     expect(sim.commands).toEqual(expect.arrayContaining(["/S", "/off 2,y", "/on 2,y", "/X"]));
   });
 
-  it("waits after logging out until the switch hangs up, so its next session finds it free", async () => {
-    // A switch that takes a moment to hang up after /X, as real ones do.
-    const HANG_UP_MS = 100;
-    let hungUpAt = 0;
-    const slow = createServer((socket) => {
-      socket.setEncoding("latin1");
-      socket.write("NPS> ");
-      socket.on("data", (text: string) => {
-        if (text.includes("/S")) {
-          const row = { plug: "1", name: "clu1", state: "on" as const, busy: false };
-          socket.write(`\r\n${renderStatusTable([row])}\r\nNPS> `);
-        }
-        if (text.includes("/X"))
-          setTimeout(() => {
-            hungUpAt = performance.now();
-            socket.end();
-          }, HANG_UP_MS);
+  describe("after logging out", () => {
+    /** A switch that hangs up `hangUpMs` after /X (never, if undefined), and what it saw when. */
+    async function slowToHangUp(hangUpMs: number | undefined) {
+      const seen: { event: "accepted" | "hung up" | "closed"; atMs: number }[] = [];
+      const server = createServer((socket) => {
+        seen.push({ event: "accepted", atMs: performance.now() });
+        socket.on("close", () => seen.push({ event: "closed", atMs: performance.now() }));
+        socket.setEncoding("latin1");
+        socket.write("NPS> ");
+        socket.on("data", (text: string) => {
+          if (text.includes("/S")) {
+            const row = { plug: "1", name: "clu1", state: "on" as const, busy: false };
+            socket.write(`\r\n${renderStatusTable([row])}\r\nNPS> `);
+          }
+          if (text.includes("/X") && hangUpMs !== undefined)
+            setTimeout(() => {
+              seen.push({ event: "hung up", atMs: performance.now() });
+              socket.end();
+            }, hangUpMs);
+        });
       });
-    });
-    await new Promise<void>((r) => slow.listen(0, "127.0.0.1", r));
-    try {
-      const port = (slow.address() as AddressInfo).port;
-      const sw = new WtiNpsSwitch({ host: "127.0.0.1", port, timeouts: fast });
-      expect(await sw.status("1")).toBe("on");
-      expect(hungUpAt).toBeGreaterThan(0);
-      expect(performance.now()).toBeGreaterThanOrEqual(hungUpAt);
-    } finally {
-      slow.close();
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      const port = (server.address() as AddressInfo).port;
+      return { seen, server, sw: new WtiNpsSwitch({ host: "127.0.0.1", port, timeouts: fast }) };
     }
+
+    it("answers at once, and opens its next session only once the switch has hung up", async () => {
+      const { seen, server, sw } = await slowToHangUp(100);
+      try {
+        expect(await sw.status("1")).toBe("on");
+        // The answer did not wait for the hang-up.
+        expect(seen.map((e) => e.event)).toEqual(["accepted"]);
+        expect(await sw.status("1")).toBe("on");
+        await sw.close();
+        expect(seen.filter((e) => e.event === "accepted")).toHaveLength(2);
+        const second = seen.filter((e) => e.event === "accepted")[1]?.atMs as number;
+        expect(second).toBeGreaterThanOrEqual(seen.find((e) => e.event === "hung up")?.atMs as number);
+        // close() waited for the second session's hang-up too.
+        expect(seen.filter((e) => e.event === "hung up")).toHaveLength(2);
+      } finally {
+        server.close();
+      }
+    });
+
+    it("closes the connection itself when the switch never hangs up, and goes on", async () => {
+      const { seen, server, sw } = await slowToHangUp(undefined);
+      try {
+        expect(await sw.status("1")).toBe("on");
+        expect(await sw.status("1")).toBe("on");
+        await sw.close();
+        // Both connections were closed from this end; the server may note it a moment later.
+        for (let i = 0; i < 100 && seen.filter((e) => e.event === "closed").length < 2; i++)
+          await new Promise((r) => setTimeout(r, 10));
+        expect(seen.filter((e) => e.event === "accepted")).toHaveLength(2);
+        expect(seen.filter((e) => e.event === "closed")).toHaveLength(2);
+      } finally {
+        server.close();
+      }
+    });
   });
 
   it("reboots as off confirmed, then on confirmed", async () => {
