@@ -85,6 +85,8 @@ export class MemberDaemon {
   private lockChain: Promise<void> = Promise.resolve();
   /** A stop was asked for: services are being stopped before the member marks itself DOWN. */
   private stopping = false;
+  /** No more heartbeats, ever: its peers must see the counter stop (see halt()). */
+  private halted = false;
   private memberStopFed = false;
   private startedMs = 0;
   /** Requests for services other members own, carried one at a time in this member's status. */
@@ -149,6 +151,7 @@ export class MemberDaemon {
   }
 
   private tick(): void {
+    if (this.halted) return;
     const nowMs = this.now();
     this.feed({ kind: "tick", nowMs });
     if (this.core.finished !== undefined) return;
@@ -218,6 +221,8 @@ export class MemberDaemon {
 
   /** A network heartbeat from `member` arrived on channel `channel`; `nudge`: it asks for a read now. */
   heard(member: number, channel: number, nudge = false): void {
+    // A nudge would start a heartbeat, which a halted member must never write again.
+    if (this.halted) return;
     const nowMs = this.now();
     this.channels.heard(member, channel, nowMs);
     this.feed({ kind: "net-heard", member, nowMs, ...(nudge ? { nudge } : {}) });
@@ -470,7 +475,10 @@ export class MemberDaemon {
     let newlyFenced = false;
     for (const s of r.statuses ?? []) {
       if (s.member === this.o.member.id || !known.has(s.member) || s.state === MemberState.None) continue;
-      if (s.fenced !== undefined && !this.core.isFenced(s.fenced.member, s.fenced.incarnation))
+      // (A fence of this member's own earlier life, which its fencer's status keeps naming, is
+      // not news: this life never counts its own lives fenced.)
+      const f = s.fenced;
+      if (f !== undefined && f.member !== this.o.member.id && !this.core.isFenced(f.member, f.incarnation))
         newlyFenced = true;
       this.statuses.set(s.member, s);
       this.feed({ kind: "status-read", member: s.member, status: s, nowMs });
@@ -533,6 +541,7 @@ export class MemberDaemon {
 
   /** No more ticks, and the fencing lock is given back. */
   private halt(): void {
+    this.halted = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     this.releaseLock?.();
@@ -589,7 +598,9 @@ export class MemberDaemon {
       told = true;
       this.feed({ kind: "fence-result", member, ...r, nowMs: this.now() });
       // The core wants the status announcing a confirmed off written now, not at the next tick.
-      if (r.confirmedOff && this.core.finished === undefined) this.tick();
+      // (Run apart from the switch's session, so a throw self-fences now rather than after the
+      // switch has turned the member on again.)
+      if (r.confirmedOff) this.guard(Promise.resolve().then(() => this.tick()));
     };
     // One power cycle at a time per switch: the next on it may find its line still busy
     // switching this member on after its off was reported. Other switches do not wait.

@@ -79,13 +79,16 @@ describe("fencing", () => {
     f.fenceResult(1, true, "off", 10);
     f.fenceResult(2, true, "off", 20);
     expect(f.lastFenced).toEqual({ member: 1, incarnation: 5 });
-    f.announced({ member: 2, incarnation: 7 }); // not the one carried: nothing changes
+    // Not the one carried: nothing changes, and nothing new is on the disk.
+    expect(f.announced({ member: 2, incarnation: 7 })).toBe(false);
     expect(f.lastFenced).toEqual({ member: 1, incarnation: 5 });
-    f.announced({ member: 1, incarnation: 5 });
+    expect(f.announced({ member: 1, incarnation: 5 })).toBe(true);
     expect(f.lastFenced).toEqual({ member: 2, incarnation: 7 });
-    f.announced({ member: 2, incarnation: 7 });
-    // The last one stays in the status block: a late reader still learns of it.
+    expect(f.announced({ member: 2, incarnation: 7 })).toBe(true);
+    // The last one stays in the status block: a late reader still learns of it, but writing it
+    // again is no news.
     expect(f.lastFenced).toEqual({ member: 2, incarnation: 7 });
+    expect(f.announced({ member: 2, incarnation: 7 })).toBe(false);
   });
 
   it("with more members, waits a stagger per live member with a lower id", () => {

@@ -37,8 +37,13 @@ class Bench {
     }
   }
 
+  /** Per sender and receiver, the last packet sequence delivered: it must only grow. */
+  private readonly lastPacket = new Map<string, number>();
+
   private apply(me: number, actions: MemberAction[]): void {
     const core = this.cores[me] as MemberCore;
+    // A status write lands after the step's other actions have gone out, as in the daemon.
+    let landed = false;
     for (const action of actions) {
       this.log.push({ by: me, action, atMs: this.now });
       switch (action.kind) {
@@ -49,13 +54,17 @@ class Bench {
             heartbeat: action.heartbeat,
             ...(action.fenced !== undefined ? { fenced: action.fenced } : {}),
           });
-          if (action.state === MemberState.Up)
-            this.apply(me, core.step({ kind: "status-written", ok: true, readOk: true, nowMs: this.now }));
+          if (action.state === MemberState.Up) landed = true;
           break;
         case "send-heartbeat":
           // The network delivers every packet at once, to every member still running.
           this.cores.forEach((peer, to) => {
             if (to === me || this.frozen.has(to)) return;
+            const link = `${me}>${to}`;
+            expect(action.sequence, `packet from ${me} to ${to}`).toBeGreaterThan(
+              this.lastPacket.get(link) ?? 0,
+            );
+            this.lastPacket.set(link, action.sequence);
             const heard = { kind: "net-heard", member: me, nowMs: this.now } as const;
             this.apply(to, peer.step(action.nudge === true ? { ...heard, nudge: true } : heard));
           });
@@ -95,6 +104,8 @@ class Bench {
           break;
       }
     }
+    if (landed)
+      this.apply(me, core.step({ kind: "status-written", ok: true, readOk: true, nowMs: this.now }));
   }
 
   /** Grants the lock in order of asking, with the notices read under it, as the bakery does. */
@@ -179,8 +190,7 @@ describe("member core", () => {
       const sequences = b
         .actions("send-heartbeat")
         .flatMap((e) => (e.by === by && e.action.kind === "send-heartbeat" ? [e.action.sequence] : []));
-      // (This bench lands writes within the step, so a nudge is logged before that step's beat.)
-      expect(sequences.sort((x, y) => x - y)).toEqual(sequences.map((_, i) => i + 1));
+      expect(sequences).toEqual(sequences.map((_, i) => i + 1));
     }
   });
 
@@ -306,6 +316,22 @@ describe("member core", () => {
       // A plain heartbeat from a peer never brings a beat forward.
       core.step({ kind: "status-written", ok: true, readOk: true, nowMs: 2_670 });
       expect(core.step({ kind: "net-heard", member: 2, nowMs: 3_200 })).toEqual([]);
+    });
+
+    it("nudges nobody when the write announcing its fence fails, and heeds no nudge once stopped", () => {
+      const core = new MemberCore({ ...base, me: 0, members: 3, incarnation: 1 }, 0);
+      drive(core, 0, 9_000);
+      core.step({ kind: "fence-lock-granted", notices: [] });
+      core.step({ kind: "tick", nowMs: 9_100 });
+      core.step({ kind: "fence-result", member: 1, confirmedOff: true, detail: "off", nowMs: 9_150 });
+      expect(core.step({ kind: "tick", nowMs: 9_200 })).toContainEqual(
+        expect.objectContaining({ kind: "write-status", fenced: { member: 1, incarnation: 1 } }),
+      );
+      expect(core.step({ kind: "status-written", ok: false, readOk: true, nowMs: 9_210 })).toEqual([
+        { kind: "self-fence", reason: expect.objectContaining({ kind: "io-timeout" }) },
+      ]);
+      expect(core.step({ kind: "net-heard", member: 2, nowMs: 9_300, nudge: true })).toEqual([]);
+      expect(core.step({ kind: "tick", nowMs: 20_000 })).toEqual([]);
     });
 
     it("a member that cannot read its peers' status never fences, and gives up a lock it holds", () => {
