@@ -50,6 +50,9 @@ export type Observation =
     }
   /** The fenced notice a confirmed fence asked for reached the disk, or could not be written. */
   | { kind: "notice-written" }
+  /** A service block this member wrote lets a service go for another to take: peers should read
+   * the disk now, not at their next heartbeat. */
+  | { kind: "service-released" }
   | { kind: "stop" };
 
 export type MemberAction =
@@ -137,15 +140,10 @@ export class MemberCore {
         if (fenced.length > 0 || !news) return fenced;
         // The fence is on the disk: the member that takes the services over need not wait for
         // its next heartbeat to read it.
-        return [
-          {
-            kind: "send-heartbeat",
-            incarnation: this.config.incarnation,
-            sequence: ++this.packets,
-            nudge: true,
-          },
-        ];
+        return [this.nudge()];
       }
+      case "service-released":
+        return [this.nudge()];
       case "status-read":
         return this.statusRead(o.member, o.status, o.nowMs);
       case "net-heard":
@@ -183,6 +181,15 @@ export class MemberCore {
         }
         return this.leave();
     }
+  }
+
+  private nudge(): MemberAction {
+    return {
+      kind: "send-heartbeat",
+      incarnation: this.config.incarnation,
+      sequence: ++this.packets,
+      nudge: true,
+    };
   }
 
   private leave(): MemberAction[] {

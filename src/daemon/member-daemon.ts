@@ -127,6 +127,8 @@ export class MemberDaemon {
         this.o.selfFence({ kind: "io-timeout", detail: message });
       },
       forward: (to, incarnation, request) => this.forward(to, incarnation, request),
+      // Its next owner need not wait for a heartbeat to find it free.
+      released: () => this.feed({ kind: "service-released" }),
     });
     this.exited = new Promise((r) => {
       this.resolveExited = r;

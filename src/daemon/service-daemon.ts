@@ -11,7 +11,7 @@ import {
   ServiceCore,
   type ServiceObservation,
 } from "../core/services.js";
-import type { ServiceRecord } from "../disk/service-block.js";
+import { NO_OWNER, type ServiceRecord, ServiceState } from "../disk/service-block.js";
 import { createResource } from "../services/create.js";
 import { ServiceRunner } from "../services/runner.js";
 import { serviceStateName } from "../services/state-names.js";
@@ -32,6 +32,8 @@ export interface ServiceHost {
   conflict(message: string): void;
   /** Pass a request on to the life that owns the service; false when too many wait already. */
   forward(to: number, incarnation: number, request: AdminRequest): boolean;
+  /** A service was let go, free for another member to take, and that is on both copies. */
+  released(): void;
 }
 
 export function serviceSpecs(config: ClusterConfig): ServiceSpec[] {
@@ -216,6 +218,7 @@ export class ServiceDaemon {
       return;
     }
     this.feed({ kind: "written", service: a.record.index, ok: true, detail: "", record: written });
+    if (written.state === ServiceState.Stopped && written.owner === NO_OWNER) this.host.released();
     this.afterWrite(a);
   }
 

@@ -318,6 +318,17 @@ describe("member core", () => {
       expect(core.step({ kind: "net-heard", member: 2, nowMs: 3_200 })).toEqual([]);
     });
 
+    it("nudges its peers when it lets a service go, with a sequence of its own", () => {
+      const core = new MemberCore({ ...base, me: 0, members: 3, incarnation: 1 }, 0);
+      const sent = drive(core, 0, 2_000).flatMap((a) => (a.kind === "send-heartbeat" ? [a.sequence] : []));
+      expect(core.step({ kind: "service-released" })).toEqual([
+        { kind: "send-heartbeat", incarnation: 1, sequence: (sent.at(-1) as number) + 1, nudge: true },
+      ]);
+      core.step({ kind: "stop" });
+      expect(core.finished).toBe("stopped");
+      expect(core.step({ kind: "service-released" })).toEqual([]);
+    });
+
     it("nudges nobody when the write announcing its fence fails, and heeds no nudge once stopped", () => {
       const core = new MemberCore({ ...base, me: 0, members: 3, incarnation: 1 }, 0);
       drive(core, 0, 9_000);

@@ -13,8 +13,9 @@ import { MemberDaemon } from "../../src/daemon/member-daemon.js";
 import type { QuorumIo } from "../../src/daemon/quorum-io.js";
 import { requestToWire } from "../../src/daemon/service-requests.js";
 import { initialisePair } from "../../src/disk/initialise.js";
-import { ServiceState } from "../../src/disk/service-block.js";
+import { NO_OWNER, ServiceState } from "../../src/disk/service-block.js";
 import { MemberState, type MemberStatus } from "../../src/disk/status-block.js";
+import type { HeartbeatChannels } from "../../src/heartbeat/channels.js";
 import { scratchDir, zeroFile } from "../helpers/scratch.js";
 
 const INTERVAL_MS = 1000;
@@ -61,8 +62,14 @@ interface Running {
   beats: MemberStatus[];
 }
 
-/** Joins member `id` for real and builds its daemon on `clock`; it is not started. */
-async function member(c: { config: ClusterConfig; path: string }, id: number, clock: { ms: number }) {
+/** Joins member `id` for real and builds its daemon on `clock`; it is not started. `sent` gets
+ * every packet it sends, as (sequence, nudge). */
+async function member(
+  c: { config: ClusterConfig; path: string },
+  id: number,
+  clock: { ms: number },
+  sent: { sequence: number; nudge: boolean }[] = [],
+) {
   const m = c.config.members[id];
   if (m === undefined) throw new Error(`no member ${id}`);
   const joined = await join(c.config, m, c.path);
@@ -78,7 +85,12 @@ async function member(c: { config: ClusterConfig; path: string }, id: number, cl
     member: m,
     incarnation: joined.incarnation,
     io: joined.io,
-    net: undefined,
+    // The channels' own tests send real packets; here only what the daemon sends matters.
+    net: {
+      send: async (_incarnation: number, sequence: number, nudge = false) => {
+        sent.push({ sequence, nudge });
+      },
+    } as unknown as HeartbeatChannels,
     log,
     selfFence: (reason) => {
       throw new Error(`member ${id} self-fenced: ${JSON.stringify(reason)}`);
@@ -231,6 +243,34 @@ describe("member daemon", () => {
     expect(asked).toHaveLength(1);
     await carry(5, 3, a.incarnation);
     expect(asked).toHaveLength(2);
+  });
+
+  it("nudges its peers once the block letting a service go is written, as it leaves", async () => {
+    const script = joinPath(dir.path, "plain.sh");
+    writeFileSync(script, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    const clock = { ms: 0 };
+    const c = await cluster(
+      `start service0\n  name = web\n  preferred_member = m0\n  start resource0\n    type = script\n    path = ${script}\n  end resource0\nend service0\n`,
+    );
+    const sent: { sequence: number; nudge: boolean }[] = [];
+    const a = await member(c, 0, clock, sent);
+    a.daemon.start();
+    const state = () => a.daemon.services.core.record(0)?.state;
+    for (let i = 0; i < 100 && state() !== ServiceState.Running; i++) {
+      advance(clock, TICK_MS);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(state()).toBe(ServiceState.Running);
+    // (Recording the new service's first block, free to be placed, was a release too.)
+    const before = sent.filter((p) => p.nudge).length;
+    const stopped = a.daemon.stop();
+    await until("web stopped and let go", () => state() === ServiceState.Stopped);
+    expect(a.daemon.services.core.record(0)?.owner).toBe(NO_OWNER);
+    expect(sent.filter((p) => p.nudge)).toHaveLength(before + 1);
+    expect(sent.map((p) => p.sequence)).toEqual(sent.map((_, i) => i + 1));
+    advance(clock, TICK_MS);
+    expect(await stopped).toBe(true);
   });
 
   it("writes no heartbeat again, nudged or not, once it leaves with a service that failed to stop", async () => {

@@ -148,6 +148,8 @@ export interface ServiceHost {
   lock(request: LockRequest): void;
   /** Lets go of the lock, if this request still holds it. */
   unlock(request: LockRequest): void;
+  /** Process `p` of `member` wrote a service block that lets the service go for another to take. */
+  released(member: number, p: Process): void;
 }
 
 export class SimServices {
@@ -439,6 +441,7 @@ export class SimServices {
         return;
       }
       this.feed(member, p, { kind: "written", service, ok: true, detail: "", record });
+      if (record.state === ServiceState.Stopped && record.owner === NO_OWNER) this.host.released(member, p);
       if (a.after === "start") this.startResources(member, p, service);
       else if (a.after === "stop") this.stopResources(member, p, service);
       done();

@@ -120,6 +120,11 @@ export class World {
       unlock: (request) => {
         if (this.lockHolder === request) this.releaseLock(`releases the disk lock`);
       },
+      // As the daemon wires it: a service let go makes the member core nudge its peers.
+      released: (member, p) => {
+        if (this.machines[member]?.process === p)
+          this.apply(member, p, p.core.step({ kind: "service-released" }));
+      },
     });
   }
 
