@@ -14,7 +14,8 @@ import { type SelfFenceReason, SelfHealth } from "./self-health.js";
 export const FENCE_STAGGER_INTERVALS = 2;
 /**
  * A nudged heartbeat comes no sooner than this part of an interval after the last one began, so
- * peers' nudges (one per confirmed fence) can never make this member hammer the shared disk.
+ * peers' nudges (one per confirmed fence or service let go) can never make this member hammer
+ * the shared disk.
  */
 export const NUDGE_MIN_GAP_FRACTION = 0.25;
 
@@ -58,7 +59,7 @@ export type Observation =
 export type MemberAction =
   /** `fenced`: the last life this member's fence confirmed off, for the others to learn of. */
   | { kind: "write-status"; state: MemberState; incarnation: number; heartbeat: number; fenced?: FencedLife }
-  /** `nudge`: this member's status on the disk has news its peers should read now. */
+  /** `nudge`: this member has put news on the disk its peers should read now. */
   | { kind: "send-heartbeat"; incarnation: number; sequence: number; nudge?: boolean }
   | { kind: "read-cluster" }
   | { kind: "self-fence"; reason: SelfFenceReason }

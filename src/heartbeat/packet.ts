@@ -27,7 +27,8 @@ export interface Heartbeat {
   /** Grows by one with every packet a member sends in an incarnation. */
   sequence: number;
   /**
-   * The sender's status on the disk has news its peers should read at once (a confirmed fence).
+   * The sender has put news on the disk its peers should read at once (a confirmed fence, a
+   * service let go).
    * It decides nothing: a receiver only reads the disk sooner than its next heartbeat would.
    */
   nudge?: boolean;

@@ -188,7 +188,6 @@ export class WtiNpsSwitch extends OffThenOnSwitch {
     });
   }
 
-  /** Connects, logs in, runs `work`, logs out; always closes the connection. */
   /**
    * Connects, logs in, runs `work` and logs out. What the session found is returned at once; the
    * wait for the switch to hang up is the next session's (or close()'s), so a confirmed off is
