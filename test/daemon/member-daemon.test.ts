@@ -126,6 +126,25 @@ async function writePeerStatus(
   await peer.io.writeStatus({ ...peer.io.status(MemberState.Up, peer.incarnation, heartbeat), ...extra });
 }
 
+/** Member 0 of a fresh cluster whose one service, web, runs `script`: started, and running web. */
+async function runningWeb(
+  script: string,
+  clock: { ms: number },
+  sent?: { sequence: number; nudge: boolean }[],
+) {
+  const c = await cluster(
+    `start service0\n  name = web\n  preferred_member = m0\n  start resource0\n    type = script\n    path = ${script}\n  end resource0\nend service0\n`,
+  );
+  const a = await member(c, 0, clock, sent);
+  a.daemon.start();
+  for (let i = 0; i < 100 && a.daemon.services.core.record(0)?.state !== ServiceState.Running; i++) {
+    advance(clock, TICK_MS);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  expect(a.daemon.services.core.record(0)).toMatchObject({ state: ServiceState.Running, owner: 0 });
+  return a;
+}
+
 beforeAll(() => {
   // Only the daemon's tick timer is faked: the disk I/O, its deadlines and the bakery run in real time.
   vi.useRealTimers();
@@ -250,18 +269,9 @@ describe("member daemon", () => {
     writeFileSync(script, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
     vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
     const clock = { ms: 0 };
-    const c = await cluster(
-      `start service0\n  name = web\n  preferred_member = m0\n  start resource0\n    type = script\n    path = ${script}\n  end resource0\nend service0\n`,
-    );
     const sent: { sequence: number; nudge: boolean }[] = [];
-    const a = await member(c, 0, clock, sent);
-    a.daemon.start();
+    const a = await runningWeb(script, clock, sent);
     const state = () => a.daemon.services.core.record(0)?.state;
-    for (let i = 0; i < 100 && state() !== ServiceState.Running; i++) {
-      advance(clock, TICK_MS);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(state()).toBe(ServiceState.Running);
     // (Recording the new service's first block, free to be placed, was a release too.)
     const before = sent.filter((p) => p.nudge).length;
     const stopped = a.daemon.stop();
@@ -278,17 +288,7 @@ describe("member daemon", () => {
     writeFileSync(script, '#!/bin/sh\ncase "$1" in stop) exit 1 ;; *) exit 0 ;; esac\n', { mode: 0o755 });
     vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
     const clock = { ms: 0 };
-    const c = await cluster(
-      `start service0\n  name = web\n  preferred_member = m0\n  start resource0\n    type = script\n    path = ${script}\n  end resource0\nend service0\n`,
-    );
-    const a = await member(c, 0, clock);
-    a.daemon.start();
-    const running = () => a.daemon.services.core.record(0)?.state === ServiceState.Running;
-    for (let i = 0; i < 100 && !running(); i++) {
-      advance(clock, TICK_MS);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(a.daemon.services.core.record(0)).toMatchObject({ state: ServiceState.Running, owner: 0 });
+    const a = await runningWeb(script, clock);
     const exited = a.daemon.stop();
     let left: boolean | undefined;
     void exited.then((v) => {
