@@ -79,6 +79,9 @@ export class Fencing {
    * both copies, oldest first (one a heartbeat: a status block has room for one). */
   private readonly unannounced: FencedLife[] = [];
   private lastAnnounced: FencedLife | undefined;
+  /** Peers' lives this member learned were fenced from their fencers' status blocks (never one of
+   * its own): a count that grows exactly when a read brought news. */
+  fencesLearned = 0;
 
   /** The life for this member's next status block: every member reads every status block each
    * heartbeat, so the others learn of it within one. */
@@ -103,9 +106,8 @@ export class Fencing {
    */
   fencedSeen(member: number, incarnation: number): void {
     if (member === this.config.me) return;
-    this.markFenced(member, incarnation);
-    const c = this.cases.get(member);
-    if (c !== undefined && c.step !== "fencing" && c.incarnation <= incarnation) this.cases.delete(member);
+    if (!this.isFenced(member, incarnation)) this.fencesLearned++;
+    this.learnFenced(member, incarnation);
   }
 
   /**
@@ -154,12 +156,14 @@ export class Fencing {
   lockGranted(notices: readonly FencedNotice[] = []): void {
     this.lockHeld = true;
     this.lockRequested = false;
-    for (const n of notices) {
-      this.markFenced(n.member, n.incarnation);
-      const c = this.cases.get(n.member);
-      if (c !== undefined && c.step !== "fencing" && c.incarnation <= n.incarnation)
-        this.cases.delete(n.member);
-    }
+    for (const n of notices) this.learnFenced(n.member, n.incarnation);
+  }
+
+  /** Another member fenced `member` in `incarnation`: a case still waiting to fence it stands down. */
+  private learnFenced(member: number, incarnation: number): void {
+    this.markFenced(member, incarnation);
+    const c = this.cases.get(member);
+    if (c !== undefined && c.step !== "fencing" && c.incarnation <= incarnation) this.cases.delete(member);
   }
 
   private markFenced(member: number, incarnation: number): void {

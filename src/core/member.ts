@@ -118,6 +118,11 @@ export class MemberCore {
     return this.fencing.isFenced(member, incarnation);
   }
 
+  /** Grows each time a peer's status tells this member of a fence it did not know of. */
+  get fencesLearned(): number {
+    return this.fencing.fencesLearned;
+  }
+
   /** Its last write reached both copies in time and it can see its peers: it may feed its
    * watchdog and fence. */
   healthy(nowMs: number): boolean {

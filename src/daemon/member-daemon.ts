@@ -474,14 +474,9 @@ export class MemberDaemon {
     // the kernel, or cut off from the disk, is reset by it. The core judges "in time".
     if (r.written && this.core.healthy(nowMs)) this.o.watchdog?.kick();
     const known = new Set(this.o.config.members.map((m) => m.id));
-    let newlyFenced = false;
+    const learned = this.core.fencesLearned;
     for (const s of r.statuses ?? []) {
       if (s.member === this.o.member.id || !known.has(s.member) || s.state === MemberState.None) continue;
-      // (A fence of this member's own earlier life, which its fencer's status keeps naming, is
-      // not news: this life never counts its own lives fenced.)
-      const f = s.fenced;
-      if (f !== undefined && f.member !== this.o.member.id && !this.core.isFenced(f.member, f.incarnation))
-        newlyFenced = true;
       this.statuses.set(s.member, s);
       this.feed({ kind: "status-read", member: s.member, status: s, nowMs });
       if (s.request !== undefined && s.state === MemberState.Up && this.core.finished === undefined)
@@ -492,7 +487,7 @@ export class MemberDaemon {
     }
     if (this.core.finished === undefined && r.written) this.readServices();
     // A peer's fence frees its services: whoever takes them over starts now, not a tick later.
-    if (newlyFenced && this.core.finished === undefined) this.tick();
+    if (this.core.fencesLearned > learned && this.core.finished === undefined) this.tick();
   }
 
   /** The service blocks, after each heartbeat: what the service manager decides from. */

@@ -104,6 +104,11 @@ describe("fencing", () => {
     expect(g.isFenced(9, 1)).toBe(true);
     expect(g.isFenced(9, 2)).toBe(false);
     expect(g.tick(1_000, true)).toEqual([]);
+    // News once: read again, or a fence of one of this member's own lives, is not.
+    expect(g.fencesLearned).toBe(1);
+    g.fencedSeen(9, 1);
+    g.fencedSeen(3, 1);
+    expect(g.fencesLearned).toBe(1);
     // ...and stands down if, under the lock, the notice of whoever went first is there.
     f.lockGranted([{ member: 9, incarnation: 1 }]);
     expect(f.isFenced(9, 1)).toBe(true);
