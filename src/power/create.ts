@@ -43,12 +43,12 @@ export function createSwitch(config: SwitchConfig, options: CreateOptions = {}):
   }
 }
 
-/** The description without secrets, for --json output and logs. */
 /** The switch an outlet is on, whatever the outlet: members on one switch share it. */
 export function switchIdentity(config: SwitchConfig): string {
   return JSON.stringify(Object.entries(config).sort(([a], [b]) => a.localeCompare(b)));
 }
 
+/** The description without secrets, for --json output and logs. */
 export function describeSwitch(config: SwitchConfig): Record<string, unknown> {
   const shown: Record<string, unknown> = { ...config };
   if ("password" in shown && shown.password !== undefined) shown.password = "***";

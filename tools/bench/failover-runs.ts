@@ -108,19 +108,17 @@ export async function relocation(lab: Lab, service: number): Promise<number> {
       probe.last?.member === `m${owner}` ? true : undefined,
     );
     const t0 = Date.now();
-    let r = await controlService(join(lab.runDir(owner), SOCKET_FILE), {
-      op: "relocate",
-      service: `web${service}`,
-      target,
-    });
-    // An owner that does not see a member that just rejoined as up yet refuses: ask again.
-    for (let refused = 1; !r.ok && /is not up/.test(r.accepted) && refused < RELOCATE_ASKS; refused++) {
-      await new Promise((res) => setTimeout(res, RELOCATE_RETRY_MS));
-      r = await controlService(join(lab.runDir(owner), SOCKET_FILE), {
+    const ask = () =>
+      controlService(join(lab.runDir(owner), SOCKET_FILE), {
         op: "relocate",
         service: `web${service}`,
         target,
       });
+    let r = await ask();
+    // An owner that does not see a member that just rejoined as up yet refuses: ask again.
+    for (let refused = 1; !r.ok && /is not up/.test(r.accepted) && refused < RELOCATE_ASKS; refused++) {
+      await new Promise((res) => setTimeout(res, RELOCATE_RETRY_MS));
+      r = await ask();
     }
     if (!r.ok) throw new Error(`relocate web${service} ${target}: ${r.accepted}; ${r.outcome}`);
     const answered = await lab.waitFor(`web${service} answered by ${target}`, RUN_DEADLINE_MS, () =>
