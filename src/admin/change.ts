@@ -93,19 +93,29 @@ async function underLocks<T>(options: ChangeOptions, work: (locked: Locked) => P
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     });
     try {
-      return await withDiskLock(pair, me, async () => {
-        const stored = (await pair.readConfig()).config;
-        const base = stored.view > 0 ? parseDocument(stored.text) : fileDoc;
-        // The lock slot came from the local file: it must be this member's slot in the shared copy
-        // too, or two members could share one slot and the lock would not keep them apart.
-        if (stored.view > 0 && memberSlot(base, memberName) !== me) {
-          throw new ChangeRefused(
-            `"${memberName}" is member${me} in ${options.configPath} but not in the configuration on the quorum partitions ` +
-              `(view ${stored.view}); bring the file up to date with: cluadmin -- cluster saveas ${options.configPath}`,
-          );
-        }
-        return work({ pair, base, view: stored.view });
-      });
+      // The life the slot names is the member's current one: if that life is fenced (this machine
+      // powered off), the slot is free; a daemon starting here later takes the next life, which
+      // frees it too. Neither can happen while this process holds the lock and runs.
+      const mine = (await pair.readStatusRegion()).records[me];
+      const incarnation = mine?.incarnation ?? 0;
+      return await withDiskLock(
+        pair,
+        me,
+        async () => {
+          const stored = (await pair.readConfig()).config;
+          const base = stored.view > 0 ? parseDocument(stored.text) : fileDoc;
+          // The lock slot came from the local file: it must be this member's slot in the shared copy
+          // too, or two members could share one slot and the lock would not keep them apart.
+          if (stored.view > 0 && memberSlot(base, memberName) !== me) {
+            throw new ChangeRefused(
+              `"${memberName}" is member${me} in ${options.configPath} but not in the configuration on the quorum partitions ` +
+                `(view ${stored.view}); bring the file up to date with: cluadmin -- cluster saveas ${options.configPath}`,
+            );
+          }
+          return work({ pair, base, view: stored.view });
+        },
+        { incarnation, tool: true },
+      );
     } finally {
       pair.close();
     }

@@ -74,6 +74,11 @@ export class Liveness {
     return this.peers.get(member)?.state ?? "unknown";
   }
 
+  /** When a peer's counter (or incarnation) last moved, on my clock, if it was ever read. */
+  lastMoveOf(member: number): number | undefined {
+    return this.peers.get(member)?.lastMoveMs;
+  }
+
   /** The incarnation of a peer's last status block read, if any. */
   incarnationOf(member: number): number | undefined {
     return this.peers.get(member)?.incarnation;

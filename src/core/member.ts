@@ -6,7 +6,13 @@
 
 import type { Mail } from "../disk/mailbox-block.js";
 import { MemberState } from "../disk/status-block.js";
-import { type FenceAction, type FencedNotice, Fencing } from "./fencing.js";
+import {
+  type CondemnedLife,
+  type FenceAction,
+  type FencedNotice,
+  Fencing,
+  type FencingConfig,
+} from "./fencing.js";
 import { type DiskStatus, type FencedLife, Liveness, type PeerState, type Transition } from "./liveness.js";
 import { type SelfFenceReason, SelfHealth } from "./self-health.js";
 
@@ -18,6 +24,13 @@ export const FENCE_STAGGER_INTERVALS = 2;
  * the shared disk.
  */
 export const NUDGE_MIN_GAP_FRACTION = 0.25;
+/**
+ * A member whose counter stood still for this part of its peers' hang window (tko intervals) may
+ * have looked hung to one of them: a fencing grant it asked for before then is not trusted (a peer
+ * may have gone past its slot, and be fencing it). Half, so that clocks running at different rates
+ * cannot hide it.
+ */
+export const LOOKED_HUNG_FRACTION = 0.5;
 
 export interface MemberCoreConfig {
   me: number;
@@ -28,18 +41,23 @@ export interface MemberCoreConfig {
   tkoNetup: number;
   ioTimeoutMs: number;
   twoMemberDelayMs: number;
+  /** Members fenced by their own watchdog: how long after their last sign of life each is surely
+   * off (twice its watchdog timeout). */
+  watchdogWaitMs?: Readonly<Record<number, number>>;
 }
 
 export type Observation =
   | { kind: "tick"; nowMs: number }
-  /** `ok`: both copies took it. `readOk`: the cycle's read of everyone's status worked. */
-  | { kind: "status-written"; ok: boolean; readOk: boolean; nowMs: number }
+  /** `ok`: both copies took it. `readOk`: the cycle's read of everyone's status worked; `mailOk`:
+   * the read of this member's own mailbox did (as `readOk` when not given). */
+  | { kind: "status-written"; ok: boolean; readOk: boolean; mailOk?: boolean; nowMs: number }
   | { kind: "status-read"; member: number; status: DiskStatus; nowMs: number }
   /** `nudge`: the peer asks for a read of the disk now, ahead of this member's next heartbeat. */
   | { kind: "net-heard"; member: number; nowMs: number; nudge?: boolean }
   | { kind: "mail"; mail: Mail; nowMs: number }
-  | { kind: "fence-lock-granted"; notices: readonly FencedNotice[] }
-  | { kind: "fence-lock-failed" }
+  /** `condemned`: the hung lives the lock was granted past (see Fencing.lockGranted). */
+  | { kind: "fence-lock-granted"; notices: readonly FencedNotice[]; condemned?: readonly CondemnedLife[] }
+  | { kind: "fence-lock-failed"; nowMs: number }
   | {
       kind: "fence-result";
       member: number;
@@ -49,8 +67,8 @@ export type Observation =
       /** Off was assumed after a wait (a watchdog), not seen. */
       byTime?: boolean;
     }
-  /** The fenced notice a confirmed fence asked for reached the disk, or could not be written. */
-  | { kind: "notice-written" }
+  /** The fenced notice a confirmed fence asked for reached the disk (`ok`), or could not be written. */
+  | { kind: "notice-written"; member: number; incarnation: number; ok: boolean; nowMs: number }
   /** A service block this member wrote lets a service go for another to take: peers should read
    * the disk now, not at their next heartbeat. */
   | { kind: "service-released" }
@@ -84,15 +102,33 @@ export class MemberCore {
   private carriedFenced: FencedLife | undefined;
   /** Asked to stop while a fence was under way: it finishes that first, and starts no other. */
   private stopRequested = false;
+  /** The last time this member's counter may have looked hung to a peer (see LOOKED_HUNG_FRACTION). */
+  private lookedHungAtMs = Number.NEGATIVE_INFINITY;
 
   /** `joinedAtMs`: when the joining write to both copies landed (the daemon refuses to join otherwise). */
+  /** `makeFencing` builds the fencing part: the simulator's tests swap in broken ones on purpose. */
   constructor(
     private readonly config: MemberCoreConfig,
     joinedAtMs: number,
+    makeFencing: (config: FencingConfig) => Fencing = (c) => new Fencing(c),
   ) {
     this.liveness = new Liveness(config, config.me);
-    this.health = new SelfHealth(config.ioTimeoutMs, config.incarnation, joinedAtMs);
-    this.fencing = new Fencing({ ...config, staggerMs: FENCE_STAGGER_INTERVALS * config.intervalMs });
+    this.health = new SelfHealth(
+      {
+        ioTimeoutMs: config.ioTimeoutMs,
+        incarnation: config.incarnation,
+        mailboxBlindMs: config.tko * config.intervalMs,
+      },
+      joinedAtMs,
+    );
+    const waits = config.watchdogWaitMs ?? {};
+    this.fencing = makeFencing({
+      me: config.me,
+      members: config.members,
+      twoMemberDelayMs: config.twoMemberDelayMs,
+      staggerMs: FENCE_STAGGER_INTERVALS * config.intervalMs,
+      watchdogWaitMs: (m: number) => waits[m],
+    });
     this.nextBeatMs = joinedAtMs;
     this.lastBeatMs = joinedAtMs;
   }
@@ -118,6 +154,16 @@ export class MemberCore {
     return this.fencing.isFenced(member, incarnation);
   }
 
+  /** This member is about to fence that life: the fencing lock may go past its slot. */
+  aboutToFence(member: number, incarnation: number): boolean {
+    return this.done === undefined && this.fencing.aboutToFence(member, incarnation);
+  }
+
+  /** The hung lives the fencing lock was granted past and not yet confirmed off. */
+  get lockGrantedPast(): readonly CondemnedLife[] {
+    return this.fencing.grantedPast;
+  }
+
   /** Grows each time a peer's status tells this member of a fence it did not know of. */
   get fencesLearned(): number {
     return this.fencing.fencesLearned;
@@ -140,8 +186,10 @@ export class MemberCore {
         if (started === undefined) throw new Error("a status write finished that was never started");
         this.writeStartedMs = undefined;
         const news = o.ok && this.carriedFenced !== undefined && this.fencing.announced(this.carriedFenced);
+        // A write that lands after a long silence ends it: the silence lasted until it began.
+        if (this.stillTooLong(started)) this.lookedHungAtMs = started;
         this.health.writeFinished(o.ok, started, o.nowMs);
-        this.health.readFinished(o.readOk);
+        this.health.readFinished(o.readOk, o.mailOk ?? o.readOk, o.nowMs);
         const fenced = this.selfFenceIfNeeded(o.nowMs);
         if (fenced.length > 0 || !news) return fenced;
         // The fence is on the disk: the member that takes the services over need not wait for
@@ -161,10 +209,10 @@ export class MemberCore {
         this.health.mail(o.mail);
         return this.selfFenceIfNeeded(o.nowMs);
       case "fence-lock-granted":
-        this.fencing.lockGranted(o.notices);
+        this.fencing.lockGranted(o.notices, o.condemned);
         return [];
       case "fence-lock-failed":
-        this.fencing.lockFailed();
+        this.fencing.lockFailed(o.nowMs);
         return [];
       case "fence-result": {
         const out = this.fencing.fenceResult(o.member, o.confirmedOff, o.detail, o.nowMs, o.byTime ?? false);
@@ -175,7 +223,7 @@ export class MemberCore {
         return out;
       }
       case "notice-written":
-        this.fencing.noticeWritten();
+        this.fencing.noticeWritten(o.member, o.incarnation, o.ok, o.nowMs);
         return [];
       case "stop":
         // A power cycle cannot be taken back, and its notice must reach the disk before another
@@ -253,22 +301,47 @@ export class MemberCore {
       out.push({ kind: "membership", transition: t });
       const peer = this.liveness.incarnationOf(t.member);
       if (t.to === "hung" && peer !== undefined)
-        this.fencing.hung(t.member, peer, nowMs, this.liveLowerIds(t.member));
+        this.fencing.hung(
+          t.member,
+          peer,
+          nowMs,
+          this.liveLowerIds(t.member),
+          this.liveness.lastMoveOf(t.member),
+        );
     }
     if (this.stopRequested && !this.fencing.busy) {
       out.push(...this.leave());
       return out;
     }
-    out.push(...this.fencing.tick(nowMs, this.health.healthy(nowMs), !this.stopRequested));
+    if (this.stillTooLong(nowMs)) this.lookedHungAtMs = nowMs;
+    out.push(
+      ...this.fencing.tick(nowMs, this.health.healthy(nowMs), !this.stopRequested, this.lookedHungAtMs),
+    );
     return out;
   }
 
+  /** Whether, at `atMs`, this member's counter had stood still long enough to look hung. */
+  private stillTooLong(atMs: number): boolean {
+    return this.health.stillForMs(atMs) > LOOKED_HUNG_FRACTION * this.config.tko * this.config.intervalMs;
+  }
+
   private statusRead(member: number, status: DiskStatus, nowMs: number): MemberAction[] {
+    if (member === this.config.me) {
+      this.health.ownStatus(status.incarnation);
+      return this.selfFenceIfNeeded(nowMs);
+    }
     const out: MemberAction[] = [];
-    if (status.fenced !== undefined) this.fencing.fencedSeen(status.fenced.member, status.fenced.incarnation);
+    const fenced = status.fenced;
+    if (fenced?.member === this.config.me) {
+      // A peer says it fenced a life of this member: if it is this one, this member must stop now,
+      // whether or not the notice in its mailbox can be read.
+      this.health.fencedBy(member, fenced.incarnation);
+      const stop = this.selfFenceIfNeeded(nowMs);
+      if (stop.length > 0) return stop;
+    } else if (fenced !== undefined) this.fencing.fencedSeen(fenced.member, fenced.incarnation);
     for (const t of this.liveness.observeDisk(member, status, nowMs)) {
       out.push({ kind: "membership", transition: t });
-      if (t.from === "hung") this.fencing.resolved(member);
+      if (t.from === "hung") this.fencing.resolved(member, nowMs);
       if (t.to === "up" || t.to === "down") this.fencing.rejoined(member, status.incarnation);
     }
     return out;

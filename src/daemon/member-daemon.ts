@@ -18,6 +18,7 @@ import { ChannelState } from "../heartbeat/channel-state.js";
 import type { HeartbeatChannels } from "../heartbeat/channels.js";
 import { switchIdentity } from "../power/create.js";
 import { powerCycle } from "../power/power-cycle.js";
+import { watchdogFenceWaitMs } from "../power/watchdog.js";
 import type { Logger } from "./logger.js";
 import type { BeatOutcome, QuorumIo } from "./quorum-io.js";
 import { ServiceDaemon } from "./service-daemon.js";
@@ -111,6 +112,7 @@ export class MemberDaemon {
         tkoNetup: cluster.tkoNetup,
         ioTimeoutMs: cluster.ioTimeout * 1000,
         twoMemberDelayMs: cluster.fenceDelay * 1000,
+        watchdogWaitMs: watchdogWaits(members),
       },
       this.now(),
     );
@@ -200,6 +202,8 @@ export class MemberDaemon {
       });
       await this.o.io.holdLock(
         this.o.incarnation,
+        // A claim goes past no live slot: it waits for a hung holder until that life is fenced.
+        { isFenced: (m, i) => this.core.isFenced(m, i) },
         async () => {
           try {
             const fresh = (await this.o.io.readServices()).records[service];
@@ -322,19 +326,31 @@ export class MemberDaemon {
             this.o.io
               .writeFencedNotice(a.member, a.incarnation)
               .then(
-                () =>
+                () => {
                   this.o.log.info(
                     { event: "fenced-notice", peer: a.member, peerIncarnation: a.incarnation },
                     `wrote the fenced notice into member ${a.member}'s mailbox`,
-                  ),
-                (err: unknown) =>
+                  );
+                  return true;
+                },
+                (err: unknown) => {
                   this.o.log.err(
                     { event: "fenced-notice", peer: a.member, err: String(err) },
-                    `could not write the fenced notice for member ${a.member}: ${String(err)}`,
-                  ),
+                    `could not write the fenced notice for member ${a.member}, so this member keeps the fencing lock and writes it again: ${String(err)}`,
+                  );
+                  return false;
+                },
               )
-              // The lock is held until this is settled, so the next holder finds the notice.
-              .then(() => this.feed({ kind: "notice-written" })),
+              // The lock is held until the notice is on the disk, so the next holder finds it.
+              .then((ok) =>
+                this.feed({
+                  kind: "notice-written",
+                  member: a.member,
+                  incarnation: a.incarnation,
+                  ok,
+                  nowMs: this.now(),
+                }),
+              ),
           );
           break;
         case "report":
@@ -469,14 +485,25 @@ export class MemberDaemon {
         `reading the cluster's state failed: ${r.error}`,
       );
     }
-    this.feed({ kind: "status-written", ok: r.written, readOk: r.statuses !== undefined, nowMs });
+    this.feed({
+      kind: "status-written",
+      ok: r.written,
+      readOk: r.statuses !== undefined,
+      mailOk: r.mail !== undefined,
+      nowMs,
+    });
     // Only a member whose write reached both copies in time keeps its watchdog fed: one stuck in
     // the kernel, or cut off from the disk, is reset by it. The core judges "in time".
     if (r.written && this.core.healthy(nowMs)) this.o.watchdog?.kick();
     const known = new Set(this.o.config.members.map((m) => m.id));
     const learned = this.core.fencesLearned;
     for (const s of r.statuses ?? []) {
-      if (s.member === this.o.member.id || !known.has(s.member) || s.state === MemberState.None) continue;
+      if (s.member === this.o.member.id) {
+        // Read back: a newer life of this member there means another daemon runs in its slot.
+        this.feed({ kind: "status-read", member: s.member, status: s, nowMs });
+        continue;
+      }
+      if (!known.has(s.member) || s.state === MemberState.None) continue;
       this.statuses.set(s.member, s);
       this.feed({ kind: "status-read", member: s.member, status: s, nowMs });
       if (s.request !== undefined && s.state === MemberState.Up && this.core.finished === undefined)
@@ -558,11 +585,21 @@ export class MemberDaemon {
       .then(() =>
         this.o.io.holdLock(
           this.o.incarnation,
-          async () => {
+          {
+            isFenced: (m, i) => this.core.isFenced(m, i),
+            condemned: (m, i) => this.core.aboutToFence(m, i),
+          },
+          async (grant) => {
             const notices = await this.o.io.fencedNotices();
             granted = true;
-            this.o.log.info({ event: "fence-lock" }, "holding the fencing lock");
-            this.feed({ kind: "fence-lock-granted", notices });
+            const past = grant.condemned.map((l) => `member ${l.member} (incarnation ${l.incarnation})`);
+            this.o.log.info(
+              { event: "fence-lock", condemned: grant.condemned },
+              past.length === 0
+                ? "holding the fencing lock"
+                : `holding the fencing lock past the slot of ${past.join(", ")}, hung: fencing only them until they are off`,
+            );
+            this.feed({ kind: "fence-lock-granted", notices, condemned: grant.condemned });
           },
           released,
           giveUp.signal,
@@ -570,7 +607,7 @@ export class MemberDaemon {
       )
       .catch((err: unknown) => {
         this.o.log.warning({ event: "fence-lock", err: String(err) }, `fencing lock: ${String(err)}`);
-        if (!granted) this.feed({ kind: "fence-lock-failed" });
+        if (!granted) this.feed({ kind: "fence-lock-failed", nowMs: this.now() });
       });
     this.lockChain = this.lockSettled;
   }
@@ -628,10 +665,26 @@ export class MemberDaemon {
   }
 }
 
+/** Per member fenced by its own watchdog, how long after its last sign of life it is surely off. */
+function watchdogWaits(members: readonly MemberConfig[]): Record<number, number> {
+  const waits: Record<number, number> = {};
+  for (const m of members)
+    if (m.power.type === "watchdog") waits[m.id] = watchdogFenceWaitMs(m.power.timeoutSeconds);
+  return waits;
+}
+
 export function describeSelfFence(reason: SelfFenceReason): string {
-  return reason.kind === "io-timeout"
-    ? reason.detail
-    : `member ${reason.by} fenced this member in its current incarnation ${reason.incarnation}`;
+  switch (reason.kind) {
+    case "io-timeout":
+    case "mailbox-unreadable":
+      return reason.detail;
+    case "fenced-notice":
+      return `member ${reason.by} fenced this member in its current incarnation ${reason.incarnation} (its notice is in this member's mailbox)`;
+    case "fenced-status":
+      return `member ${reason.by}'s status says it fenced this member in its current incarnation ${reason.incarnation}`;
+    case "superseded":
+      return `this member's status block holds a newer life of it (incarnation ${reason.incarnation}): another daemon runs as this member`;
+  }
 }
 
 function describeRepair(r: Repair): string {

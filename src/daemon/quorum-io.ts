@@ -2,7 +2,7 @@
 // status block written to both copies, everyone's status and my mailbox read), the fenced notices
 // found under the fencing lock, and the notice written after a confirmed fence.
 import { LocalLock } from "../config/store.js";
-import { LOCK_WAIT_MS, LockTimeoutError, withDiskLock } from "../disk/bakery.js";
+import { LOCK_WAIT_MS, type LockGrant, LockTimeoutError, withDiskLock } from "../disk/bakery.js";
 import type { StoredConfig } from "../disk/config-region.js";
 import { DiskWriteError, type Repair } from "../disk/errors.js";
 import { decodeMail, emptyMail, type Mail, MailKind } from "../disk/mailbox-block.js";
@@ -19,6 +19,12 @@ export interface BeatOutcome {
   repairs: Repair[];
   /** What went wrong, when something did. */
   error?: string;
+}
+
+/** What a member's core tells the disk lock about its peers. */
+export interface LockKnowledgeOfCore {
+  isFenced: (member: number, incarnation: number) => boolean;
+  condemned?: (member: number, incarnation: number) => boolean;
 }
 
 export class QuorumIo {
@@ -108,10 +114,15 @@ export class QuorumIo {
     await this.pair.writeMail(mail, mail.sequence);
   }
 
-  /** Holds the disk lock from `onGranted` until `released` settles; `signal` gives up waiting. */
+  /**
+   * Holds the disk lock from `onGranted` until `released` settles; `signal` gives up waiting.
+   * `knows` is what this member's core knows of its peers: the fences it confirmed, and (for the
+   * fencing lock only) the hung lives it is about to fence.
+   */
   async holdLock(
     incarnation: number,
-    onGranted: () => Promise<void>,
+    knows: LockKnowledgeOfCore,
+    onGranted: (grant: LockGrant) => Promise<void>,
     released: Promise<void>,
     signal: AbortSignal,
   ): Promise<void> {
@@ -121,11 +132,11 @@ export class QuorumIo {
       await withDiskLock(
         this.pair,
         this.me,
-        async () => {
-          await onGranted();
+        async (grant) => {
+          await onGranted(grant);
           await released;
         },
-        { incarnation, signal },
+        { incarnation, signal, ...knows },
       );
     } finally {
       local.release();

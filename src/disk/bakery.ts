@@ -1,48 +1,82 @@
-// Lamport's bakery over the members' lock slots on the quorum partitions: a lock for things
-// several members may change, such as the cluster configuration. Each member writes only its own
-// slot, which is all the algorithm needs; the partitions' write order (primary, then backup)
-// makes each slot write atomic enough.
+// The disk lock over the quorum partitions: the thin adapter that runs the bakery
+// (bakery-core.ts) with real slot writes, real reads and real timers.
 //
-// A member that dies holding a ticket must not block the others forever: a slot that does not
-// change for LOCK_STALE_MS on the waiter's own monotonic clock (clocks are never compared across
-// members) is treated as abandoned. Holders keep the lock for milliseconds, far below that.
+// Each look at the slots also reads the status blocks, which say whether the life a slot names is
+// DOWN or followed by a newer one. A daemon adds what its core knows (which lives its fences
+// confirmed off, which lives it is about to fence); a tool, which has no such knowledge, reads the
+// fenced notices in the mailboxes and the fences the status blocks report.
 import { performance } from "node:perf_hooks";
+import {
+  type BakeryAction,
+  BakeryCore,
+  judgeSlot,
+  LOCK_POLL_MS,
+  LOCK_WAIT_MS,
+  type LockFailure,
+  type LockKnowledge,
+  type PassedLife,
+} from "./bakery-core.js";
 import type { Block } from "./block.js";
 import { DiskError } from "./errors.js";
 import { decodeLock, type LockSlot, NO_TARGET } from "./lock-block.js";
+import { decodeMail, MailKind } from "./mailbox-block.js";
 import type { QuorumPair } from "./pair.js";
+import { MemberState, type MemberStatus } from "./status-block.js";
 
-export const LOCK_POLL_MS = 20;
-export const LOCK_STALE_MS = 10_000;
-export const LOCK_WAIT_MS = 30_000;
+export { LOCK_POLL_MS, LOCK_WAIT_MS } from "./bakery-core.js";
+
+/** The bakery's steps for one use of the lock, at most: a run that takes more is itself a bug. */
+const MAX_STEPS = 1_000_000;
 
 export class LockTimeoutError extends DiskError {
   override name = "LockTimeoutError";
 }
 
 export interface LockOptions {
-  /** What the lock is for, recorded in the slot (NO_TARGET for none). */
-  target?: number;
-  incarnation?: number;
+  /** The life this use of the lock is for: the daemon's incarnation, or the member's current one
+   * for a tool. */
+  incarnation: number;
+  /** Written by a tool (cluadmin), not the member's daemon. */
+  tool?: boolean;
+  /** The daemon's own knowledge of confirmed fences; without it the notices on the disk are read. */
+  isFenced?: (member: number, incarnation: number) => boolean;
+  /** The lives this waiter is about to fence: the fencing lock only. */
+  condemned?: (member: number, incarnation: number) => boolean;
   pollMs?: number;
-  staleMs?: number;
   waitMs?: number;
   /** Gives up waiting (with a LockTimeoutError) once aborted; a lock already taken is unaffected. */
   signal?: AbortSignal;
 }
 
-interface SlotView {
-  lock: LockSlot;
-  generation: number;
+/** What the holder was granted: the hung lives it went past, which it may fence and no more. */
+export interface LockGrant {
+  condemned: PassedLife[];
 }
 
-async function readSlots(pair: QuorumPair): Promise<SlotView[]> {
+async function readSlots(pair: QuorumPair): Promise<{ slots: LockSlot[]; generations: number[] }> {
   const { records } = await pair.readBlocks("lock");
-  return records.map((block: Block) => {
+  const slots = records.map((block: Block) => {
     const decoded = decodeLock(block.payload);
     if (!decoded.ok) throw new DiskError(`lock slot ${block.slot} is unreadable: ${decoded.problem}`);
-    return { lock: decoded.value, generation: block.generation };
+    return decoded.value;
   });
+  return { slots, generations: records.map((b) => b.generation) };
+}
+
+/** The lives the disk says were fenced: notices in the mailboxes, and fences the status blocks report. */
+async function fencesOnDisk(
+  pair: QuorumPair,
+  statuses: readonly MemberStatus[],
+): Promise<Map<number, number>> {
+  const upTo = new Map<number, number>();
+  const note = (member: number, incarnation: number) =>
+    upTo.set(member, Math.max(upTo.get(member) ?? 0, incarnation));
+  for (const s of statuses) if (s.fenced !== undefined) note(s.fenced.member, s.fenced.incarnation);
+  for (const block of (await pair.readBlocks("mailbox")).records) {
+    const d = decodeMail(block.payload);
+    if (d.ok && d.value.kind === MailKind.Fenced) note(d.value.to, d.value.incarnation);
+  }
+  return upTo;
 }
 
 /** Members holding or waiting for the lock through each pair, in this process. */
@@ -50,13 +84,14 @@ const inUse = new WeakMap<QuorumPair, Set<number>>();
 
 /**
  * Runs `work` holding the disk lock as member `me`. A member has one slot, so one process must not
- * ask for the lock twice at once as the same member: that is refused outright.
+ * ask for the lock twice at once as the same member: that is refused outright. (Two processes of
+ * one member are kept apart by MemberSlotLock.)
  */
 export async function withDiskLock<T>(
   pair: QuorumPair,
   me: number,
-  work: () => Promise<T>,
-  options: LockOptions = {},
+  work: (grant: LockGrant) => Promise<T>,
+  options: LockOptions,
 ): Promise<T> {
   const members = inUse.get(pair) ?? new Set<number>();
   inUse.set(pair, members);
@@ -64,74 +99,125 @@ export async function withDiskLock<T>(
     throw new DiskError(`member ${me} already holds or awaits the disk lock in this process`);
   members.add(me);
   try {
-    return await bakery(pair, me, work, options);
+    return await runBakery(pair, me, work, options);
   } finally {
     members.delete(me);
   }
 }
 
-async function bakery<T>(
+async function runBakery<T>(
   pair: QuorumPair,
   me: number,
-  work: () => Promise<T>,
+  work: (grant: LockGrant) => Promise<T>,
   options: LockOptions,
 ): Promise<T> {
   const pollMs = options.pollMs ?? LOCK_POLL_MS;
-  const staleMs = options.staleMs ?? LOCK_STALE_MS;
-  const waitMs = options.waitMs ?? LOCK_WAIT_MS;
-  const base = { member: me, incarnation: options.incarnation ?? 0, target: options.target ?? NO_TARGET };
-  let generation = ((await readSlots(pair))[me]?.generation ?? 0) + 1;
-  let current: Omit<LockSlot, "member" | "incarnation" | "target"> = { choosing: true, ticket: 0 };
-  // Every write of my slot goes through one queue: a refresh must never overlap another write.
-  let queue: Promise<void> = Promise.resolve();
-  const write = (lock?: Omit<LockSlot, "member" | "incarnation" | "target">): Promise<void> => {
-    if (lock !== undefined) current = lock;
-    const snapshot = current;
-    // A failed write must not stop the ones after it: a slot that stops changing is stale to the
-    // others, who would then take the lock while this member still holds it.
-    queue = queue.catch(() => {}).then(() => pair.writeLock({ ...base, ...snapshot }, generation++));
-    return queue;
+  const core = new BakeryCore({ me, pollMs, waitMs: options.waitMs ?? LOCK_WAIT_MS });
+  const now = () => performance.now();
+  const base = {
+    member: me,
+    incarnation: options.incarnation,
+    target: NO_TARGET,
+    tool: options.tool ?? false,
   };
-
-  await write({ choosing: true, ticket: 0 });
-  const slots = await readSlots(pair);
-  const ticket = Math.max(0, ...slots.filter((_, j) => j !== me).map((s) => s.lock.ticket)) + 1;
-  await write({ choosing: false, ticket });
-  // A live member's slot keeps moving, waiting or holding, so only a dead member's goes stale.
-  const refresher = setInterval(() => void write().catch(() => {}), Math.max(1, Math.floor(staleMs / 4)));
-  try {
-    const started = performance.now();
-    // Last time each slot was seen to change, on this member's clock.
-    const lastChange = new Map<number, { generation: number; at: number }>();
-    for (;;) {
-      const now = performance.now();
-      const blocking = (await readSlots(pair)).filter((s, j) => {
-        if (j === me) return false;
-        const seen = lastChange.get(j);
-        if (seen === undefined || seen.generation !== s.generation)
-          lastChange.set(j, { generation: s.generation, at: now });
-        else if (now - seen.at > staleMs) return false; // abandoned: it has not moved for too long
-        if (s.lock.choosing) return true;
-        return s.lock.ticket !== 0 && (s.lock.ticket < ticket || (s.lock.ticket === ticket && j < me));
-      });
-      if (blocking.length === 0) break;
-      if (options.signal?.aborted)
-        throw new LockTimeoutError("stopped waiting for the disk lock: asked to give up");
-      if (now - started > waitMs) {
-        const who = blocking.map((s) => `member ${s.lock.member}`).join(", ");
-        throw new LockTimeoutError(
-          `the disk lock is still held by ${who} after ${waitMs} ms; try again later`,
-        );
+  let generation = ((await readSlots(pair)).generations[me] ?? 0) + 1;
+  let outcome: { value: T } | { error: unknown } | undefined;
+  let action: BakeryAction = core.step({ kind: "begin", nowMs: now() });
+  for (let steps = 0; steps < MAX_STEPS; steps++) {
+    switch (action.kind) {
+      case "write": {
+        let error: string | undefined;
+        try {
+          await pair.writeLock({ ...base, ...action.slot }, generation++);
+        } catch (err) {
+          error = err instanceof Error ? err.message : String(err);
+        }
+        noticeAbort(core, options.signal, now());
+        action = core.step({
+          kind: "written",
+          ok: error === undefined,
+          ...(error ? { error } : {}),
+          nowMs: now(),
+        });
+        break;
       }
-      await new Promise((r) => setTimeout(r, pollMs));
+      case "read": {
+        let observed: Parameters<BakeryCore["step"]>[0];
+        try {
+          const [{ slots }, statuses] = await Promise.all([readSlots(pair), pair.readStatusRegion()]);
+          let fenced = options.isFenced;
+          if (fenced === undefined) {
+            const upTo = await fencesOnDisk(pair, statuses.records);
+            fenced = (m: number, i: number) => i <= (upTo.get(m) ?? 0);
+          }
+          const knows: LockKnowledge = {
+            status: (m) => {
+              const s = statuses.records[m];
+              return s === undefined || s.state === MemberState.None
+                ? undefined
+                : { down: s.state === MemberState.Down, incarnation: s.incarnation };
+            },
+            isFenced: fenced,
+            ...(options.condemned !== undefined ? { condemned: options.condemned } : {}),
+          };
+          observed = { kind: "read", slots, judge: (slot) => judgeSlot(slot, knows), nowMs: now() };
+        } catch (err) {
+          observed = { kind: "read", error: err instanceof Error ? err.message : String(err), nowMs: now() };
+        }
+        noticeAbort(core, options.signal, now());
+        action = core.step(observed);
+        break;
+      }
+      case "sleep":
+        action = await sleepUnlessAborted(core, action.ms, options.signal, now);
+        break;
+      case "granted":
+        try {
+          outcome = { value: await work({ condemned: action.condemned }) };
+        } catch (error) {
+          outcome = { error };
+        }
+        action = core.step({ kind: "release", nowMs: now() });
+        break;
+      case "done":
+        if (!action.granted) throw lockError(action.failure);
+        if (outcome !== undefined && "error" in outcome) throw outcome.error;
+        if (!action.released) throw lockError(action.failure);
+        return (outcome as { value: T }).value;
     }
-    return await work();
-  } finally {
-    clearInterval(refresher);
-    await write({ choosing: false, ticket: 0 }).catch(async () => {
-      // The queue holds the failed refresh; the release itself still has to be tried.
-      queue = Promise.resolve();
-      await write({ choosing: false, ticket: 0 });
-    });
   }
+  throw new Error(`the disk lock took more than ${MAX_STEPS} steps`);
+}
+
+function noticeAbort(core: BakeryCore, signal: AbortSignal | undefined, nowMs: number): void {
+  if (signal?.aborted) core.abort("asked to give up", nowMs);
+}
+
+/** Sleeps `ms`, unless the asker gives up meanwhile: then the bakery clears the slot at once. */
+function sleepUnlessAborted(
+  core: BakeryCore,
+  ms: number,
+  signal: AbortSignal | undefined,
+  now: () => number,
+): Promise<BakeryAction> {
+  return new Promise((resolve) => {
+    const woke = () => {
+      signal?.removeEventListener("abort", aborted);
+      resolve(core.step({ kind: "woke", nowMs: now() }));
+    };
+    const timer = setTimeout(woke, ms);
+    const aborted = () => {
+      const next = core.abort("asked to give up", now());
+      if (next === undefined) return;
+      clearTimeout(timer);
+      resolve(next);
+    };
+    if (signal?.aborted) aborted();
+    else signal?.addEventListener("abort", aborted, { once: true });
+  });
+}
+
+function lockError(failure: LockFailure | undefined): DiskError {
+  const message = failure?.message ?? "the disk lock was not taken";
+  return failure?.why === "io" ? new DiskError(message) : new LockTimeoutError(message);
 }

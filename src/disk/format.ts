@@ -3,8 +3,9 @@
 /** "CLUQ" read as a little-endian u32: the first four bytes of every block. */
 export const BLOCK_MAGIC = 0x51554c43;
 /** 2: service blocks record an administrator's placement; status blocks carry a service request
- * and the last life their member fenced. */
-export const FORMAT_VERSION = 2;
+ * and the last life their member fenced. 3: a lock slot says whether a tool or the member's daemon
+ * wrote it. */
+export const FORMAT_VERSION = 3;
 
 /** Every block starts with this many bytes of envelope; the payload follows. */
 export const ENVELOPE_SIZE = 48;

@@ -1,4 +1,5 @@
-// One per member: that member's ticket in a disk lock (Lamport's bakery) that serialises fencing.
+// One per member: that member's ticket in the disk lock (Lamport's bakery, src/disk/bakery-core.ts)
+// that serialises fencing, service claims and configuration changes.
 import type { Decoded } from "./block.js";
 import { readU64, writeU64 } from "./fields.js";
 
@@ -11,13 +12,19 @@ export interface LockSlot {
   incarnation: number;
   /** What the lock is wanted for (e.g. the member to fence), NO_TARGET when idle. */
   target: number;
+  /**
+   * Written by a tool (cluadmin) rather than by the member's daemon. A daemon's slot is free once
+   * its life is DOWN; a tool's is not, since a tool runs while its member is down: only a newer
+   * life of the member, or a fence of the life it names, frees it.
+   */
+  tool: boolean;
 }
 
 export const NO_TARGET = 0xffff;
-const F = { member: 0, choosing: 2, ticket: 8, incarnation: 16, target: 24, end: 26 };
+const F = { member: 0, choosing: 2, ticket: 8, incarnation: 16, target: 24, tool: 26, end: 27 };
 
 export function emptyLock(member: number): LockSlot {
-  return { member, choosing: false, ticket: 0, incarnation: 0, target: NO_TARGET };
+  return { member, choosing: false, ticket: 0, incarnation: 0, target: NO_TARGET, tool: false };
 }
 
 export function encodeLock(l: LockSlot): Buffer {
@@ -27,6 +34,7 @@ export function encodeLock(l: LockSlot): Buffer {
   writeU64(buf, F.ticket, l.ticket);
   writeU64(buf, F.incarnation, l.incarnation);
   buf.writeUInt16LE(l.target, F.target);
+  buf.writeUInt8(l.tool ? 1 : 0, F.tool);
   return buf;
 }
 
@@ -34,6 +42,8 @@ export function decodeLock(payload: Buffer): Decoded<LockSlot> {
   if (payload.length !== F.end) return { ok: false, problem: `lock payload is ${payload.length} bytes` };
   const choosing = payload.readUInt8(F.choosing);
   if (choosing > 1) return { ok: false, problem: `lock choosing flag ${choosing} is not 0 or 1` };
+  const tool = payload.readUInt8(F.tool);
+  if (tool > 1) return { ok: false, problem: `lock tool flag ${tool} is not 0 or 1` };
   const ticket = readU64(payload, F.ticket);
   const incarnation = readU64(payload, F.incarnation);
   if (ticket === undefined || incarnation === undefined)
@@ -46,6 +56,7 @@ export function decodeLock(payload: Buffer): Decoded<LockSlot> {
       ticket,
       incarnation,
       target: payload.readUInt16LE(F.target),
+      tool: tool === 1,
     },
   };
 }

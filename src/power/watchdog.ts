@@ -27,6 +27,11 @@ export interface WatchdogOptions {
   sysfsRoot?: string;
 }
 
+/** How long after a member's last sign of life its watchdog has surely fired. */
+export function watchdogFenceWaitMs(timeoutSeconds: number): number {
+  return timeoutSeconds * 1000 * WATCHDOG_SAFETY_FACTOR;
+}
+
 /** The member's own watchdog. */
 export class Watchdog {
   private fd: number | undefined;
@@ -158,7 +163,7 @@ export class WatchdogSwitch implements PowerSwitch {
 
   /** How long after the decision to fence the peer counts as off. */
   get fenceWaitMs(): number {
-    return this.options.timeoutSeconds * 1000 * WATCHDOG_SAFETY_FACTOR;
+    return watchdogFenceWaitMs(this.options.timeoutSeconds);
   }
 
   async health(): Promise<void> {

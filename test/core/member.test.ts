@@ -85,7 +85,16 @@ class Bench {
           break;
         case "write-fenced-notice":
           this.notices.push({ member: action.member, incarnation: action.incarnation });
-          this.apply(me, core.step({ kind: "notice-written" }));
+          this.apply(
+            me,
+            core.step({
+              kind: "notice-written",
+              member: action.member,
+              incarnation: action.incarnation,
+              ok: true,
+              nowMs: this.now,
+            }),
+          );
           break;
         case "fence":
           expect(this.lockHolder).toBe(me);
@@ -241,13 +250,19 @@ describe("member core", () => {
     const up = (heartbeat: number): DiskStatus => ({ state: MemberState.Up, incarnation: 1, heartbeat });
     /** Runs member 0 of three from 0 to `untilMs`, every write landing at once, member 1 frozen
      * from the start and member 2 writing; returns every action. */
-    function drive(core: MemberCore, fromMs: number, untilMs: number, readOk = true): MemberAction[] {
+    function drive(
+      core: MemberCore,
+      fromMs: number,
+      untilMs: number,
+      readOk = true,
+      mailOk = readOk,
+    ): MemberAction[] {
       const all: MemberAction[] = [];
       for (let t = fromMs; t <= untilMs; t += STEP_MS) {
         const out = core.step({ kind: "tick", nowMs: t });
         all.push(...out);
         if (out.some((a) => a.kind === "write-status")) {
-          all.push(...core.step({ kind: "status-written", ok: true, readOk, nowMs: t }));
+          all.push(...core.step({ kind: "status-written", ok: true, readOk, mailOk, nowMs: t }));
           if (readOk) {
             all.push(...core.step({ kind: "status-read", member: 1, status: up(1), nowMs: t }));
             all.push(...core.step({ kind: "status-read", member: 2, status: up(t), nowMs: t }));
@@ -288,7 +303,7 @@ describe("member core", () => {
         }),
       );
       core.step({ kind: "status-written", ok: true, readOk: true, nowMs: 12_120 });
-      core.step({ kind: "notice-written" });
+      core.step({ kind: "notice-written", member: 1, incarnation: 1, ok: true, nowMs: 12_150 });
       expect(core.step({ kind: "tick", nowMs: 12_200 })).toEqual([
         { kind: "release-fence-lock" },
         { kind: "write-status", state: MemberState.Down, incarnation: 1, heartbeat: expect.any(Number) },
@@ -349,12 +364,52 @@ describe("member core", () => {
       const core = new MemberCore({ ...base, me: 0, members: 3, incarnation: 1 }, 0);
       drive(core, 0, 6_900);
       core.step({ kind: "fence-lock-granted", notices: [] });
-      // Its reads fail from now on: it keeps writing, but it must not act on what it cannot see.
-      const blind = drive(core, 7_000, 30_000, false);
+      // Its reads of the status blocks fail from now on: it keeps writing, but it must not act on
+      // what it cannot see. (Its mailbox still reads.)
+      const blind = drive(core, 7_000, 30_000, false, true);
       expect(kinds(blind)).not.toContain("fence");
       expect(kinds(blind)).toContain("release-fence-lock");
       expect(core.healthy(30_000)).toBe(false);
       expect(core.finished).toBeUndefined();
+    });
+
+    it("a member that cannot read its own mailbox for tko intervals self-fences", () => {
+      const core = new MemberCore({ ...base, me: 0, members: 3, incarnation: 1 }, 0);
+      drive(core, 0, 2_000);
+      const blind = drive(core, 2_100, 10_000, true, false);
+      expect(core.finished).toBeUndefined();
+      expect(blind.filter((a) => a.kind === "self-fence")).toEqual([]);
+      const out = drive(core, 10_100, 11_000, true, false);
+      expect(out).toContainEqual({
+        kind: "self-fence",
+        reason: {
+          kind: "mailbox-unreadable",
+          detail: expect.stringMatching(/could not be read for 7\d{3} ms/),
+        },
+      });
+      expect(core.finished).toBe("self-fenced");
+    });
+
+    it("stops at once when a peer's status names its current life as fenced, not an earlier one", () => {
+      const core = new MemberCore({ ...base, me: 0, members: 3, incarnation: 4 }, 0);
+      drive(core, 0, 2_000);
+      const fencer = (incarnation: number) => ({ ...up(50), fenced: { member: 0, incarnation } });
+      expect(core.step({ kind: "status-read", member: 2, status: fencer(3), nowMs: 2_100 })).toEqual([]);
+      expect(core.finished).toBeUndefined();
+      expect(core.step({ kind: "status-read", member: 2, status: fencer(4), nowMs: 2_200 })).toEqual([
+        { kind: "self-fence", reason: { kind: "fenced-status", by: 2, incarnation: 4 } },
+      ]);
+      expect(core.step({ kind: "tick", nowMs: 2_300 })).toEqual([]);
+    });
+
+    it("stops at once when its own status block holds a newer life of it", () => {
+      const core = new MemberCore({ ...base, me: 0, members: 3, incarnation: 4 }, 0);
+      drive(core, 0, 2_000);
+      const own = (incarnation: number) => ({ state: MemberState.Up, incarnation, heartbeat: 9 });
+      expect(core.step({ kind: "status-read", member: 0, status: own(4), nowMs: 2_100 })).toEqual([]);
+      expect(core.step({ kind: "status-read", member: 0, status: own(5), nowMs: 2_200 })).toEqual([
+        { kind: "self-fence", reason: { kind: "superseded", incarnation: 5 } },
+      ]);
     });
 
     it("a watchdog's assumed off does not count when the member wrote its heartbeat during the wait", () => {

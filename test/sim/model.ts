@@ -5,13 +5,12 @@ import type { PeerState } from "../../src/core/liveness.js";
 import type { MemberAction, MemberCoreConfig, Observation } from "../../src/core/member.js";
 import type { MemberInfo } from "../../src/core/placement.js";
 import type { ServiceCore, ServiceCoreConfig } from "../../src/core/services.js";
+import type { LockUse } from "./lock.js";
 
 export const SIM_STEP_MS = 100;
 export const TIMING = { intervalMs: 1000, tko: 7, tkoNetup: 12, ioTimeoutMs: 3000, twoMemberDelayMs: 2000 };
 /** A machine powered off, or reset by its own self-fence, runs its daemon again this much later. */
 export const BOOT_MS = 4_000;
-/** The disk lock is taken from a holder that has not refreshed its bakery slot for this long. */
-export const LOCK_STALE_MS = 10_000;
 /** A power switch answers within this; usually much sooner (see World.fence). */
 export const MAX_SWITCH_MS = 15_000;
 
@@ -19,6 +18,7 @@ export const MAX_SWITCH_MS = 15_000;
 export interface CoreLike {
   step(o: Observation): MemberAction[];
   isFenced(member: number, incarnation: number): boolean;
+  aboutToFence(member: number, incarnation: number): boolean;
   peerState(member: number): PeerState;
   healthy(nowMs: number): boolean;
   readonly finished: string | undefined;
@@ -46,6 +46,20 @@ export interface Process {
   /** Asked to stop cleanly: its services are stopped before the member core is told to leave. */
   stopping: boolean;
   memberStopFed: boolean;
+  /** Its member core's use of the fencing lock, asked for and not yet let go. */
+  fenceUse?: LockUse;
+  /** Lives its core counted off under its fencing lock: their notices must be on the disk before
+   * it lets go of the lock. */
+  owedNotices: { member: number; incarnation: number }[];
+}
+
+/** cluadmin, run on a member's machine to change the configuration: it lives while it works,
+ * and dies with the machine. */
+export interface Tool {
+  kind: "tool";
+  member: number;
+  id: number;
+  alive: boolean;
 }
 
 export interface Machine {
@@ -69,6 +83,14 @@ export interface Machine {
   running: Set<number>;
   /** Counts power-offs and resets: I/O still in flight when the machine went down never lands. */
   resets: number;
+  /** Until then its reads of the status region fail while its writes land. */
+  readsFailUntilMs: number;
+  /** Until then its reads of its own mailbox row fail, alone. */
+  mailReadsFailUntilMs: number;
+  /** Until then its fenced notices cannot be written (bad sectors in the mailbox region). */
+  noticeWritesFailUntilMs: number;
+  /** cluadmin processes running on this machine now. */
+  tools: Tool[];
 }
 
 /** A place in the disk lock's queue: the member core's fencing, or a claim of one service. */

@@ -10,6 +10,8 @@
 // 1. no service's resources run on two machines at once;
 // 2. once the faults are over, every service that should run runs again within
 //    SERVICE_RECOVERY_BOUND_MS.
+
+import { FENCE_LOCK_RETRY_MAX_MS } from "../../src/core/fencing.js";
 import type { MemberInfo, ServiceSpec } from "../../src/core/placement.js";
 import {
   type AdminRequest,
@@ -24,7 +26,6 @@ import { DRAIN_MS, KILL_GRACE_MS } from "../../src/services/run-program.js";
 import { serviceStateName } from "../../src/services/state-names.js";
 import {
   BOOT_MS,
-  LOCK_STALE_MS,
   type LockRequest,
   MAX_SWITCH_MS,
   type Machine,
@@ -87,14 +88,15 @@ const FORWARD_MS: [number, number] = [TIMING.intervalMs / 2, 2 * TIMING.interval
 /**
  * Liveness: once the faults are over, a service that should run runs again within this. The ways
  * back overlap rather than add up, since each began before the quiet part did:
- * - its owner hung or died: noticed (tko_netup), the lock freed from a dead holder, the switch,
- *   and, for an owner that reset itself, its reboot and settling before it releases the service;
+ * - its owner hung or died: noticed (tko_netup), a fencing lock asked for again after failures
+ *   (its longest backoff), the switch, and, for an owner that reset itself, its reboot and
+ *   settling before it releases the service;
  * - a member still waits out its retry back-off after starts that failed (at their deadline)
  *   during the faults, the longest being RETRY_MAX_MS;
  * then a stop and a start, and a heartbeat or two to read the blocks and take the lock.
  */
 const TAKEOVER_MS =
-  (TIMING.tkoNetup + 1) * TIMING.intervalMs + LOCK_STALE_MS + MAX_SWITCH_MS + BOOT_MS + SETTLE_MS;
+  (TIMING.tkoNetup + 1) * TIMING.intervalMs + FENCE_LOCK_RETRY_MAX_MS + MAX_SWITCH_MS + BOOT_MS + SETTLE_MS;
 const BACKOFF_MS = ACTION_DEADLINE_MS.start + ACTION_MS.stop[1] + RETRY_MAX_MS;
 export const SERVICE_RECOVERY_BOUND_MS =
   Math.max(TAKEOVER_MS, BACKOFF_MS) +

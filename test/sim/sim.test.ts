@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MemberCore } from "../../src/core/member.js";
 import { ServiceCore } from "../../src/core/services.js";
+import { type Broken, noticeFailureIgnored, releasingWhenUnhealthy, staleBakery } from "./broken.js";
 import { SERVICE_RECOVERY_BOUND_MS, SERVICE_SETTLE_INTERVALS } from "./services.js";
 import { type MakeCore, type MakeServiceCore, SimFailure, type SimOptions, World } from "./world.js";
 
@@ -18,7 +19,7 @@ function replayHint(seed: number): string {
 }
 
 /** Runs one seed; on failure the message carries the last trace lines and the replay command. */
-function runSeed(seed: number, broken: Pick<SimOptions, "makeCore" | "makeServiceCore"> = {}): World {
+function runSeed(seed: number, broken: Broken = {}): World {
   const world = new World({ ...optionsFor(seed), ...broken });
   try {
     world.run();
@@ -38,10 +39,7 @@ function addStats(totals: Stats, stats: Stats): void {
 }
 
 /** The first seed (of those tried) on which `broken` is caught, with the failure's message. */
-function firstCaught(
-  broken: Pick<SimOptions, "makeCore" | "makeServiceCore">,
-  seeds: number[],
-): { seed: number; message: string } | undefined {
+function firstCaught(broken: Broken, seeds: number[]): { seed: number; message: string } | undefined {
   for (const seed of seeds) {
     try {
       runSeed(seed, broken);
@@ -82,6 +80,11 @@ describe("deterministic simulator", () => {
           "failedLeaves",
           "recoveries",
           "nudges",
+          "toolChanges",
+          "failedNotices",
+          "lockGrantsPast",
+          "bakeryStalls",
+          "slotWriteFailures",
         ] as const)
           expect(totals[k], k).toBeGreaterThan(0);
       }
@@ -131,6 +134,38 @@ describe("deterministic simulator", () => {
     expect(caught?.message).toMatch(/svc\d+ runs on members \d+ and \d+ at once/);
     expect(caught?.message).toMatch(/replay: CLUMANAGER_SIM_SEED=\d+/);
   });
+
+  // Each bug the core once had, rebuilt (broken.ts), must be caught by some seed, with the
+  // invariant it breaks. The seed that catches it is printed for the record.
+  const cases: { name: string; broken: Broken; caughtBy: RegExp }[] = [
+    {
+      name: "case 1: a bakery that gives up a slot for standing still",
+      broken: staleBakery,
+      caughtBy: /two holders of the disk lock at once|two configuration writers produced view \d+ twice/,
+    },
+    {
+      name: "case 2: a fencer that lets the lock go when unhealthy, its fence in flight",
+      broken: releasingWhenUnhealthy,
+      caughtBy:
+        /while member \d+'s fence of that life was in flight|let go of the fencing lock before the notice/,
+    },
+    {
+      name: "case 5: a fenced notice that failed counted as written",
+      broken: noticeFailureIgnored,
+      caughtBy: /let go of the fencing lock before the notice of member \d+'s fence/,
+    },
+  ];
+  for (const c of cases) {
+    it(`catches ${c.name}`, () => {
+      const caught = firstCaught(
+        c.broken,
+        Array.from({ length: 400 }, (_, i) => i + 1),
+      );
+      console.log(`simulator: ${c.name}: caught on seed ${caught?.seed}: ${caught?.message.split("\n")[0]}`);
+      expect(caught?.message).toMatch(c.caughtBy);
+      expect(caught?.message).toMatch(/replay: CLUMANAGER_SIM_SEED=\d+/);
+    }, 120_000);
+  }
 
   it("settles services as long as the daemon does", async () => {
     // Mirrored rather than imported by the simulator, which keeps clear of the daemon's I/O.

@@ -3,16 +3,25 @@
 // clocks, with faults drawn from one seed.
 //
 // Every member has its own clock offset (the core must never compare clocks across members), and
-// the disk lock behaves like the bakery: granted in order of asking, to fencing and to service
-// claims alike, and taken from a holder whose slot stops being refreshed for LOCK_STALE_MS.
+// the disk lock is the real bakery over simulated lock slots (lock.ts), used by fencing, service
+// claims and cluadmin alike, with stalls at every step of it.
 import type { DiskStatus, FencedLife } from "../../src/core/liveness.js";
 import { type MemberAction, MemberCore, type Observation } from "../../src/core/member.js";
 import { emptyMail, MailKind } from "../../src/disk/mailbox-block.js";
 import { MemberState } from "../../src/disk/status-block.js";
 import {
+  type BakeryLike,
+  CORRECT_RULES,
+  type LockHost,
+  type LockRules,
+  type LockUse,
+  newLockStats,
+  type SimIo,
+  SimLock,
+} from "./lock.js";
+import {
   BOOT_MS,
   type CoreLike,
-  LOCK_STALE_MS,
   type LockRequest,
   MAX_SWITCH_MS,
   type Machine,
@@ -21,6 +30,7 @@ import {
   type Process,
   SIM_STEP_MS,
   TIMING,
+  type Tool,
 } from "./model.js";
 import { Random } from "./random.js";
 import { newServiceStats, SimServices } from "./services.js";
@@ -29,9 +39,15 @@ export { type CoreLike, type MakeCore, type MakeServiceCore, SIM_STEP_MS, TIMING
 
 /** Bounds the event queue: a run that schedules more than this is itself a bug. */
 const MAX_PENDING_EVENTS = 10_000;
-/** Bounds the disk lock's queue: each live process waits at most once for fencing and once per
- * service, so a longer queue is itself a bug. */
-const MAX_LOCK_QUEUE = 1_000;
+/** The chance per simulated step, while faults last, that an administrator runs a cluadmin
+ * change on some member's machine. */
+const TOOL_PER_STEP = 0.004;
+/** A transfer to the quorum partitions: usually quick, now and then slow. */
+const IO_MS: [number, number] = [1, 40];
+const SLOW_IO_MS: [number, number] = [200, 1_500];
+const SLOW_IO = 0.01;
+/** A write that fails still reached the copy readers see (the primary) this often. */
+const FAILED_WRITE_LANDS = 0.5;
 
 export interface SimOptions {
   seed: number;
@@ -43,6 +59,9 @@ export interface SimOptions {
   switchFaults: boolean;
   makeCore?: MakeCore;
   makeServiceCore?: MakeServiceCore;
+  /** The disk lock's rules and bakery: a test may break them on purpose. */
+  lockRules?: LockRules;
+  makeBakery?: (me: number) => BakeryLike;
 }
 
 interface SimEvent {
@@ -69,18 +88,27 @@ export class World {
     failedFences: 0,
     selfFences: 0,
     faults: 0,
-    lockFailures: 0,
     /** Nudges delivered: peers asked to read the disk ahead of their next heartbeat. */
     nudges: 0,
+    /** Configuration changes made by cluadmin under the disk lock. */
+    toolChanges: 0,
+    /** Fenced notices that could not be written (and were written again). */
+    failedNotices: 0,
+    ...newLockStats(),
     ...newServiceStats(),
   };
   readonly services: SimServices;
+  readonly lock: SimLock;
+  /** The configuration view on the partitions, and every view ever written (each exactly once). */
+  configView = 0;
+  private readonly viewsWritten = new Set<number>();
+  private tools = 0;
   private events: SimEvent[] = [];
   private order = 0;
-  /** The holder's slot belongs to its process: a restarted member starts with a clear slot. */
-  private lockHolder: LockRequest | undefined;
-  private lockQueue: LockRequest[] = [];
-  private lockRefreshedMs = 0;
+  /** The claim of each service request, as the lock knows it. */
+  private readonly claimUses = new WeakMap<LockRequest, LockUse>();
+  /** Fences fired and not yet settled, per fenced life: never two at once for one life. */
+  private readonly fencesInFlight = new Map<string, { member: number; p: Process }>();
   private partitionUntilMs = 0;
   /** Until then heartbeats are lost at random and the rest arrive late. */
   private lossyUntilMs = 0;
@@ -103,6 +131,10 @@ export class World {
       incarnation: 0,
       running: new Set<number>(),
       resets: 0,
+      readsFailUntilMs: 0,
+      mailReadsFailUntilMs: 0,
+      noticeWritesFailUntilMs: 0,
+      tools: [],
     }));
     this.services = new SimServices({
       rng: this.rng,
@@ -116,9 +148,10 @@ export class World {
       fail: (message) => this.fail(message),
       at: (delayMs, run) => this.at(delayMs, run),
       onProcess: (member, p, delayMs, run) => this.onProcess(member, p, delayMs, run),
-      lock: (request) => this.queueLock(request),
+      lock: (request) => this.lock.request(this.claimUse(request)),
       unlock: (request) => {
-        if (this.lockHolder === request) this.releaseLock(`releases the disk lock`);
+        const use = this.claimUses.get(request);
+        if (use !== undefined) this.lock.release(use);
       },
       // As the daemon wires it: a service let go makes the member core nudge its peers.
       released: (member, p) => {
@@ -126,6 +159,207 @@ export class World {
           this.apply(member, p, p.core.step({ kind: "service-released" }));
       },
     });
+    this.lock = new SimLock(
+      this.lockHost(),
+      this.stats,
+      options.members,
+      options.lockRules ?? CORRECT_RULES,
+      options.makeBakery,
+    );
+  }
+
+  /** What the disk lock sees of the world. */
+  private lockHost(): LockHost {
+    return {
+      rng: this.rng,
+      now: () => this.now,
+      log: (line) => this.log(line),
+      fail: (message) => this.fail(message),
+      at: (delayMs, run) => this.at(delayMs, run),
+      schedule: (use, delayMs, run) => {
+        const actor = use.actor as Process | Tool;
+        if ("kind" in actor) this.onTool(actor, delayMs, run);
+        else this.onProcess(use.member, actor, delayMs, run);
+      },
+      alive: (use) => this.actorAlive(use),
+      running: (use) =>
+        this.actorAlive(use) && (this.machines[use.member] as Machine).frozenUntilMs <= this.now,
+      status: (member) => {
+        const s = this.disk.get(member);
+        return s === undefined || s.state === MemberState.None
+          ? undefined
+          : { down: s.state === MemberState.Down, incarnation: s.incarnation };
+      },
+      io: (member, kind) => this.io(member, kind),
+      stall: (member, ms) => {
+        const m = this.machines[member] as Machine;
+        m.frozenUntilMs = Math.max(m.frozenUntilMs, this.now + ms);
+      },
+      faulty: () => this.now < this.options.faultMs,
+    };
+  }
+
+  private actorAlive(use: LockUse): boolean {
+    const actor = use.actor as Process | Tool;
+    return "kind" in actor ? actor.alive : this.machines[use.member]?.process === actor;
+  }
+
+  /**
+   * One transfer between a member and the quorum partitions, with that member's disk faults: an
+   * error fails it (a write may still have reached the primary); a hang past io_timeout misses its
+   * deadline, and a write lands anyway when the hang ends, unless the machine went down first.
+   */
+  private io(member: number, kind: "write" | "read"): SimIo {
+    const m = this.machines[member] as Machine;
+    const fault = m.diskFault;
+    if (fault?.kind === "error") {
+      const lands = kind === "write" && this.rng.chance(FAILED_WRITE_LANDS);
+      return { ms: 5, ok: false, lands, landMs: 2 };
+    }
+    if (kind === "read" && m.readsFailUntilMs > this.now)
+      return { ms: 5, ok: false, lands: false, landMs: 0 };
+    if (fault?.kind === "hang") {
+      const hangMs = fault.untilMs - this.now;
+      const ok = hangMs <= TIMING.ioTimeoutMs;
+      return { ms: ok ? hangMs + 1 : TIMING.ioTimeoutMs, ok, lands: kind === "write", landMs: hangMs };
+    }
+    const ms = this.rng.chance(SLOW_IO) ? this.rng.int(...SLOW_IO_MS) : this.rng.int(...IO_MS);
+    return { ms, ok: true, lands: kind === "write", landMs: ms };
+  }
+
+  /** A service claim's use of the disk lock, made once per request. */
+  private claimUse(request: LockRequest): LockUse {
+    const { member, p } = request;
+    const use: LockUse = {
+      kind: "claim",
+      member,
+      actor: p,
+      incarnation: () => p.incarnation,
+      // A claim goes past no live slot: it waits for a hung holder until that life is fenced.
+      knows: () => ({ isFenced: (m, i) => p.core.isFenced(m, i) }),
+      granted: () => this.services.lockGranted(request),
+      failed: () => this.services.lockFailed(request),
+    };
+    this.claimUses.set(request, use);
+    return use;
+  }
+
+  /** The member core's fencing lock: under it, the fenced notices are read, then the core is told. */
+  private fenceUse(member: number, p: Process): LockUse {
+    const use: LockUse = {
+      kind: "fence",
+      member,
+      actor: p,
+      incarnation: () => p.incarnation,
+      knows: () => ({
+        isFenced: (m, i) => p.core.isFenced(m, i),
+        condemned: (m, i) => p.core.aboutToFence(m, i),
+      }),
+      granted: (grant) => {
+        const io = this.io(member, "read");
+        const notices = [...this.notices].map(([m, n]) => ({ member: m, incarnation: n.incarnation }));
+        this.onProcess(member, p, io.ms, (t) => {
+          if (!io.ok) {
+            // The daemon's work under the lock threw: the lock goes, and the core asks again.
+            this.log(`member ${member} cannot read the fenced notices under the lock`);
+            this.lock.release(use);
+            if (p.fenceUse === use) p.fenceUse = undefined;
+            this.apply(member, p, p.core.step({ kind: "fence-lock-failed", nowMs: t }));
+            return;
+          }
+          this.apply(
+            member,
+            p,
+            p.core.step({ kind: "fence-lock-granted", notices, condemned: grant.condemned }),
+          );
+        });
+      },
+      failed: () => {
+        if (p.fenceUse === use) p.fenceUse = undefined;
+        this.deliver(member, p, (t) => ({ kind: "fence-lock-failed", nowMs: t }), 1);
+      },
+    };
+    return use;
+  }
+
+  /** Whether the disk says `member` was fenced in `incarnation` (a tool's only knowledge). */
+  private fencedOnDisk(member: number, incarnation: number): boolean {
+    if ((this.notices.get(member)?.incarnation ?? 0) >= incarnation) return true;
+    for (const s of this.disk.values())
+      if (s.fenced?.member === member && s.fenced.incarnation >= incarnation) return true;
+    return false;
+  }
+
+  /** Runs `run` in a tool after `delayMs`, if it still lives then; a frozen machine freezes it. */
+  private onTool(tool: Tool, delayMs: number, run: (localMs: number) => void): void {
+    const attempt = () => {
+      if (!tool.alive) return;
+      const m = this.machines[tool.member] as Machine;
+      if (m.frozenUntilMs > this.now) {
+        this.events.push({ atMs: m.frozenUntilMs, order: this.order++, run: attempt });
+        return;
+      }
+      run(this.now);
+    };
+    this.at(delayMs, attempt);
+  }
+
+  /**
+   * An administrator runs a cluadmin change on a member's machine: under the disk lock, as that
+   * member, it reads the configuration's view, looks again, and writes the next view.
+   */
+  private maybeTool(): void {
+    if (!this.rng.chance(TOOL_PER_STEP)) return;
+    const member = this.rng.int(0, this.machines.length - 1);
+    const m = this.machines[member] as Machine;
+    if (m.power === "off") return;
+    const tool: Tool = { kind: "tool", member, id: ++this.tools, alive: true };
+    m.tools.push(tool);
+    const finish = () => {
+      tool.alive = false;
+      m.tools = m.tools.filter((t) => t !== tool);
+    };
+    const use: LockUse = {
+      kind: "tool",
+      member,
+      actor: tool,
+      // The life the slot names is the member's current one, as its status block says.
+      incarnation: () => this.disk.get(member)?.incarnation ?? 0,
+      knows: () => ({ isFenced: (mm, i) => this.fencedOnDisk(mm, i) }),
+      granted: () => {
+        const first = this.io(member, "read");
+        const view = this.configView;
+        this.onTool(tool, first.ms, () => {
+          const again = this.io(member, "read");
+          this.onTool(tool, again.ms, () => {
+            if (!first.ok || !again.ok || this.configView !== view) {
+              this.lock.release(use);
+              return;
+            }
+            const write = this.io(member, "write");
+            if (write.lands) this.at(write.landMs, () => this.writeView(member, view + 1));
+            this.onTool(tool, write.ms, () => this.lock.release(use));
+          });
+        });
+      },
+      failed: () => {},
+      // cluadmin exits once its slot is clear again.
+      done: finish,
+    };
+    this.log(`an administrator runs cluadmin on member ${member}'s machine (tool ${tool.id})`);
+    this.lock.request(use);
+  }
+
+  /** A configuration view lands on the partitions: each view must be written exactly once. */
+  private writeView(member: number, view: number): void {
+    if (this.viewsWritten.has(view))
+      this.fail(
+        `two configuration writers produced view ${view} twice (the second from member ${member}'s cluadmin)`,
+      );
+    this.viewsWritten.add(view);
+    this.configView = Math.max(this.configView, view);
+    this.stats.toolChanges++;
+    this.log(`member ${member}'s cluadmin writes configuration view ${view}`);
   }
 
   private fail(message: string): never {
@@ -172,11 +406,12 @@ export class World {
       if (this.now < this.options.faultMs) {
         this.injectFaults();
         this.services.maybeAdminRequest();
+        this.maybeTool();
       }
       this.boot();
       this.runEvents();
       this.tickAll();
-      this.checkLock();
+      this.lock.check();
       this.checkStep();
       if (this.quietSinceMs === undefined && this.quiet()) this.quietSinceMs = this.now;
       this.services.check(this.quietSinceMs);
@@ -197,7 +432,10 @@ export class World {
           m.diskFault === undefined &&
           m.switchFailsUntilMs <= now &&
           m.switchFlapsUntilMs <= now &&
-          m.losesWritesUntilMs <= now,
+          m.losesWritesUntilMs <= now &&
+          m.readsFailUntilMs <= now &&
+          m.mailReadsFailUntilMs <= now &&
+          m.noticeWritesFailUntilMs <= now,
       )
     );
   }
@@ -206,6 +444,8 @@ export class World {
   private machineDown(m: Machine): void {
     m.running.clear();
     m.resets++;
+    for (const t of m.tools) t.alive = false;
+    m.tools = [];
   }
 
   private runEvents(): void {
@@ -271,6 +511,9 @@ export class World {
     this.machines.forEach((m, member) => {
       if (m.bootAtMs === undefined || m.bootAtMs > this.now) return;
       if (m.diskFault !== undefined) return; // cannot write both partitions: does not join yet
+      // Joining takes the machine's own lock on the member's slot: a cluadmin using the slot as the
+      // current life must finish first, or the new life would free that slot under it.
+      if (this.lock.busy(this.probeUse(member))) return;
       m.bootAtMs = undefined;
       m.power = "on";
       m.incarnation++;
@@ -287,6 +530,7 @@ export class World {
         joinedLocalMs: 0,
         stopping: false,
         memberStopFed: false,
+        owedNotices: [],
       };
       this.disk.set(member, { state: MemberState.Up, incarnation: m.incarnation, heartbeat: 0 });
       const config = { ...TIMING, me: member, members: this.machines.length, incarnation: m.incarnation };
@@ -325,6 +569,7 @@ export class World {
           break;
         case "read-cluster":
           if (m.diskFault !== undefined) break; // the read fails; the write's outcome says why
+          if (m.readsFailUntilMs > this.now) break; // the status read fails, alone
           for (const [peer, status] of this.disk) {
             const snapshot = { ...status };
             this.deliver(
@@ -334,7 +579,7 @@ export class World {
               1,
             );
           }
-          {
+          if (m.mailReadsFailUntilMs <= this.now) {
             const n = this.notices.get(member);
             if (n !== undefined) {
               const mail = {
@@ -349,13 +594,14 @@ export class World {
           break;
         case "acquire-fence-lock":
           this.log(`member ${member} asks for the fencing lock`);
-          if (!this.lockQueue.some((r) => r.p === p && r.service === undefined))
-            this.queueLock({ member, p });
+          if (p.fenceUse !== undefined) this.fail(`member ${member} asked for the fencing lock twice`);
+          p.fenceUse = this.fenceUse(member, p);
+          this.lock.request(p.fenceUse);
           break;
         case "release-fence-lock":
-          // Releasing clears only this member's own slot, as the bakery does.
-          if (this.lockHolder?.p === p && this.lockHolder.service === undefined)
-            this.releaseLock("releases the fencing lock");
+          this.checkNoticesBeforeRelease(member, p);
+          if (p.fenceUse !== undefined) this.lock.release(p.fenceUse);
+          p.fenceUse = undefined;
           break;
         case "fence":
           this.fence(member, p, a.member, a.incarnation);
@@ -366,11 +612,22 @@ export class World {
               `member ${member} wrote that member ${a.member} was fenced in incarnation ${a.incarnation}, which is still alive`,
             );
           }
+          p.owedNotices.push({ member: a.member, incarnation: a.incarnation });
           {
             const notice = { incarnation: a.incarnation, from: member };
-            const latency = this.rng.int(1, 40);
-            this.at(latency, () => this.notices.set(a.member, notice));
-            this.deliver(member, p, () => ({ kind: "notice-written" }), latency);
+            const io = this.io(member, "write");
+            const ok = io.ok && m.noticeWritesFailUntilMs <= this.now;
+            if (io.lands && ok) this.at(io.landMs, () => this.notices.set(a.member, notice));
+            if (!ok) this.stats.failedNotices++;
+            this.log(
+              `member ${member} writes member ${a.member}'s fenced notice (incarnation ${a.incarnation})${ok ? "" : ": it fails"}`,
+            );
+            this.deliver(
+              member,
+              p,
+              (t) => ({ kind: "notice-written", member: a.member, incarnation: a.incarnation, ok, nowMs: t }),
+              io.ms,
+            );
           }
           break;
         case "self-fence":
@@ -427,6 +684,8 @@ export class World {
     }
     const fault = m.diskFault;
     if (fault?.kind === "error") {
+      // The primary may have taken it before the backup failed: readers see it move.
+      if (this.rng.chance(FAILED_WRITE_LANDS)) this.at(2, land);
       this.statusWritten(member, p, false, 5);
     } else if (fault?.kind === "hang") {
       this.at(fault.untilMs - this.now, land);
@@ -443,16 +702,38 @@ export class World {
   /** The heartbeat write (and its reads) settled; after one that landed, the daemon reads the
    * service blocks. */
   private statusWritten(member: number, p: Process, ok: boolean, delayMs: number): void {
+    const m = this.machines[member] as Machine;
+    // The cycle's reads fail with a failing write, and alone under their own faults.
+    const readOk = ok && m.readsFailUntilMs <= this.now;
+    const mailOk = ok && m.mailReadsFailUntilMs <= this.now;
     this.onProcess(member, p, delayMs, (t) => {
-      this.apply(member, p, p.core.step({ kind: "status-written", ok, readOk: ok, nowMs: t }));
+      this.apply(member, p, p.core.step({ kind: "status-written", ok, readOk, mailOk, nowMs: t }));
       if (ok && this.machines[member]?.process === p && p.core.finished === undefined)
         this.services.beatLanded(member, p);
     });
   }
 
   private fence(member: number, p: Process, target: number, incarnation: number): void {
-    if (this.lockHolder?.p !== p || this.lockHolder.service !== undefined)
-      this.fail(`member ${member} fenced ${target} without holding the fencing lock`);
+    const held = this.lock.held(p, "fence");
+    if (held === undefined) this.fail(`member ${member} fenced ${target} without holding the fencing lock`);
+    // Granted past hung lives, it may fence those and nothing else until it knows they are off.
+    const past = held.granted?.condemned.filter((l) => !p.core.isFenced(l.member, l.incarnation)) ?? [];
+    if (past.length > 0 && !past.some((l) => l.member === target))
+      this.fail(
+        `member ${member} fenced member ${target} under a grant past ${past.map((l) => `${l.member}/${l.incarnation}`).join(", ")}, which may only fence those`,
+      );
+    const life = `${target}/${incarnation}`;
+    // In flight while its fencer lives to act on the result: a fencer that died (powered off as a
+    // hung lock holder, say) acts on nothing, whatever its switch still does. And a fencer this
+    // grant went past counts, for this grant, as the dead it is about to be.
+    const other = this.fencesInFlight.get(life);
+    const gonePast = held.granted?.condemned.some(
+      (l) => other !== undefined && l.member === other.member && l.incarnation === other.p.incarnation,
+    );
+    if (other !== undefined && this.machines[other.member]?.process === other.p && gonePast !== true)
+      this.fail(
+        `member ${member} fenced member ${target} in incarnation ${incarnation} while member ${other.member}'s fence of that life was in flight`,
+      );
     const t = this.machines[target] as Machine;
     const falseFenceWindowMs = (TIMING.tkoNetup + 3) * TIMING.intervalMs;
     if (this.now - t.lastFaultMs > falseFenceWindowMs) {
@@ -465,6 +746,11 @@ export class World {
     this.log(
       `member ${member} fences ${target} (incarnation ${incarnation})${fails ? ", switch failing" : ""}`,
     );
+    const mine = { member, p };
+    this.fencesInFlight.set(life, mine);
+    const settle = () => {
+      if (this.fencesInFlight.get(life) === mine) this.fencesInFlight.delete(life);
+    };
     this.at(latency, () => {
       if (!fails) {
         const victim = t.process;
@@ -480,65 +766,37 @@ export class World {
         this.stats.failedFences++;
       }
       const detail = fails ? "the switch did not answer" : "outlet off";
-      this.deliver(member, p, (now) => ({
-        kind: "fence-result",
-        member: target,
-        confirmedOff: !fails,
-        detail,
-        nowMs: now,
-      }));
+      this.deliver(member, p, (now) => {
+        settle();
+        return { kind: "fence-result", member: target, confirmedOff: !fails, detail, nowMs: now };
+      });
     });
   }
 
-  /** One queue for the disk lock, for fencing and claims alike: a member's uses of its lock
-   * slot come one after another, as the daemon chains them. */
-  private queueLock(request: LockRequest): void {
-    if (this.lockQueue.length >= MAX_LOCK_QUEUE) this.fail("the disk lock's queue overflowed");
-    this.lockQueue.push(request);
+  /** A fencer lets go of the fencing lock only once the notice of every life it fenced is on the
+   * disk: the next holder must find it, or it would power-cycle that member again. */
+  private checkNoticesBeforeRelease(member: number, p: Process): void {
+    for (const life of p.owedNotices) {
+      const n = this.notices.get(life.member);
+      if (n === undefined || n.incarnation < life.incarnation)
+        this.fail(
+          `member ${member} let go of the fencing lock before the notice of member ${life.member}'s fence (incarnation ${life.incarnation}) was on the disk`,
+        );
+    }
+    p.owedNotices = [];
   }
 
-  private releaseLock(what: string): void {
-    this.log(`member ${this.lockHolder?.member} ${what}`);
-    this.lockHolder = undefined;
-  }
-
-  private checkLock(): void {
-    const holder = this.lockHolder;
-    if (holder !== undefined) {
-      const m = this.machines[holder.member] as Machine;
-      // A live, running holder keeps its bakery slot fresh.
-      if (m.process === holder.p && m.frozenUntilMs <= this.now) this.lockRefreshedMs = this.now;
-      else if (this.now - this.lockRefreshedMs > LOCK_STALE_MS) {
-        this.log(`member ${holder.member}'s disk lock went stale`);
-        this.lockHolder = undefined;
-      }
-    }
-    if (this.lockHolder !== undefined) return;
-    for (let guard = this.lockQueue.length; guard > 0 && this.lockQueue.length > 0; guard--) {
-      const next = this.lockQueue.shift() as LockRequest;
-      const { member, p } = next;
-      if (this.machines[member]?.process !== p) continue; // that process is gone
-      const what =
-        next.service === undefined ? "the fencing lock" : `the disk lock for service ${next.service}`;
-      if (this.machines[member]?.diskFault !== undefined) {
-        // Its lock slot cannot be written: the bakery reports failure and it must ask again.
-        this.log(`member ${member} cannot take ${what}: its disk fails`);
-        this.stats.lockFailures++;
-        if (next.service === undefined) this.deliver(member, p, () => ({ kind: "fence-lock-failed" }), 1);
-        else this.services.lockFailed(next);
-        continue;
-      }
-      this.lockHolder = next;
-      this.lockRefreshedMs = this.now;
-      this.log(`member ${member} is granted ${what}`);
-      if (next.service !== undefined) {
-        this.services.lockGranted(next);
-        return;
-      }
-      const notices = [...this.notices].map(([member, n]) => ({ member, incarnation: n.incarnation }));
-      this.deliver(member, p, () => ({ kind: "fence-lock-granted", notices }), 1);
-      return;
-    }
+  /** A use of the lock as a member's daemon, to ask whether that machine's lock is taken. */
+  private probeUse(member: number): LockUse {
+    return {
+      kind: "claim",
+      member,
+      actor: this,
+      incarnation: () => 0,
+      knows: () => ({ isFenced: () => false }),
+      granted: () => {},
+      failed: () => {},
+    };
   }
 
   private checkStep(): void {
@@ -549,6 +807,7 @@ export class World {
       this.machines.forEach((other, peer) => {
         if (
           peer !== member &&
+          other.incarnation > 0 &&
           p.core.isFenced(peer, other.incarnation) &&
           !this.dead.has(`${peer}/${other.incarnation}`)
         ) {
@@ -584,7 +843,8 @@ export class World {
       !m.process.stopping &&
       m.frozenUntilMs <= this.now &&
       m.diskFault === undefined &&
-      m.losesWritesUntilMs <= this.now;
+      m.losesWritesUntilMs <= this.now &&
+      m.readsFailUntilMs <= this.now;
     this.machines.forEach((m, member) => {
       if (m.process === undefined) return;
       // Someone must stay able to fence, or nothing could heal without an administrator.
@@ -593,7 +853,7 @@ export class World {
       // About one fault per member every 25 s of fault time.
       if (r >= 0.04 * perStep) return;
       this.stats.faults++;
-      const kind = rng.int(0, 8);
+      const kind = rng.int(0, 11);
       const ms = rng.int(500, 20_000);
       if (kind === 0) {
         m.frozenUntilMs = this.now + ms;
@@ -621,6 +881,15 @@ export class World {
       } else if (kind === 5 && this.options.switchFaults) {
         m.switchFailsUntilMs = this.now + ms;
         this.log(`fault: member ${member}'s switch fails for ${ms} ms`);
+      } else if (kind === 9) {
+        m.readsFailUntilMs = this.now + ms;
+        this.log(`fault: member ${member}'s reads of the status blocks fail for ${ms} ms, its writes land`);
+      } else if (kind === 10) {
+        m.mailReadsFailUntilMs = this.now + ms;
+        this.log(`fault: member ${member}'s reads of its own mailbox fail for ${ms} ms`);
+      } else if (kind === 11) {
+        m.noticeWritesFailUntilMs = this.now + ms;
+        this.log(`fault: member ${member}'s fenced notices cannot be written for ${ms} ms`);
       } else {
         // Like SIGTERM: a frozen daemon handles it once it runs again. Its services stop first.
         const p = m.process;

@@ -106,6 +106,7 @@ describe("payload codecs", () => {
           ticket: u64,
           incarnation: u64,
           target: fc.nat(0xffff),
+          tool: fc.boolean(),
         }),
         (l) => {
           expect(decodeLock(encodeLock(l))).toEqual({ ok: true, value: l });

@@ -1,0 +1,62 @@
+// The bugs the core once had, rebuilt on purpose: each must be caught by some seed of the
+// simulator, which is how we know the simulator injects the faults that expose it. Each variant
+// is the old behaviour, not a caricature of it.
+import { Fencing } from "../../src/core/fencing.js";
+import { MemberCore, type Observation } from "../../src/core/member.js";
+import type { LockRules } from "./lock.js";
+import { CORRECT_RULES } from "./lock.js";
+import type { MakeCore } from "./model.js";
+import type { SimOptions } from "./world.js";
+
+export type Broken = Pick<SimOptions, "makeCore" | "makeServiceCore" | "lockRules" | "makeBakery">;
+
+/** The bakery's old rule: a slot unchanged for this long was abandoned. */
+const OLD_LOCK_STALE_MS = 10_000;
+
+/**
+ * Case 1. A slot that stood still for 10 s counted as abandoned, whoever wrote it; holders and
+ * waiters rewrote theirs every 2.5 s, and a failed rewrite was ignored. A member stalled in its
+ * doorway, or holding, was gone past while it could still act.
+ */
+export const staleBakery: Broken = {
+  lockRules: {
+    ...CORRECT_RULES,
+    judge: (_slot, _knows, stillMs) => (stillMs > OLD_LOCK_STALE_MS ? "gone" : "live"),
+    refresh: { everyMs: OLD_LOCK_STALE_MS / 4 },
+  } satisfies LockRules,
+};
+
+/** Case 2. A holder that turned unhealthy (one failed read was enough) let the fencing lock go,
+ * with a power cycle or its notice in flight: the next holder fired at the same life again. */
+class ReleasingFencing extends Fencing {
+  override tick(nowMs: number, healthy: boolean, mayFire?: boolean, lookedHungAtMs?: number) {
+    if (!healthy && this.lockHeld) {
+      this.lockHeld = false;
+      return [
+        { kind: "release-fence-lock" as const },
+        ...super.tick(nowMs, healthy, mayFire, lookedHungAtMs),
+      ];
+    }
+    return super.tick(nowMs, healthy, mayFire, lookedHungAtMs);
+  }
+}
+
+export const releasingWhenUnhealthy: Broken = {
+  makeCore: (config, joinedAtMs) => new MemberCore(config, joinedAtMs, (c) => new ReleasingFencing(c)),
+};
+
+/** Rewrites the observations a member core is given: the old daemon told it less, or otherwise. */
+function rewriting(rewrite: (o: Observation, me: number) => Observation): MakeCore {
+  return (config, joinedAtMs) => {
+    const core = new MemberCore(config, joinedAtMs);
+    const step = core.step.bind(core);
+    core.step = (o) => step(rewrite(o, config.me));
+    return core;
+  };
+}
+
+/** Case 5, the notice. A fenced notice that could not be written was logged and counted as
+ * written, and the lock let go: the next holder found no notice. */
+export const noticeFailureIgnored: Broken = {
+  makeCore: rewriting((o) => (o.kind === "notice-written" ? { ...o, ok: true } : o)),
+};
