@@ -189,7 +189,12 @@ export function validateDocument(doc: ConfDocument, limits: Limits = {}): Valida
 
   const cluster = readCluster(report, sections.get("cluster") ?? empty("cluster"));
   const quorum = readQuorum(report, sections.get("quorum") ?? empty("quorum"), "[quorum]");
-  const { members, names } = readMembers(report, sections.get("members") ?? empty("members"), limits);
+  const { members, names } = readMembers(
+    report,
+    sections.get("members") ?? empty("members"),
+    limits,
+    cluster,
+  );
   const services = readServices(report, sections.get("services") ?? empty("services"), limits, names);
 
   if (report.errors.length > 0 || cluster === undefined || quorum === undefined) {
@@ -287,10 +292,14 @@ const MAX_SERVICE_BLOCKS = 1024;
 
 /** The members, and every member name the file gives (even of a member with other errors, so
  * that one mistake does not make every service that prefers that member look wrong too). */
+/** What a member's power block is checked against: the cluster's timing, when it is known. */
+type Timing = Pick<ClusterConfig["cluster"], "heartbeatInterval" | "ioTimeout"> | undefined;
+
 function readMembers(
   report: Report,
   s: Section,
   limits: Limits,
+  timing: Timing,
 ): { members: MemberConfig[]; names: string[] } {
   const f = new Fields(report, "[members]", s.line, s.children);
   f.finish([]);
@@ -309,7 +318,7 @@ function readMembers(
     }
     if (ids.has(id)) report.add(block.line, `member${id} is defined twice (first on line ${ids.get(id)})`);
     ids.set(id, block.line);
-    const member = readMember(report, block, id);
+    const member = readMember(report, block, id, timing);
     if (member === undefined) {
       const given = block.children.find((c) => c.kind === "entry" && c.key === "name");
       if (given?.kind === "entry" && name.read(given.value).ok) names.set(given.value, block.line);
@@ -336,7 +345,7 @@ function readMembers(
   return { members, names: [...names.keys()] };
 }
 
-function readMember(report: Report, block: Block, id: number): MemberConfig | undefined {
+function readMember(report: Report, block: Block, id: number, timing: Timing): MemberConfig | undefined {
   const where = `member${id}`;
   const f = new Fields(report, where, block.line, block.children);
   const memberName = f.required("name", name);
@@ -361,7 +370,7 @@ function readMember(report: Report, block: Block, id: number): MemberConfig | un
   for (const b of f.blocks) {
     if (b.name === "power") {
       if (power !== undefined) report.add(b.line, `${where} has two power blocks`);
-      else power = readPower(report, b, where);
+      else power = readPower(report, b, where, timing);
       continue;
     }
     const n = numbered(report, b, "chan", 16);
@@ -404,7 +413,7 @@ function readChannel(report: Report, b: Block, where: string): Channel | undefin
 
 const POWER_TYPES = ["rps10", "wti_nps", "apc_snmp", "fence_agent", "watchdog", "none"] as const;
 
-function readPower(report: Report, b: Block, member: string): MemberPower | undefined {
+function readPower(report: Report, b: Block, member: string, timing: Timing): MemberPower | undefined {
   const where = `the power block of ${member}`;
   const f = new Fields(report, where, b.line, b.children);
   const type = f.required("type", oneOf(...POWER_TYPES));
@@ -488,9 +497,23 @@ function readPower(report: Report, b: Block, member: string): MemberPower | unde
       break;
     }
     case "watchdog": {
-      const timeout = f.required("timeout", seconds(1, 3600));
+      // Whole seconds: the device takes its timeout (WDIOC_SETTIMEOUT) as an integer.
+      const timeout = f.required("timeout", integer(1, 3600));
       const device = f.get("device", absolutePath) ?? DEFAULTS.watchdogDevice;
       f.finish(["type", "outlet", "timeout", "device"]);
+      // A healthy member feeds its watchdog after each heartbeat's write, which may take io_timeout:
+      // feeds can be heartbeat_interval + io_timeout apart, and the watchdog must outlast that.
+      // (No upper bound: peers count it off twice the timeout after its last sign of life, so a
+      // longer timeout only makes its failover slower.)
+      if (timeout !== undefined && timing !== undefined) {
+        const gap = timing.heartbeatInterval + timing.ioTimeout;
+        if (timeout <= gap + 1e-9)
+          report.add(
+            f.raw("timeout")?.line ?? b.line,
+            `timeout of ${where} (${timeout} s) must be longer than heartbeat_interval + io_timeout (${timing.heartbeatInterval} s + ${timing.ioTimeout} s = ${round(gap)} s), or the watchdog resets a healthy member between two heartbeats`,
+            "timeout",
+          );
+      }
       if (timeout !== undefined)
         power = { type, timeoutSeconds: timeout, watchdogDevice: device, outlet: String(outlet) };
       break;

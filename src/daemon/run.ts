@@ -177,25 +177,27 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
     return DAEMON_EXIT.config;
   }
 
+  // The watchdog is looked at now but armed only once this member has joined: opening it starts
+  // its timer, and joining may wait longer than its timeout for a slot that was left UP.
   let watchdog: Watchdog | undefined;
   if (member.power.type === "watchdog") {
     watchdog = new Watchdog(member.power.watchdogDevice ?? DEFAULT_WATCHDOG_DEVICE, {
       timeoutSeconds: member.power.timeoutSeconds,
+      minimumSeconds: config.cluster.heartbeatInterval + config.cluster.ioTimeout,
       // A FIFO or file stands in for the device in the lab, never in production.
       allowStandIn: args.lab,
     });
     try {
-      watchdog.open();
+      watchdog.check();
     } catch (err) {
       log.err(
         { event: "start" },
-        `cannot arm the watchdog: ${err instanceof Error ? err.message : String(err)}`,
+        `cannot use the watchdog: ${err instanceof Error ? err.message : String(err)}`,
       );
       await net.close();
       pidFile.release();
       return DAEMON_EXIT.config;
     }
-    log.notice({ event: "start" }, `armed the watchdog ${watchdog.device}`);
   }
 
   const switches = new SwitchChecker(
@@ -302,6 +304,13 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
 
   let daemon: MemberDaemon;
   try {
+    if (watchdog !== undefined) {
+      watchdog.open();
+      log.notice(
+        { event: "start" },
+        `armed the watchdog ${watchdog.device}${watchdog.timeoutSeconds !== undefined ? ` (timeout ${watchdog.timeoutSeconds} s)` : " (a stand-in)"}`,
+      );
+    }
     daemon = new MemberDaemon({
       config,
       member,

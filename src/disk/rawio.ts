@@ -26,6 +26,9 @@ interface RawioAddon {
   /** Takes (true) or releases (false) an exclusive flock on a file descriptor without waiting;
    * false when another process holds it. */
   flock(fd: number, take: boolean): boolean;
+  /** Sets a watchdog device's timeout in whole seconds (0: only read it) and answers the timeout
+   * the driver took; throws ENOTTY for a descriptor that is not a watchdog. */
+  watchdogTimeout(fd: number, seconds: number): number;
   MAX_TRANSFER: number;
 }
 

@@ -6,10 +6,12 @@
 // resets. The daemon feeds it only after a write to both quorum partitions succeeded.
 //
 // The peers' side: a watchdog cannot be asked for an outlet state. A peer is treated as off only
-// once its watchdog has surely fired: WATCHDOG_SAFETY_FACTOR times its timeout after we decided
-// to fence it (it can have fed its watchdog no later than that moment, since it had stopped
-// writing its heartbeat before we decided).
-import { closeSync, constants, fstatSync, openSync, readFileSync, writeSync } from "node:fs";
+// once its watchdog has surely fired: WATCHDOG_SAFETY_FACTOR times its timeout after its last
+// sign of life. The switch below waits that long from the decision to fence (the peer had stopped
+// writing its heartbeat before we decided); if its heartbeat moves meanwhile, the fencing core
+// measures the wait again from its last movement (src/core/fencing.ts).
+import { closeSync, constants, fstatSync, openSync, statSync, writeSync } from "node:fs";
+import { rawio } from "../disk/rawio.js";
 import { PowerSwitchError } from "./errors.js";
 import { Steps } from "./steps.js";
 import type { OutletState, PowerSwitch, StepObserver } from "./switch.js";
@@ -20,11 +22,13 @@ const KEEPALIVE = Buffer.from([0]);
 const MAGIC_CLOSE = Buffer.from("V");
 
 export interface WatchdogOptions {
-  /** The timeout cluster.conf gives; a device that reports a longer one is refused. */
+  /** The timeout cluster.conf gives: set on the device, which must take it or less. */
   timeoutSeconds?: number;
+  /** The device must not fire sooner than this (heartbeat_interval + io_timeout): between two
+   * feeds of a healthy member there may be that long. */
+  minimumSeconds?: number;
   /** Accept a FIFO or a regular file in place of the device: for tests only. */
   allowStandIn?: boolean;
-  sysfsRoot?: string;
 }
 
 /** How long after a member's last sign of life its watchdog has surely fired. */
@@ -35,6 +39,8 @@ export function watchdogFenceWaitMs(timeoutSeconds: number): number {
 /** The member's own watchdog. */
 export class Watchdog {
   private fd: number | undefined;
+  /** The timeout the device took, once armed (undefined for a stand-in, which has none). */
+  timeoutSeconds: number | undefined;
 
   constructor(
     readonly device: string = DEFAULT_WATCHDOG_DEVICE,
@@ -45,11 +51,32 @@ export class Watchdog {
     return this.fd !== undefined;
   }
 
+  /** Without arming it: whether the device is there and could be a watchdog (a character device,
+   * or a stand-in where those are allowed). */
+  check(): void {
+    const fail = (kind: "config" | "disconnected", why: string) =>
+      new PowerSwitchError(kind, `watchdog ${this.device}`, undefined, "arming", why);
+    let stat: ReturnType<typeof statSync>;
+    try {
+      stat = statSync(this.device);
+    } catch {
+      throw fail(
+        "disconnected",
+        "there is no such device; load a watchdog driver (softdog, as a last resort)",
+      );
+    }
+    const standIn = (stat.isFIFO() || stat.isFile()) && this.options.allowStandIn === true;
+    if (!stat.isCharacterDevice() && !standIn)
+      throw fail("config", "it is not a character device, so it cannot reset this machine");
+  }
+
   /**
-   * Opens (and so arms) the device. It must already exist and be a character device: opening a
-   * missing /dev/watchdog must not create a plain file that arms nothing. A watchdog is
-   * single-open, so a second opener gets EBUSY. A device whose timeout is longer than the
-   * configured one is refused: peers would count this member off before its watchdog fired.
+   * Opens (and so arms) the device, sets its timeout and reads back what it took. It must already
+   * exist and be a watchdog: opening a missing /dev/watchdog must not create a plain file that arms
+   * nothing, and a character device that does not answer the watchdog ioctls (/dev/null, say)
+   * resets nothing either. A watchdog is single-open, so a second opener gets EBUSY. A device that
+   * keeps a longer timeout than configured is refused: peers would count this member off before
+   * it fired. Arm it only once the member can feed it: after joining.
    */
   open(): void {
     if (this.fd !== undefined) return;
@@ -70,21 +97,42 @@ export class Watchdog {
     }
     const stat = fstatSync(fd);
     const standIn = stat.isFIFO() || stat.isFile();
-    if (!stat.isCharacterDevice() && !(standIn && this.options.allowStandIn)) {
-      closeSync(fd);
-      throw fail("it is not a character device, so it cannot reset this machine");
+    if (standIn && this.options.allowStandIn) {
+      this.fd = fd;
+      return;
     }
-    const configured = this.options.timeoutSeconds;
-    const actual = deviceTimeoutSeconds(this.device, this.options.sysfsRoot);
-    if (configured !== undefined && actual !== undefined && actual > configured) {
+    const refuse = (why: string) => {
       // Disarm what opening just armed, then refuse.
       writeSync(fd, MAGIC_CLOSE);
       closeSync(fd);
-      throw fail(
-        `its timeout is ${actual} s but the configuration says ${configured} s; set the driver's timeout (for softdog: soft_margin=${configured})`,
+      return fail(why);
+    };
+    if (!stat.isCharacterDevice()) {
+      closeSync(fd);
+      throw fail("it is not a character device, so it cannot reset this machine");
+    }
+    const { timeoutSeconds: configured, minimumSeconds } = this.options;
+    let actual: number;
+    try {
+      actual = rawio.watchdogTimeout(fd, configured ?? 0);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? "EIO";
+      throw refuse(
+        code === "ENOTTY"
+          ? "it does not answer the watchdog ioctls (ENOTTY), so it is no watchdog and cannot reset this machine"
+          : `its timeout could not be set or read: ${(err as Error).message}`,
       );
     }
+    if (configured !== undefined && actual > configured)
+      throw refuse(
+        `it keeps a timeout of ${actual} s although ${configured} s was asked for; set the driver's timeout (for softdog: soft_margin=${configured})`,
+      );
+    if (minimumSeconds !== undefined && actual <= minimumSeconds)
+      throw refuse(
+        `it took a timeout of ${actual} s, which a healthy member could outlast between two feeds (heartbeat_interval + io_timeout = ${minimumSeconds} s)`,
+      );
     this.fd = fd;
+    this.timeoutSeconds = actual;
   }
 
   /** Feeds the watchdog: any write is a keepalive. */
@@ -113,24 +161,6 @@ export class Watchdog {
     if (this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;
-  }
-}
-
-/**
- * The timeout the kernel reports for a watchdog device, from sysfs, or undefined where it cannot
- * say (a stand-in file, or a kernel without watchdog sysfs). Lets the daemon refuse a configured
- * timeout shorter than the device's.
- */
-export function deviceTimeoutSeconds(device: string, sysfsRoot = "/sys"): number | undefined {
-  const m = /^\/dev\/watchdog(\d*)$/.exec(device);
-  if (!m) return undefined;
-  try {
-    const value = Number(
-      readFileSync(`${sysfsRoot}/class/watchdog/watchdog${m[1] === "" ? "0" : m[1]}/timeout`, "utf8").trim(),
-    );
-    return Number.isFinite(value) && value > 0 ? value : undefined;
-  } catch {
-    return undefined;
   }
 }
 

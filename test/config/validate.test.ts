@@ -171,6 +171,31 @@ describe("validating cluster.conf", () => {
     ]);
   });
 
+  it("refuses a watchdog timeout a healthy member could outlast between two feeds, and one not in whole seconds", () => {
+    const watchdog = (timeout: string) =>
+      minimal({
+        cluster: "heartbeat_interval = 2\nio_timeout = 3",
+        members: `start member2
+  name = clu3
+  start power
+    type = watchdog
+    timeout = ${timeout}
+  end power
+end member2`,
+        services: "",
+      });
+    expect(errorsOf(watchdog("5"))).toEqual([
+      {
+        line: 26,
+        key: "timeout",
+        message:
+          "timeout of the power block of member2 (5 s) must be longer than heartbeat_interval + io_timeout (2 s + 3 s = 5 s), or the watchdog resets a healthy member between two heartbeats",
+      },
+    ]);
+    expect(errorsOf(watchdog("6"))).toEqual([]);
+    expect(errorsOf(watchdog("7.5"))[0]?.message).toMatch(/timeout in the power block of member2 must be/);
+  });
+
   it("reports members and services beyond what the quorum partitions hold", () => {
     const errors = errorsOf(
       minimal({ cluster: "", members: "", services: "start service1\n  name = web\nend service1" }),

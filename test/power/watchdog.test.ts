@@ -1,12 +1,12 @@
 // The watchdog, against stand-ins for /dev/watchdog (never the machine's real one): a FIFO, whose
 // reader sees exactly what was written and when the writer closed, and a regular file.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { StepEvent } from "../../src/power/switch.js";
-import { deviceTimeoutSeconds, Watchdog, WatchdogSwitch } from "../../src/power/watchdog.js";
+import { Watchdog, WatchdogSwitch, watchdogFenceWaitMs } from "../../src/power/watchdog.js";
 import { scratchDir } from "../helpers/scratch.js";
 
 const dir = scratchDir("clumanager-watchdog-");
@@ -70,24 +70,24 @@ describe("the member's watchdog", () => {
     expect(wd.armed).toBe(false);
   });
 
-  it("arms a real character device (/dev/null stands in: it is one)", () => {
-    const wd = new Watchdog("/dev/null");
-    wd.open();
-    expect(wd.armed).toBe(true);
-    wd.kick();
-    wd.disarm();
+  it("looks at a device without arming it, so a member can be checked before it joins", () => {
+    const file = join(dir.path, "looked-at");
+    writeFileSync(file, "");
+    expect(() => new Watchdog(file).check()).toThrow(/not a character device/);
+    new Watchdog(file, { allowStandIn: true }).check();
+    expect(() => new Watchdog(join(dir.path, "none")).check()).toThrow(/there is no such device/);
+    new Watchdog("/dev/null").check(); // a character device: only arming can tell it is no watchdog
   });
 
-  it("reads the kernel's timeout for a watchdog device from sysfs", () => {
-    const sysfs = join(dir.path, "sys");
-    mkdirSync(join(sysfs, "class/watchdog/watchdog0"), { recursive: true });
-    mkdirSync(join(sysfs, "class/watchdog/watchdog1"), { recursive: true });
-    writeFileSync(join(sysfs, "class/watchdog/watchdog0/timeout"), "60\n");
-    writeFileSync(join(sysfs, "class/watchdog/watchdog1/timeout"), "15\n");
-    expect(deviceTimeoutSeconds("/dev/watchdog", sysfs)).toBe(60);
-    expect(deviceTimeoutSeconds("/dev/watchdog1", sysfs)).toBe(15);
-    expect(deviceTimeoutSeconds("/var/tmp/stand-in", sysfs)).toBeUndefined();
-    expect(readFileSync(join(sysfs, "class/watchdog/watchdog1/timeout"), "utf8")).toBe("15\n");
+  it("refuses a character device that is no watchdog: it sets and reads the timeout by ioctl", () => {
+    // /dev/null is a character device, and the watchdog ioctls answer ENOTTY there. (A real
+    // watchdog cannot be tried on this machine: there is none, and softdog cannot be loaded.)
+    const wd = new Watchdog("/dev/null", { timeoutSeconds: 10 });
+    expect(() => wd.open()).toThrow(
+      /it does not answer the watchdog ioctls \(ENOTTY\), so it is no watchdog/,
+    );
+    expect(wd.armed).toBe(false);
+    expect(wd.timeoutSeconds).toBeUndefined();
   });
 });
 
@@ -99,6 +99,11 @@ describe("a peer that fences itself through its watchdog", () => {
     await sw.off("clu2");
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     expect(steps.map((s) => s.step)).toEqual(["waiting for its watchdog", "off assumed"]);
+  });
+
+  it("waits twice the timeout from a member's last sign of life", () => {
+    expect(watchdogFenceWaitMs(60)).toBe(120_000);
+    expect(new WatchdogSwitch({ timeoutSeconds: 60 }).fenceWaitMs).toBe(120_000);
   });
 
   it("cannot report an outlet state, and says so", async () => {

@@ -8,7 +8,10 @@ import { CORRECT_RULES } from "./lock.js";
 import type { MakeCore } from "./model.js";
 import type { SimOptions } from "./world.js";
 
-export type Broken = Pick<SimOptions, "makeCore" | "makeServiceCore" | "lockRules" | "makeBakery">;
+export type Broken = Pick<
+  SimOptions,
+  "makeCore" | "makeServiceCore" | "lockRules" | "makeBakery" | "cluadminBypassesDaemon"
+>;
 
 /** The bakery's old rule: a slot unchanged for this long was abandoned. */
 const OLD_LOCK_STALE_MS = 10_000;
@@ -43,6 +46,36 @@ class ReleasingFencing extends Fencing {
 
 export const releasingWhenUnhealthy: Broken = {
   makeCore: (config, joinedAtMs) => new MemberCore(config, joinedAtMs, (c) => new ReleasingFencing(c)),
+};
+
+/** Case 3. A watchdog member declared hung again while its fence waited counted as never having
+ * moved: off at the end of the wait, though it had fed its watchdog since. */
+class ForgetfulFencing extends Fencing {
+  override hung(
+    member: number,
+    incarnation: number,
+    nowMs: number,
+    ahead?: number,
+    lastMoveMs?: number,
+  ): void {
+    super.hung(member, incarnation, nowMs, ahead, lastMoveMs);
+    const c = this.cases.get(member);
+    if (c?.step === "fencing" && c.incarnation === incarnation) c.movedAtMs = undefined;
+  }
+}
+
+export const watchdogForgetsMovement: Broken = {
+  makeCore: (config, joinedAtMs) => new MemberCore(config, joinedAtMs, (c) => new ForgetfulFencing(c)),
+};
+
+/** Case 7. cluadmin used its member's slot itself while the daemon ran, kept apart from it only by
+ * a lock on the configuration file's path: another spelling of the path, another lock. */
+export const cluadminBesideDaemon: Broken = {
+  cluadminBypassesDaemon: true,
+  lockRules: {
+    ...CORRECT_RULES,
+    localKey: (use) => (use.kind === "tool" ? `cluadmin on member ${use.member}` : `member ${use.member}`),
+  },
 };
 
 /** Rewrites the observations a member core is given: the old daemon told it less, or otherwise. */

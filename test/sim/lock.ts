@@ -25,9 +25,10 @@ import {
 import { emptyLock, type LockSlot } from "../../src/disk/lock-block.js";
 import type { Random } from "./random.js";
 
-/** Who uses the lock: a member's daemon (for fencing or a claim) or a tool on its machine. */
+/** Who uses the lock: a member's daemon (to fence, claim a service, or change the configuration
+ * for cluadmin) or a tool on its machine while the daemon is not running. */
 export interface LockUse {
-  kind: "fence" | "claim" | "tool";
+  kind: "fence" | "claim" | "config" | "tool";
   member: number;
   /** The process or tool it runs in: its callbacks run only while that lives. */
   actor: object;
@@ -102,7 +103,7 @@ export const CORRECT_RULES: LockRules = {
 };
 
 /** Per step of a bakery, while faults last: the member stalls before it. */
-const STALL_AT_STEP = 0.03;
+const STALL_AT_STEP = 0.01;
 const STALL_MS: [number, number] = [200, 20_000];
 /** Bounds the uses waiting per machine: each process waits at most once per service and once to
  * fence, and a tool once. */
@@ -150,7 +151,7 @@ export class SimLock {
       if (queue.length === 1) this.begin(use);
       return;
     }
-    const firstClaim = queue.findIndex((u, i) => i > 0 && u.kind === "claim");
+    const firstClaim = queue.findIndex((u, i) => i > 0 && u.kind !== "fence" && u.kind !== "tool");
     queue.splice(firstClaim < 0 ? queue.length : firstClaim, 0, use);
     if (queue.length === 1) {
       this.begin(use);
@@ -158,7 +159,12 @@ export class SimLock {
     }
     const head = queue[0] as LockUse;
     const running = this.runs.get(head);
-    if (head.kind === "claim" && running !== undefined && running.granted === undefined) this.release(head);
+    if (
+      (head.kind === "claim" || head.kind === "config") &&
+      running !== undefined &&
+      running.granted === undefined
+    )
+      this.release(head);
   }
 
   /** The holder is done, or a waiter no longer wants the lock. */

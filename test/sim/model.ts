@@ -13,6 +13,9 @@ export const TIMING = { intervalMs: 1000, tko: 7, tkoNetup: 12, ioTimeoutMs: 300
 export const BOOT_MS = 4_000;
 /** A power switch answers within this; usually much sooner (see World.fence). */
 export const MAX_SWITCH_MS = 15_000;
+/** Watchdog timeouts of the members fenced by their own watchdog, in whole seconds as the device
+ * takes them: longer than tko x interval, so a member can revive and hang again within one wait. */
+export const WATCHDOG_SECONDS: [number, number] = [8, 15];
 
 /** The member core as the simulator uses it; a test may wrap the real one to break it on purpose. */
 export interface CoreLike {
@@ -91,6 +94,11 @@ export interface Machine {
   noticeWritesFailUntilMs: number;
   /** cluadmin processes running on this machine now. */
   tools: Tool[];
+  /** For a member fenced by its own watchdog: its timeout, and when it was last fed while armed
+   * (the daemon arms it once it has joined, and feeds it after each write that landed in time). */
+  watchdog?: { timeoutMs: number; armed: boolean; lastKickMs: number };
+  /** Until then it stalls again and again, each stall long enough to look hung. */
+  stuttersUntilMs: number;
 }
 
 /** A place in the disk lock's queue: the member core's fencing, or a claim of one service. */

@@ -21,6 +21,7 @@ import {
   type ServiceObservation,
 } from "../../src/core/services.js";
 import { emptyService, NO_OWNER, type ServiceRecord, ServiceState } from "../../src/disk/service-block.js";
+import { watchdogFenceWaitMs } from "../../src/power/watchdog.js";
 import { ACTION_TIMEOUT_MS } from "../../src/services/resource.js";
 import { DRAIN_MS, KILL_GRACE_MS } from "../../src/services/run-program.js";
 import { serviceStateName } from "../../src/services/state-names.js";
@@ -32,6 +33,7 @@ import {
   type MakeServiceCore,
   type Process,
   TIMING,
+  WATCHDOG_SECONDS,
 } from "./model.js";
 import type { Random } from "./random.js";
 
@@ -89,14 +91,18 @@ const FORWARD_MS: [number, number] = [TIMING.intervalMs / 2, 2 * TIMING.interval
  * Liveness: once the faults are over, a service that should run runs again within this. The ways
  * back overlap rather than add up, since each began before the quiet part did:
  * - its owner hung or died: noticed (tko_netup), a fencing lock asked for again after failures
- *   (its longest backoff), the switch, and, for an owner that reset itself, its reboot and
- *   settling before it releases the service;
+ *   (its longest backoff), the switch or the wait for a watchdog, and, for an owner that reset
+ *   itself, its reboot and settling before it releases the service;
  * - a member still waits out its retry back-off after starts that failed (at their deadline)
  *   during the faults, the longest being RETRY_MAX_MS;
  * then a stop and a start, and a heartbeat or two to read the blocks and take the lock.
  */
 const TAKEOVER_MS =
-  (TIMING.tkoNetup + 1) * TIMING.intervalMs + FENCE_LOCK_RETRY_MAX_MS + MAX_SWITCH_MS + BOOT_MS + SETTLE_MS;
+  (TIMING.tkoNetup + 1) * TIMING.intervalMs +
+  FENCE_LOCK_RETRY_MAX_MS +
+  Math.max(MAX_SWITCH_MS, watchdogFenceWaitMs(WATCHDOG_SECONDS[1])) +
+  BOOT_MS +
+  SETTLE_MS;
 const BACKOFF_MS = ACTION_DEADLINE_MS.start + ACTION_MS.stop[1] + RETRY_MAX_MS;
 export const SERVICE_RECOVERY_BOUND_MS =
   Math.max(TAKEOVER_MS, BACKOFF_MS) +

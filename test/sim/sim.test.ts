@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { MemberCore } from "../../src/core/member.js";
 import { ServiceCore } from "../../src/core/services.js";
-import { type Broken, noticeFailureIgnored, releasingWhenUnhealthy, staleBakery } from "./broken.js";
+import {
+  type Broken,
+  cluadminBesideDaemon,
+  noticeFailureIgnored,
+  releasingWhenUnhealthy,
+  staleBakery,
+  watchdogForgetsMovement,
+} from "./broken.js";
 import { SERVICE_RECOVERY_BOUND_MS, SERVICE_SETTLE_INTERVALS } from "./services.js";
 import { type MakeCore, type MakeServiceCore, SimFailure, type SimOptions, World } from "./world.js";
 
@@ -11,7 +18,15 @@ const ONLY = process.env.CLUMANAGER_SIM_SEED;
 function optionsFor(seed: number): SimOptions {
   // Most seeds run small clusters; every 50th runs a large one.
   const members = seed % 50 === 0 ? 16 : 2 + (seed % 5);
-  return { seed, members, faultMs: 60_000, quietMs: 100_000, switchFaults: seed % 2 === 0 };
+  // Every third seed has members fenced by their own watchdog.
+  return {
+    seed,
+    members,
+    faultMs: 60_000,
+    quietMs: 100_000,
+    switchFaults: seed % 2 === 0,
+    watchdogs: seed % 3 === 1,
+  };
 }
 
 function replayHint(seed: number): string {
@@ -85,6 +100,8 @@ describe("deterministic simulator", () => {
           "lockGrantsPast",
           "bakeryStalls",
           "slotWriteFailures",
+          "watchdogResets",
+          "watchdogFences",
         ] as const)
           expect(totals[k], k).toBeGreaterThan(0);
       }
@@ -131,13 +148,14 @@ describe("deterministic simulator", () => {
     console.log(
       `simulator: the blind service core was caught on seed ${caught?.seed}: ${caught?.message.split("\n")[0]}`,
     );
-    expect(caught?.message).toMatch(/svc\d+ runs on members \d+ and \d+ at once/);
+    expect(caught?.message).toMatch(/svc\d+ runs on members \d+ and \d+ at once|found a conflict/);
     expect(caught?.message).toMatch(/replay: CLUMANAGER_SIM_SEED=\d+/);
   });
 
   // Each bug the core once had, rebuilt (broken.ts), must be caught by some seed, with the
   // invariant it breaks. The seed that catches it is printed for the record.
-  const cases: { name: string; broken: Broken; caughtBy: RegExp }[] = [
+  const first400 = Array.from({ length: 400 }, (_, i) => i + 1);
+  const cases: { name: string; broken: Broken; caughtBy: RegExp; seeds?: number[] }[] = [
     {
       name: "case 1: a bakery that gives up a slot for standing still",
       broken: staleBakery,
@@ -150,6 +168,19 @@ describe("deterministic simulator", () => {
         /while member \d+'s fence of that life was in flight|let go of the fencing lock before the notice/,
     },
     {
+      name: "case 3: a watchdog fence that forgets the member moved once it hangs again",
+      broken: watchdogForgetsMovement,
+      // The seeds with watchdog members.
+      seeds: first400.filter((seed) => optionsFor(seed).watchdogs === true),
+      caughtBy:
+        /counts member \d+ fenced in incarnation \d+, which is alive|wrote that member \d+ was fenced in incarnation \d+, which is still alive/,
+    },
+    {
+      name: "case 7: cluadmin writing its member's slot beside the daemon",
+      broken: cluadminBesideDaemon,
+      caughtBy: /two holders of the disk lock at once|two configuration writers/,
+    },
+    {
       name: "case 5: a fenced notice that failed counted as written",
       broken: noticeFailureIgnored,
       caughtBy: /let go of the fencing lock before the notice of member \d+'s fence/,
@@ -157,10 +188,7 @@ describe("deterministic simulator", () => {
   ];
   for (const c of cases) {
     it(`catches ${c.name}`, () => {
-      const caught = firstCaught(
-        c.broken,
-        Array.from({ length: 400 }, (_, i) => i + 1),
-      );
+      const caught = firstCaught(c.broken, c.seeds ?? first400);
       console.log(`simulator: ${c.name}: caught on seed ${caught?.seed}: ${caught?.message.split("\n")[0]}`);
       expect(caught?.message).toMatch(c.caughtBy);
       expect(caught?.message).toMatch(/replay: CLUMANAGER_SIM_SEED=\d+/);

@@ -9,6 +9,7 @@ import type { DiskStatus, FencedLife } from "../../src/core/liveness.js";
 import { type MemberAction, MemberCore, type Observation } from "../../src/core/member.js";
 import { emptyMail, MailKind } from "../../src/disk/mailbox-block.js";
 import { MemberState } from "../../src/disk/status-block.js";
+import { watchdogFenceWaitMs } from "../../src/power/watchdog.js";
 import {
   type BakeryLike,
   CORRECT_RULES,
@@ -31,6 +32,7 @@ import {
   SIM_STEP_MS,
   TIMING,
   type Tool,
+  WATCHDOG_SECONDS,
 } from "./model.js";
 import { Random } from "./random.js";
 import { newServiceStats, SimServices } from "./services.js";
@@ -59,6 +61,10 @@ export interface SimOptions {
   switchFaults: boolean;
   makeCore?: MakeCore;
   makeServiceCore?: MakeServiceCore;
+  /** Some members are fenced by their own watchdog rather than a power switch. */
+  watchdogs?: boolean;
+  /** cluadmin uses its member's slot itself even while the daemon runs (a broken variant). */
+  cluadminBypassesDaemon?: boolean;
   /** The disk lock's rules and bakery: a test may break them on purpose. */
   lockRules?: LockRules;
   makeBakery?: (me: number) => BakeryLike;
@@ -94,6 +100,9 @@ export class World {
     toolChanges: 0,
     /** Fenced notices that could not be written (and were written again). */
     failedNotices: 0,
+    /** Machines reset by their own watchdog, and fences that waited for one. */
+    watchdogResets: 0,
+    watchdogFences: 0,
     ...newLockStats(),
     ...newServiceStats(),
   };
@@ -107,6 +116,8 @@ export class World {
   private order = 0;
   /** The claim of each service request, as the lock knows it. */
   private readonly claimUses = new WeakMap<LockRequest, LockUse>();
+  /** Per member fenced by its watchdog, how long after its last sign of life it is surely off. */
+  private readonly watchdogWaitMs: Record<number, number>;
   /** Fences fired and not yet settled, per fenced life: never two at once for one life. */
   private readonly fencesInFlight = new Map<string, { member: number; p: Process }>();
   private partitionUntilMs = 0;
@@ -135,7 +146,19 @@ export class World {
       mailReadsFailUntilMs: 0,
       noticeWritesFailUntilMs: 0,
       tools: [],
+      stuttersUntilMs: 0,
     }));
+    if (options.watchdogs === true) {
+      // Half the members, at least one, fence themselves through their watchdog.
+      this.machines.forEach((m, i) => {
+        if (i === 0 || this.rng.chance(0.5))
+          m.watchdog = { timeoutMs: this.rng.int(...WATCHDOG_SECONDS) * 1000, armed: false, lastKickMs: 0 };
+      });
+    }
+    this.watchdogWaitMs = {};
+    this.machines.forEach((m, i) => {
+      if (m.watchdog !== undefined) this.watchdogWaitMs[i] = watchdogFenceWaitMs(m.watchdog.timeoutMs / 1000);
+    });
     this.services = new SimServices({
       rng: this.rng,
       machines: this.machines,
@@ -305,61 +328,86 @@ export class World {
   }
 
   /**
-   * An administrator runs a cluadmin change on a member's machine: under the disk lock, as that
-   * member, it reads the configuration's view, looks again, and writes the next view.
+   * An administrator runs a cluadmin change on a member's machine. With the member's daemon
+   * running there, cluadmin hands the change to it, and the daemon makes it under its own use of
+   * the slot; without one, cluadmin takes the slot itself as a tool, which is safe only while its
+   * member's life is DOWN (or it never joined): a life that may be over is no life to name.
+   * Either way, under the disk lock it reads the configuration's view, looks again, and writes the
+   * next view.
    */
   private maybeTool(): void {
     if (!this.rng.chance(TOOL_PER_STEP)) return;
     const member = this.rng.int(0, this.machines.length - 1);
     const m = this.machines[member] as Machine;
     if (m.power === "off") return;
+    const p = m.process;
+    if (p !== undefined && this.options.cluadminBypassesDaemon !== true) {
+      this.log(`an administrator runs cluadmin on member ${member}'s machine: its daemon makes the change`);
+      const use: LockUse = {
+        kind: "config",
+        member,
+        actor: p,
+        incarnation: () => p.incarnation,
+        knows: () => ({ isFenced: (mm, i) => p.core.isFenced(mm, i) }),
+        granted: () => this.changeView(use, (ms, run) => this.onProcess(member, p, ms, run)),
+        failed: () => {},
+      };
+      this.lock.request(use);
+      return;
+    }
+    const status = this.disk.get(member);
+    if (p === undefined && status?.state === MemberState.Up) {
+      this.log(`an administrator runs cluadmin on member ${member}'s machine: refused, its life may be over`);
+      return;
+    }
     const tool: Tool = { kind: "tool", member, id: ++this.tools, alive: true };
     m.tools.push(tool);
-    const finish = () => {
-      tool.alive = false;
-      m.tools = m.tools.filter((t) => t !== tool);
-    };
+    const incarnation = status?.incarnation ?? 0;
     const use: LockUse = {
       kind: "tool",
       member,
       actor: tool,
-      // The life the slot names is the member's current one, as its status block says.
-      incarnation: () => this.disk.get(member)?.incarnation ?? 0,
+      incarnation: () => incarnation,
       knows: () => ({ isFenced: (mm, i) => this.fencedOnDisk(mm, i) }),
-      granted: () => {
-        const first = this.io(member, "read");
-        const view = this.configView;
-        this.onTool(tool, first.ms, () => {
-          const again = this.io(member, "read");
-          this.onTool(tool, again.ms, () => {
-            if (!first.ok || !again.ok || this.configView !== view) {
-              this.lock.release(use);
-              return;
-            }
-            const write = this.io(member, "write");
-            if (write.lands) this.at(write.landMs, () => this.writeView(member, view + 1));
-            this.onTool(tool, write.ms, () => this.lock.release(use));
-          });
-        });
-      },
+      granted: () => this.changeView(use, (ms, run) => this.onTool(tool, ms, run)),
       failed: () => {},
       // cluadmin exits once its slot is clear again.
-      done: finish,
+      done: () => {
+        tool.alive = false;
+        m.tools = m.tools.filter((t) => t !== tool);
+      },
     };
     this.log(`an administrator runs cluadmin on member ${member}'s machine (tool ${tool.id})`);
     this.lock.request(use);
   }
 
+  /** A configuration change under the disk lock: read the view, look again, write the next one. */
+  private changeView(use: LockUse, later: (ms: number, run: () => void) => void): void {
+    const { member } = use;
+    const first = this.io(member, "read");
+    const view = this.configView;
+    later(first.ms, () => {
+      const again = this.io(member, "read");
+      later(again.ms, () => {
+        if (!first.ok || !again.ok || this.configView !== view) {
+          this.lock.release(use);
+          return;
+        }
+        const write = this.io(member, "write");
+        if (write.lands) this.at(write.landMs, () => this.writeView(member, view + 1));
+        later(write.ms, () => this.lock.release(use));
+      });
+    });
+  }
+
   /** A configuration view lands on the partitions: each view must be written exactly once. */
   private writeView(member: number, view: number): void {
     if (this.viewsWritten.has(view))
-      this.fail(
-        `two configuration writers produced view ${view} twice (the second from member ${member}'s cluadmin)`,
-      );
+      this.fail(`two configuration writers produced view ${view} twice (the second from member ${member})`);
     this.viewsWritten.add(view);
     this.configView = Math.max(this.configView, view);
     this.stats.toolChanges++;
-    this.log(`member ${member}'s cluadmin writes configuration view ${view}`);
+    this.log(`member ${member} writes configuration view ${view}`);
   }
 
   private fail(message: string): never {
@@ -435,15 +483,53 @@ export class World {
           m.losesWritesUntilMs <= now &&
           m.readsFailUntilMs <= now &&
           m.mailReadsFailUntilMs <= now &&
-          m.noticeWritesFailUntilMs <= now,
+          m.noticeWritesFailUntilMs <= now &&
+          m.stuttersUntilMs <= now,
       )
     );
+  }
+
+  /**
+   * A member that stalls, wakes for a moment (long enough to write a heartbeat and feed its
+   * watchdog), and stalls again, a few times over: each stall long enough to be declared hung.
+   * A fence fired at the first stall may still be waiting for a watchdog when it is fed again.
+   */
+  private stutter(member: number, m: Machine): void {
+    const { rng } = this;
+    const hangWindowMs = TIMING.tko * TIMING.intervalMs;
+    let at = 0;
+    const cycles = rng.int(2, 4);
+    for (let i = 0; i < cycles; i++) {
+      const stallMs = rng.int(hangWindowMs + 200, hangWindowMs + 4_000);
+      this.at(at, () => {
+        m.frozenUntilMs = Math.max(m.frozenUntilMs, this.now + stallMs);
+      });
+      at += stallMs + rng.int(300, 2_500);
+    }
+    m.stuttersUntilMs = this.now + at;
+    this.log(`fault: member ${member} stalls ${cycles} times, waking briefly in between, for ${at} ms`);
+  }
+
+  /** A watchdog not fed for its timeout resets its machine: whatever life ran there is over. It
+   * keeps counting while the daemon is stalled or killed, as a hardware watchdog does. */
+  private watchdogFires(m: Machine, member: number): void {
+    const w = m.watchdog;
+    if (w === undefined || !w.armed || this.now - w.lastKickMs <= w.timeoutMs) return;
+    this.stats.watchdogResets++;
+    this.log(`member ${member}'s watchdog fires: not fed for ${this.now - w.lastKickMs} ms`);
+    if (m.process !== undefined) this.dead.add(`${member}/${m.process.incarnation}`);
+    this.dead.add(`${member}/${m.incarnation}`);
+    m.process = undefined;
+    this.machineDown(m);
+    m.frozenUntilMs = 0;
+    m.bootAtMs = this.now + BOOT_MS;
   }
 
   /** The power went off, or the machine reset itself: everything that ran on it has ended. */
   private machineDown(m: Machine): void {
     m.running.clear();
     m.resets++;
+    if (m.watchdog !== undefined) m.watchdog.armed = false;
     for (const t of m.tools) t.alive = false;
     m.tools = [];
   }
@@ -459,6 +545,7 @@ export class World {
 
   private tickAll(): void {
     this.machines.forEach((m, member) => {
+      this.watchdogFires(m, member);
       const p = m.process;
       if (
         m.power === "off" ||
@@ -533,11 +620,22 @@ export class World {
         owedNotices: [],
       };
       this.disk.set(member, { state: MemberState.Up, incarnation: m.incarnation, heartbeat: 0 });
-      const config = { ...TIMING, me: member, members: this.machines.length, incarnation: m.incarnation };
+      const config = {
+        ...TIMING,
+        me: member,
+        members: this.machines.length,
+        incarnation: m.incarnation,
+        watchdogWaitMs: this.watchdogWaitMs,
+      };
       const make: MakeCore = this.options.makeCore ?? ((c, t) => new MemberCore(c, t));
       process.joinedLocalMs = this.localNow(process);
       process.core = make(config, process.joinedLocalMs);
       m.process = process;
+      // Armed once it has joined, when its first write has landed: fed from now on.
+      if (m.watchdog !== undefined) {
+        m.watchdog.armed = true;
+        m.watchdog.lastKickMs = this.now;
+      }
       this.log(`member ${member} joins in incarnation ${m.incarnation}`);
     });
   }
@@ -646,6 +744,8 @@ export class World {
           this.log(`member ${member} stopped cleanly`);
           this.services.checkLeftClean(member);
           m.process = undefined;
+          // Marked DOWN: its watchdog is disarmed with the magic close.
+          if (m.watchdog !== undefined) m.watchdog.armed = false;
           m.bootAtMs = this.now + BOOT_MS;
           break;
         case "membership":
@@ -708,6 +808,9 @@ export class World {
     const mailOk = ok && m.mailReadsFailUntilMs <= this.now;
     this.onProcess(member, p, delayMs, (t) => {
       this.apply(member, p, p.core.step({ kind: "status-written", ok, readOk, mailOk, nowMs: t }));
+      // As the daemon: only a write that landed, by a member that is still healthy, feeds it.
+      if (ok && m.watchdog?.armed === true && m.process === p && p.core.healthy(t))
+        m.watchdog.lastKickMs = this.now;
       if (ok && this.machines[member]?.process === p && p.core.finished === undefined)
         this.services.beatLanded(member, p);
     });
@@ -724,13 +827,21 @@ export class World {
       );
     const life = `${target}/${incarnation}`;
     // In flight while its fencer lives to act on the result: a fencer that died (powered off as a
-    // hung lock holder, say) acts on nothing, whatever its switch still does. And a fencer this
-    // grant went past counts, for this grant, as the dead it is about to be.
+    // hung lock holder, say) acts on nothing, whatever its switch still does. The one exception:
+    // two holders at once, one granted past the other as hung (and fencing it). Each may then
+    // fence what the other fences: neither can know the other lives, which is why the grant past
+    // a hung holder fires at that holder first.
     const other = this.fencesInFlight.get(life);
-    const gonePast = held.granted?.condemned.some(
-      (l) => other !== undefined && l.member === other.member && l.incarnation === other.p.incarnation,
-    );
-    if (other !== undefined && this.machines[other.member]?.process === other.p && gonePast !== true)
+    const wentPast = (a: Process | undefined, b: { member: number; incarnation: number }) =>
+      a !== undefined &&
+      this.lock
+        .held(a, "fence")
+        ?.granted?.condemned.some((l) => l.member === b.member && l.incarnation === b.incarnation) === true;
+    const eitherPast =
+      other !== undefined &&
+      (wentPast(p, { member: other.member, incarnation: other.p.incarnation }) ||
+        wentPast(other.p, { member, incarnation: p.incarnation }));
+    if (other !== undefined && this.machines[other.member]?.process === other.p && !eitherPast)
       this.fail(
         `member ${member} fenced member ${target} in incarnation ${incarnation} while member ${other.member}'s fence of that life was in flight`,
       );
@@ -738,6 +849,10 @@ export class World {
     const falseFenceWindowMs = (TIMING.tkoNetup + 3) * TIMING.intervalMs;
     if (this.now - t.lastFaultMs > falseFenceWindowMs) {
       this.fail(`member ${member} fenced member ${target}, healthy for ${this.now - t.lastFaultMs} ms`);
+    }
+    if (t.watchdog !== undefined) {
+      this.fenceByWatchdog(member, p, target, incarnation, life);
+      return;
     }
     // Now and then a switch is slow enough that the target may restart while the cycle is in flight.
     const latency = this.rng.chance(0.1) ? this.rng.int(3_000, MAX_SWITCH_MS) : this.rng.int(200, 3_000);
@@ -771,6 +886,40 @@ export class World {
         return { kind: "fence-result", member: target, confirmedOff: !fails, detail, nowMs: now };
       });
     });
+  }
+
+  /**
+   * A watchdog cannot be switched off: the fencer waits twice its timeout and assumes it fired,
+   * as WatchdogSwitch does. Nothing happens to the machine: only its own watchdog resets it, if
+   * it was not fed meanwhile; the core must not count it off sooner.
+   */
+  private fenceByWatchdog(
+    member: number,
+    p: Process,
+    target: number,
+    incarnation: number,
+    life: string,
+  ): void {
+    const waitMs = this.watchdogWaitMs[target] as number;
+    this.stats.watchdogFences++;
+    this.log(
+      `member ${member} fences ${target} (incarnation ${incarnation}) by waiting ${waitMs} ms for its watchdog`,
+    );
+    const mine = { member, p };
+    this.fencesInFlight.set(life, mine);
+    this.at(waitMs, () =>
+      this.deliver(member, p, (now) => {
+        if (this.fencesInFlight.get(life) === mine) this.fencesInFlight.delete(life);
+        return {
+          kind: "fence-result",
+          member: target,
+          confirmedOff: true,
+          detail: `waited ${waitMs} ms for its watchdog`,
+          nowMs: now,
+          byTime: true,
+        };
+      }),
+    );
   }
 
   /** A fencer lets go of the fencing lock only once the notice of every life it fenced is on the
@@ -844,7 +993,8 @@ export class World {
       m.frozenUntilMs <= this.now &&
       m.diskFault === undefined &&
       m.losesWritesUntilMs <= this.now &&
-      m.readsFailUntilMs <= this.now;
+      m.readsFailUntilMs <= this.now &&
+      m.stuttersUntilMs <= this.now;
     this.machines.forEach((m, member) => {
       if (m.process === undefined) return;
       // Someone must stay able to fence, or nothing could heal without an administrator.
@@ -853,7 +1003,7 @@ export class World {
       // About one fault per member every 25 s of fault time.
       if (r >= 0.04 * perStep) return;
       this.stats.faults++;
-      const kind = rng.int(0, 11);
+      const kind = rng.int(0, 12);
       const ms = rng.int(500, 20_000);
       if (kind === 0) {
         m.frozenUntilMs = this.now + ms;
@@ -887,6 +1037,8 @@ export class World {
       } else if (kind === 10) {
         m.mailReadsFailUntilMs = this.now + ms;
         this.log(`fault: member ${member}'s reads of its own mailbox fail for ${ms} ms`);
+      } else if (kind === 12) {
+        this.stutter(member, m);
       } else if (kind === 11) {
         m.noticeWritesFailUntilMs = this.now + ms;
         this.log(`fault: member ${member}'s fenced notices cannot be written for ${ms} ms`);

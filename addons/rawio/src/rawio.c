@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <linux/stat.h>
+#include <linux/watchdog.h>
 #include <node_api.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -585,6 +586,40 @@ static napi_value Flock(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---------- watchdog ---------- */
+
+/* watchdogTimeout(fd, seconds): sets a watchdog device's timeout (WDIOC_SETTIMEOUT), then reads
+ * back what the driver took (WDIOC_GETTIMEOUT): drivers round, and some cap it. With seconds 0 it
+ * only reads. A descriptor that is not a watchdog fails with ENOTTY. */
+static napi_value WatchdogTimeout(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd = -1;
+  int32_t seconds = -1;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
+      napi_get_value_int32(env, argv[1], &seconds) != napi_ok || seconds < 0)
+    return throw_usage(env, "ERR_RAWIO_ARGS",
+                       "rawio.watchdogTimeout(fd, seconds): needs a file descriptor and whole seconds (0 to read only)");
+  if (seconds > 0) {
+    int wanted = seconds;
+    if (ioctl(fd, WDIOC_SETTIMEOUT, &wanted) != 0) {
+      napi_value e = errno_error(env, errno, "ioctl", "(watchdog)", "setting the watchdog timeout (WDIOC_SETTIMEOUT)", NULL);
+      if (e != NULL) napi_throw(env, e);
+      return NULL;
+    }
+  }
+  int actual = 0;
+  if (ioctl(fd, WDIOC_GETTIMEOUT, &actual) != 0) {
+    napi_value e = errno_error(env, errno, "ioctl", "(watchdog)", "reading the watchdog timeout (WDIOC_GETTIMEOUT)", NULL);
+    if (e != NULL) napi_throw(env, e);
+    return NULL;
+  }
+  napi_value result;
+  NAPI_CALL(env, napi_create_int32(env, actual, &result));
+  return result;
+}
+
 /* ---------- module ---------- */
 
 static napi_value Init(napi_env env, napi_value exports) {
@@ -595,6 +630,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"pread", NULL, Pread, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pwrite", NULL, Pwrite, NULL, NULL, NULL, napi_enumerable, NULL},
       {"flock", NULL, Flock, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"watchdogTimeout", NULL, WatchdogTimeout, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   napi_value max_transfer;
