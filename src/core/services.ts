@@ -37,8 +37,19 @@ export type ServiceObservation =
   | { kind: "started"; service: number; ok: boolean; cleanedUp: boolean; detail: string; nowMs: number }
   | { kind: "stopped"; service: number; ok: boolean; detail: string; nowMs: number }
   | { kind: "checked"; service: number; ok: boolean; detail: string; nowMs: number }
-  /** A transition's write settled: `ok` when both copies took it (and its `after` was done). */
-  | { kind: "written"; service: number; ok: boolean; detail: string; record?: ServiceRecord }
+  /**
+   * A transition's write settled: `ok` when both copies took it (and its `after` was done). When
+   * it failed, `onDisk` is the block as read back from the disk (what every reader now sees: the
+   * write may have reached the primary only); without it, the block could not be read either.
+   */
+  | {
+      kind: "written";
+      service: number;
+      ok: boolean;
+      detail: string;
+      record?: ServiceRecord;
+      onDisk?: ServiceRecord;
+    }
   /** The member is leaving: stop everything it runs and take nothing new. */
   | { kind: "leave" };
 
@@ -70,6 +81,9 @@ export type ServiceAction =
   /** The service's owner is another live member: it must carry out the request. */
   | { kind: "forward"; to: number; incarnation: number; request: AdminRequest };
 
+/** Marks the transitions decided on a block read under the disk lock. */
+const UNDER_LOCK = true;
+
 /** Failback waits until the service has passed this many checks where it runs now. */
 export const FAILBACK_STABLE_CHECKS = 5;
 /** After a failed start here, this member waits before trying that service again: doubling. */
@@ -95,8 +109,9 @@ interface Local {
   /** Transitions written here and not yet on the disk: until they are, the disk's older copy
    * must not overwrite what this member knows it did. */
   pending: number;
-  /** The record before the transition in flight, restored if its write fails. */
-  before?: ServiceRecord;
+  /** A write failed and the block could not be read back: nothing of this service is written
+   * outside the lock until a read shows what the disk holds. */
+  unknown: boolean;
   /** `epoch` when this service's last write settled: a read begun before then may predate it. */
   settledEpoch: number;
   /** When it last became running here, for failback's patience. */
@@ -135,6 +150,7 @@ export class ServiceCore {
         nextCheckMs: Number.NEGATIVE_INFINITY,
         failures: [],
         pending: 0,
+        unknown: false,
         settledEpoch: 0,
         runningSinceMs: 0,
         failedStarts: 0,
@@ -309,11 +325,21 @@ export class ServiceCore {
     };
     if (req.op === "enable" && fresh.state === ServiceState.Disabled)
       // Placed afresh: whoever disabled it did not give it up for failing.
-      return [this.transition(fresh, ServiceState.Stopped, "none", { ...free, lastOwner: NO_OWNER })];
+      return [
+        this.transition(fresh, ServiceState.Stopped, "none", { ...free, lastOwner: NO_OWNER }, UNDER_LOCK),
+      ];
     if (req.op === "disable" && fresh.state !== ServiceState.Disabled)
-      return [this.transition(fresh, ServiceState.Disabled, "none", free)];
+      return [this.transition(fresh, ServiceState.Disabled, "none", free, UNDER_LOCK)];
     if (req.op === "relocate" && req.target !== undefined && needsHome(fresh, this.isFenced))
-      return [this.transition(fresh, ServiceState.Stopped, "none", { ...free, adminTarget: req.target })];
+      return [
+        this.transition(
+          fresh,
+          ServiceState.Stopped,
+          "none",
+          { ...free, adminTarget: req.target },
+          UNDER_LOCK,
+        ),
+      ];
     return [];
   }
 
@@ -348,6 +374,7 @@ export class ServiceCore {
             });
           }
           this.records.set(r.index, r);
+          l.unknown = false;
         }
         return out;
       }
@@ -377,17 +404,24 @@ export class ServiceCore {
           if (o.record !== undefined && l.pending === 0) this.records.set(o.service, o.record);
           return [];
         }
-        // Its `after` was not done: nothing was started or stopped. What this member knew before
-        // stands; if the write landed on one copy only, the next read shows it and the service is
-        // recovered (stopped and released) from there. A member that cannot write stops anyway.
-        if (l.before !== undefined) this.records.set(o.service, l.before);
+        // Its `after` was not done: nothing was started or stopped. But the write may have
+        // reached the primary, which every reader sees: what the disk holds now is what counts,
+        // never what this member knew before. A release that landed there is a release (another
+        // member may claim the service at once), so the block is not written again outside the
+        // lock; one that still says this life owns it is recovered from there (stopped and
+        // released), which writes both copies again. A member that cannot write stops anyway.
         l.op = undefined;
         l.stopReason = undefined;
+        this.failedWrite(o.service, l, o.onDisk);
         return [
           {
             kind: "service-report",
             service: o.service,
-            message: `${this.spec(o.service).name}: could not record a transition (${o.detail}); nothing was done`,
+            message: `${this.spec(o.service).name}: could not record a transition (${o.detail}); ${
+              o.onDisk === undefined
+                ? "its block could not be read back either, so it is left alone until a read shows it"
+                : `the disk says ${describeOwner(o.onDisk)}`
+            }`,
           },
         ];
       }
@@ -419,7 +453,7 @@ export class ServiceCore {
     for (const spec of this.config.services) {
       const l = this.at(spec.id);
       const r = this.records.get(spec.id);
-      if (r === undefined || l.op !== undefined || l.pending > 0) continue;
+      if (r === undefined || l.op !== undefined || l.pending > 0 || l.unknown) continue;
       if (this.mine(r)) {
         if (r.state === ServiceState.Starting || r.state === ServiceState.Stopping) {
           // Half done with nothing under way: a transition whose write failed part way. Stop
@@ -480,10 +514,17 @@ export class ServiceCore {
     state: ServiceState,
     after: "start" | "stop" | "none",
     changes: Partial<ServiceRecord> = {},
+    underLock = false,
   ): ServiceAction {
     const next: ServiceRecord = { ...record, ...changes, state, transitionWallMs: 0 };
     const l = this.at(next.index);
-    l.before = this.records.get(next.index);
+    const known = this.records.get(next.index);
+    // Outside the lock a member writes only a block its own life holds: any other may be another
+    // member's claim, made under the lock a moment ago.
+    if (!underLock && (l.unknown || known === undefined || !this.mine(known)))
+      throw new Error(
+        `service ${next.index}: a transition outside the disk lock over a block this life does not hold (${known === undefined ? "never read" : describeOwner(known)})`,
+      );
     this.records.set(next.index, next);
     l.pending++;
     return { kind: "transition", record: next, after };
@@ -495,17 +536,24 @@ export class ServiceCore {
       throw new Error(`claim-read for service ${service}, which was not being claimed`);
     l.op = undefined;
     this.records.set(service, fresh);
+    l.unknown = false;
     const spec = this.spec(service);
     const ours = { owner: this.config.me, ownerIncarnation: this.config.incarnation };
     if (fresh.owner === this.config.me && fresh.ownerIncarnation !== this.config.incarnation) {
       l.op = "stopping";
       l.stopReason = "earlier-life";
-      return [this.transition(fresh, ServiceState.Stopping, "stop", ours)];
+      return [this.transition(fresh, ServiceState.Stopping, "stop", ours, UNDER_LOCK)];
     }
     if (neverRecorded(fresh)) {
       const state = spec.disabled ? ServiceState.Disabled : ServiceState.Stopped;
       return [
-        this.transition(fresh, state, "none", { name: spec.name, owner: NO_OWNER, ownerIncarnation: 0 }),
+        this.transition(
+          fresh,
+          state,
+          "none",
+          { name: spec.name, owner: NO_OWNER, ownerIncarnation: 0 },
+          UNDER_LOCK,
+        ),
       ];
     }
     const request = l.request;
@@ -527,13 +575,28 @@ export class ServiceCore {
     const placedByAdmin =
       fresh.owner === NO_OWNER && (fresh.adminTarget === this.config.me || fresh.adminTarget === ANY_OTHER);
     return [
-      this.transition(fresh, ServiceState.Starting, "start", {
-        ...ours,
-        lastOwner,
-        name: spec.name,
-        adminTarget: placedByAdmin ? this.config.me : NO_TARGET,
-      }),
+      this.transition(
+        fresh,
+        ServiceState.Starting,
+        "start",
+        {
+          ...ours,
+          lastOwner,
+          name: spec.name,
+          adminTarget: placedByAdmin ? this.config.me : NO_TARGET,
+        },
+        UNDER_LOCK,
+      ),
     ];
+  }
+
+  /** A transition's write failed: adopt what the disk holds now, or know that it is not known. */
+  private failedWrite(service: number, l: Local, onDisk: ServiceRecord | undefined): void {
+    if (onDisk === undefined) {
+      l.unknown = true;
+      return;
+    }
+    this.records.set(service, onDisk);
   }
 
   private beginStop(service: number, reason: StopReason): ServiceAction[] {
@@ -662,4 +725,10 @@ export class ServiceCore {
  */
 function neverRecorded(r: ServiceRecord): boolean {
   return r.state === ServiceState.Unused;
+}
+
+function describeOwner(r: ServiceRecord): string {
+  const owner =
+    r.owner === NO_OWNER ? "nobody owns it" : `member ${r.owner} (incarnation ${r.ownerIncarnation}) owns it`;
+  return `${owner}, ${serviceStateName(r.state)}`;
 }

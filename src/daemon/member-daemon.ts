@@ -120,6 +120,11 @@ export class MemberDaemon {
     this.services = new ServiceDaemon(o.config, o.member, o.incarnation, {
       log: o.log,
       writeService: (record) => o.io.writeService(record),
+      readService: async (service) => {
+        const record = (await o.io.readServices()).records[service];
+        if (record === undefined) throw new Error(`service block ${service} is not on the partitions`);
+        return record;
+      },
       underLock: (service, work) => this.withLock(service, work),
       guard: (work) => this.guard(work),
       healthy: () => this.core.healthy(this.now()),

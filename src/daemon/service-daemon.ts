@@ -22,6 +22,8 @@ export interface ServiceHost {
   log: Logger;
   /** Write a service block to both copies. */
   writeService(record: ServiceRecord): Promise<void>;
+  /** Read one service block as every reader sees it now (after a write to it failed). */
+  readService(service: number): Promise<ServiceRecord>;
   /** Run `work` holding the disk lock (queued behind fencing), with the block as it is now. */
   underLock(service: number, work: (fresh: ServiceRecord) => Promise<void>): Promise<void>;
   /** Run an action's promise; a throw is a bug and self-fences. */
@@ -214,7 +216,15 @@ export class ServiceDaemon {
       if (!stillMay()) throw new Error("this member is not healthy enough to take a service now");
       written = await this.record(a.record);
     } catch (err) {
-      this.feed({ kind: "written", service: a.record.index, ok: false, detail: String(err) });
+      // It may have reached the primary before the backup failed: what the disk holds decides.
+      const onDisk = await this.host.readService(a.record.index).catch(() => undefined);
+      this.feed({
+        kind: "written",
+        service: a.record.index,
+        ok: false,
+        detail: String(err),
+        ...(onDisk !== undefined ? { onDisk } : {}),
+      });
       return;
     }
     this.feed({ kind: "written", service: a.record.index, ok: true, detail: "", record: written });

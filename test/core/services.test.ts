@@ -107,12 +107,13 @@ describe("one service core driven by hand", () => {
     expect(tick(c, -3_800)).toEqual([{ kind: "check-service", service: 0 }]);
   });
 
-  it("puts back what it knew when a transition cannot be written, then recovers a half-written one", () => {
+  it("after a failed write, goes by what the disk holds: recovers its own half-written block", () => {
     const c = core();
     take(c, stopped(0), 0);
+    const starting = c.record(0) as ServiceRecord;
     c.step({ kind: "started", service: 0, ok: true, cleanedUp: true, detail: "", nowMs: 100 });
-    // The Running write fails: the service counts as starting again, half done.
-    c.step({ kind: "written", service: 0, ok: false, detail: "EIO" });
+    // The Running write failed on the primary: the disk still says Starting, owned here.
+    c.step({ kind: "written", service: 0, ok: false, detail: "EIO", onDisk: starting });
     expect(c.record(0)?.state).toBe(ServiceState.Starting);
     const out = tick(c, 200);
     expect(out).toMatchObject([
@@ -121,6 +122,53 @@ describe("one service core driven by hand", () => {
     c.step({ kind: "written", service: 0, ok: true, detail: "" });
     const released = c.step({ kind: "stopped", service: 0, ok: true, detail: "", nowMs: 300 });
     expect(released[0]).toMatchObject({ record: { state: ServiceState.Stopped, owner: NO_OWNER } });
+  });
+
+  it("takes a release that reached the primary only as done, and never writes that block again outside the lock", () => {
+    const c = core();
+    take(c, stopped(0), 0);
+    c.step({ kind: "started", service: 0, ok: true, cleanedUp: true, detail: "", nowMs: 100 });
+    c.step({ kind: "written", service: 0, ok: true, detail: "" });
+    c.ask({ op: "relocate", service: 0, target: 1 });
+    expect(tick(c, 200)).toMatchObject([{ kind: "transition", record: { state: ServiceState.Stopping } }]);
+    c.step({ kind: "written", service: 0, ok: true, detail: "" });
+    const release = c.step({ kind: "stopped", service: 0, ok: true, detail: "", nowMs: 300 });
+    const freed = (release[0] as { record: ServiceRecord }).record;
+    expect(freed).toMatchObject({ state: ServiceState.Stopped, owner: NO_OWNER, adminTarget: 1 });
+    // The backup refused it; every reader sees the primary, where member 1 may claim it now.
+    const answer = c.step({
+      kind: "written",
+      service: 0,
+      ok: false,
+      detail: "EIO on the backup",
+      onDisk: freed,
+    });
+    expect(answer).toMatchObject([
+      { kind: "service-report", message: expect.stringMatching(/the disk says nobody owns it/) },
+    ]);
+    expect(c.record(0)).toMatchObject({ owner: NO_OWNER });
+    // Once this member wrote "Stopping, owner me" here, over member 1's claim.
+    expect(tick(c, 400)).toEqual([]);
+    expect(tick(c, 5_000)).toEqual([]);
+  });
+
+  it("leaves a block it could neither write nor read back alone until a read shows it", () => {
+    const c = core();
+    take(c, stopped(0), 0);
+    c.step({ kind: "started", service: 0, ok: true, cleanedUp: true, detail: "", nowMs: 100 });
+    expect(c.step({ kind: "written", service: 0, ok: false, detail: "EIO" })).toMatchObject([
+      { message: expect.stringMatching(/could not be read back either/) },
+    ]);
+    expect(tick(c, 200)).toEqual([]);
+    // The heartbeat's read: the Running write had landed after all.
+    const running = {
+      ...(c.record(0) as ServiceRecord),
+      state: ServiceState.Running,
+      owner: 0,
+      ownerIncarnation: 1,
+    };
+    c.step({ kind: "records", records: [running], epoch: c.epoch });
+    expect(tick(c, 20_000)).toEqual([{ kind: "check-service", service: 0 }]);
   });
 
   it("ignores a read that began before its own last write settled, and flags a real conflict", () => {

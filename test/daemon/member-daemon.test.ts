@@ -275,9 +275,15 @@ describe("member daemon", () => {
     // (Recording the new service's first block, free to be placed, was a release too.)
     const before = sent.filter((p) => p.nudge).length;
     const stopped = a.daemon.stop();
-    await until("web stopped and let go", () => state() === ServiceState.Stopped);
+    // The record turns Stopped when the release is decided; the nudge follows its write.
+    const nudges = () => sent.filter((p) => p.nudge).length;
+    await until(
+      "web stopped, let go and nudged",
+      () => state() === ServiceState.Stopped && nudges() > before,
+    );
     expect(a.daemon.services.core.record(0)?.owner).toBe(NO_OWNER);
-    expect(sent.filter((p) => p.nudge)).toHaveLength(before + 1);
+    await quiet();
+    expect(nudges()).toBe(before + 1);
     expect(sent.map((p) => p.sequence)).toEqual(sent.map((_, i) => i + 1));
     advance(clock, TICK_MS);
     expect(await stopped).toBe(true);

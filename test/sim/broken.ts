@@ -3,6 +3,8 @@
 // is the old behaviour, not a caricature of it.
 import { Fencing } from "../../src/core/fencing.js";
 import { MemberCore, type Observation } from "../../src/core/member.js";
+import { ServiceCore } from "../../src/core/services.js";
+import type { ServiceRecord } from "../../src/disk/service-block.js";
 import type { LockRules } from "./lock.js";
 import { CORRECT_RULES } from "./lock.js";
 import type { MakeCore } from "./model.js";
@@ -75,6 +77,32 @@ export const cluadminBesideDaemon: Broken = {
   lockRules: {
     ...CORRECT_RULES,
     localKey: (use) => (use.kind === "tool" ? `cluadmin on member ${use.member}` : `member ${use.member}`),
+  },
+};
+
+/**
+ * Case 4. A transition whose write failed was taken as not done: the service core put back the
+ * record it knew before, though the primary (which every reader sees) may have taken the write.
+ * A release that landed there and was taken back made the next tick write "stopping, owner me"
+ * outside the lock, over the claim another member had just made.
+ */
+export const failedWriteUndone: Broken = {
+  makeServiceCore: (config) => {
+    const core = new ServiceCore(config);
+    const step = core.step.bind(core);
+    const before = new Map<number, ServiceRecord>();
+    core.step = (o) => {
+      const known = config.services.map((s) => core.record(s.id));
+      const out = step(
+        o.kind === "written" && !o.ok && before.has(o.service) ? { ...o, onDisk: before.get(o.service) } : o,
+      );
+      for (const a of out) {
+        const was = known[a.kind === "transition" ? a.record.index : -1];
+        if (a.kind === "transition" && was !== undefined) before.set(a.record.index, was);
+      }
+      return out;
+    };
+    return core;
   },
 };
 

@@ -49,6 +49,9 @@ export interface Process {
   /** Asked to stop cleanly: its services are stopped before the member core is told to leave. */
   stopping: boolean;
   memberStopFed: boolean;
+  /** The reads of its current heartbeat (the status region, its mailbox) failed: set as they are made. */
+  beatReadFailed?: boolean;
+  beatMailFailed?: boolean;
   /** Its member core's use of the fencing lock, asked for and not yet let go. */
   fenceUse?: LockUse;
   /** Lives its core counted off under its fencing lock: their notices must be on the disk before
@@ -99,6 +102,8 @@ export interface Machine {
   watchdog?: { timeoutMs: number; armed: boolean; lastKickMs: number };
   /** Until then it stalls again and again, each stall long enough to look hung. */
   stuttersUntilMs: number;
+  /** Until then its writes reach the primary and fail on the backup. */
+  backupFailsUntilMs: number;
 }
 
 /** A place in the disk lock's queue: the member core's fencing, or a claim of one service. */

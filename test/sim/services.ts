@@ -162,9 +162,11 @@ export interface ServiceHost {
 
 export class SimServices {
   readonly specs: readonly ServiceSpec[];
-  /** The service blocks on the shared disk (both copies, which this model keeps equal). Each is
-   * frozen: a core that changed a record it was given would throw rather than corrupt the disk. */
+  /** The service blocks on the shared disk: the primary, which every reader sees, and the
+   * backup, which a write that failed part way may have left behind. Each is frozen: a core that
+   * changed a record it was given would throw rather than corrupt the disk. */
   readonly disk = new Map<number, ServiceRecord>();
+  readonly backup = new Map<number, ServiceRecord>();
   /** When each service stopped running where it should, while it is down. */
   private readonly downSince = new Map<number, number>();
 
@@ -181,7 +183,9 @@ export class SimServices {
         name: s.name,
         state: s.disabled ? ServiceState.Disabled : ServiceState.Stopped,
       };
-      this.disk.set(s.id, Object.freeze(rng.chance(0.5) ? recorded : emptyService(s.id)));
+      const first = Object.freeze(rng.chance(0.5) ? recorded : emptyService(s.id));
+      this.disk.set(s.id, first);
+      this.backup.set(s.id, first);
     }
   }
 
@@ -423,7 +427,7 @@ export class SimServices {
     }
     // Checked again just before the write: a member that stalled since must not take it now.
     const stillMay = () => req.p.core.healthy(this.host.localNow(req.p));
-    this.transition(req.member, req.p, next, () => this.runUnderLock(req, rest), stillMay);
+    this.transition(req.member, req.p, next, () => this.runUnderLock(req, rest), stillMay, true);
   }
 
   /** Writes the transition; only once both copies took it are the resources touched. */
@@ -433,6 +437,7 @@ export class SimServices {
     a: Transition,
     done: () => void,
     stillMay = () => true,
+    underLock = false,
   ): void {
     const service = a.record.index;
     if (!stillMay()) {
@@ -441,11 +446,20 @@ export class SimServices {
       done();
       return;
     }
-    this.write(member, p, a.record, (ok, detail, record) => {
+    this.write(member, p, a.record, underLock, (ok, detail, record) => {
       if (!ok) {
         this.host.stats.failedWrites++;
-        this.feed(member, p, { kind: "written", service, ok: false, detail });
-        done();
+        // As the daemon: the block is read back, for what every reader sees now.
+        this.readBack(member, p, service, (onDisk) => {
+          this.feed(member, p, {
+            kind: "written",
+            service,
+            ok: false,
+            detail,
+            ...(onDisk !== undefined ? { onDisk } : {}),
+          });
+          done();
+        });
         return;
       }
       this.feed(member, p, { kind: "written", service, ok: true, detail: "", record });
@@ -457,9 +471,13 @@ export class SimServices {
   }
 
   /**
-   * A service block write, as the disk pair does it, with the machine's disk faults: an error
-   * fails it (though it may have reached one copy); a hang past io_timeout misses the deadline,
-   * yet lands when the hang ends, unless the machine went down first.
+   * A service block write, as the disk pair does it: the primary, then the backup, with the
+   * machine's disk faults. An error fails it, though the primary may have taken it; a failing
+   * backup fails it after the primary took it; a hang past io_timeout misses the deadline, yet
+   * both copies take it when the hang ends, unless the machine went down first.
+   *
+   * Checked as the primary takes it: outside the disk lock a member writes only a block its own
+   * life holds, or it could land over another member's claim.
    *
    * Not modelled: a write the device acknowledges and then loses. Status blocks suffer it (the
    * cost is a stale heartbeat), but a lost service write would let any member take a running
@@ -469,32 +487,62 @@ export class SimServices {
     member: number,
     p: Process,
     record: ServiceRecord,
+    underLock: boolean,
     result: (ok: boolean, detail: string, record: ServiceRecord) => void,
   ): void {
     const m = this.host.machines[member] as Machine;
     const resets = m.resets;
     const stamped = Object.freeze({ ...record, transitionWallMs: this.host.now() });
-    const land = () => {
+    const landPrimary = () => {
       if (m.resets !== resets) return;
+      const there = this.disk.get(stamped.index) as ServiceRecord;
+      if (!underLock && !(there.owner === member && there.ownerIncarnation === p.incarnation))
+        this.host.fail(
+          `member ${member} wrote ${stamped.name} outside the disk lock over a block it does not hold (${describe(there)})`,
+        );
       this.disk.set(stamped.index, stamped);
       this.host.log(`member ${member} wrote ${stamped.name}: ${describe(stamped)}`);
+    };
+    const landBackup = () => {
+      if (m.resets === resets) this.backup.set(stamped.index, stamped);
     };
     const fault = m.diskFault;
     const ioTimeout = TIMING.ioTimeoutMs;
     if (fault?.kind === "error") {
       // The primary took it before the backup failed: it is there by the time the error returns.
-      if (this.host.rng.chance(FAILED_WRITE_LANDS)) this.host.at(this.host.rng.int(1, EIO_MS), land);
+      if (this.host.rng.chance(FAILED_WRITE_LANDS)) this.host.at(this.host.rng.int(1, EIO_MS), landPrimary);
       this.host.onProcess(member, p, EIO_MS, () => result(false, "EIO", stamped));
     } else if (fault?.kind === "hang") {
       const hangMs = fault.untilMs - this.host.now();
-      this.host.at(hangMs, land);
-      if (hangMs <= ioTimeout) this.host.onProcess(member, p, hangMs + 1, () => result(true, "", stamped));
+      this.host.at(hangMs, landPrimary);
+      this.host.at(hangMs + 1, landBackup);
+      if (hangMs <= ioTimeout) this.host.onProcess(member, p, hangMs + 2, () => result(true, "", stamped));
       else this.host.onProcess(member, p, ioTimeout, () => result(false, "missed its deadline", stamped));
+    } else if (m.backupFailsUntilMs > this.host.now()) {
+      const latency = this.ioMs(SLOW_IO);
+      this.host.at(latency, landPrimary);
+      this.host.onProcess(member, p, latency + EIO_MS, () => result(false, "EIO on the backup", stamped));
     } else {
       const latency = this.ioMs(SLOW_IO);
-      this.host.at(latency, land);
-      this.host.onProcess(member, p, latency, () => result(true, "", stamped));
+      this.host.at(latency, landPrimary);
+      this.host.at(latency + 1, landBackup);
+      this.host.onProcess(member, p, latency + 2, () => result(true, "", stamped));
     }
+  }
+
+  /** One block read back after a failed write: the primary, unless the disk fails reads too. */
+  private readBack(
+    member: number,
+    p: Process,
+    service: number,
+    then: (onDisk: ServiceRecord | undefined) => void,
+  ): void {
+    const m = this.host.machines[member] as Machine;
+    if (m.diskFault !== undefined) {
+      this.host.onProcess(member, p, EIO_MS, () => then(undefined));
+      return;
+    }
+    this.host.onProcess(member, p, this.ioMs(0), () => then(this.disk.get(service)));
   }
 
   /** The resources are touched at once: from now they may be up on this machine. */

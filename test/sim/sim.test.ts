@@ -4,6 +4,7 @@ import { ServiceCore } from "../../src/core/services.js";
 import {
   type Broken,
   cluadminBesideDaemon,
+  failedWriteUndone,
   noticeFailureIgnored,
   releasingWhenUnhealthy,
   staleBakery,
@@ -174,6 +175,12 @@ describe("deterministic simulator", () => {
       seeds: first400.filter((seed) => optionsFor(seed).watchdogs === true),
       caughtBy:
         /counts member \d+ fenced in incarnation \d+, which is alive|wrote that member \d+ was fenced in incarnation \d+, which is still alive/,
+    },
+    {
+      name: "case 4: a failed service write taken as not done, the known record put back",
+      broken: failedWriteUndone,
+      caughtBy:
+        /outside the disk lock over a block it does not hold|svc\d+ runs on members \d+ and \d+ at once/,
     },
     {
       name: "case 7: cluadmin writing its member's slot beside the daemon",

@@ -147,6 +147,7 @@ export class World {
       noticeWritesFailUntilMs: 0,
       tools: [],
       stuttersUntilMs: 0,
+      backupFailsUntilMs: 0,
     }));
     if (options.watchdogs === true) {
       // Half the members, at least one, fence themselves through their watchdog.
@@ -241,6 +242,9 @@ export class World {
     }
     if (kind === "read" && m.readsFailUntilMs > this.now)
       return { ms: 5, ok: false, lands: false, landMs: 0 };
+    // The primary takes it; the backup refuses it.
+    if (kind === "write" && m.backupFailsUntilMs > this.now)
+      return { ms: 6, ok: false, lands: true, landMs: 2 };
     if (fault?.kind === "hang") {
       const hangMs = fault.untilMs - this.now;
       const ok = hangMs <= TIMING.ioTimeoutMs;
@@ -484,7 +488,8 @@ export class World {
           m.readsFailUntilMs <= now &&
           m.mailReadsFailUntilMs <= now &&
           m.noticeWritesFailUntilMs <= now &&
-          m.stuttersUntilMs <= now,
+          m.stuttersUntilMs <= now &&
+          m.backupFailsUntilMs <= now,
       )
     );
   }
@@ -665,19 +670,23 @@ export class World {
             this.deliver(to, q, (t) => ({ kind: "net-heard", member, nowMs: t, ...nudge }), delay);
           });
           break;
-        case "read-cluster":
-          if (m.diskFault !== undefined) break; // the read fails; the write's outcome says why
-          if (m.readsFailUntilMs > this.now) break; // the status read fails, alone
-          for (const [peer, status] of this.disk) {
+        case "read-cluster": {
+          // The cycle's reads come after its write: a failing disk fails them, a hung one holds
+          // them until the hang ends, and a fault of the reads alone fails them.
+          const fault = m.diskFault;
+          p.beatReadFailed = fault?.kind === "error" || m.readsFailUntilMs > this.now;
+          p.beatMailFailed = fault?.kind === "error" || m.mailReadsFailUntilMs > this.now;
+          const delay = fault?.kind === "hang" ? fault.untilMs - this.now + 1 : 1;
+          for (const [peer, status] of p.beatReadFailed ? [] : this.disk) {
             const snapshot = { ...status };
             this.deliver(
               member,
               p,
               (t) => ({ kind: "status-read", member: peer, status: snapshot, nowMs: t }),
-              1,
+              delay,
             );
           }
-          if (m.mailReadsFailUntilMs <= this.now) {
+          if (!p.beatMailFailed) {
             const n = this.notices.get(member);
             if (n !== undefined) {
               const mail = {
@@ -686,10 +695,11 @@ export class World {
                 sequence: 1,
                 incarnation: n.incarnation,
               };
-              this.deliver(member, p, (t) => ({ kind: "mail", mail, nowMs: t }), 1);
+              this.deliver(member, p, (t) => ({ kind: "mail", mail, nowMs: t }), delay);
             }
           }
           break;
+        }
         case "acquire-fence-lock":
           this.log(`member ${member} asks for the fencing lock`);
           if (p.fenceUse !== undefined) this.fail(`member ${member} asked for the fencing lock twice`);
@@ -787,6 +797,9 @@ export class World {
       // The primary may have taken it before the backup failed: readers see it move.
       if (this.rng.chance(FAILED_WRITE_LANDS)) this.at(2, land);
       this.statusWritten(member, p, false, 5);
+    } else if (m.backupFailsUntilMs > this.now) {
+      this.at(2, land);
+      this.statusWritten(member, p, false, 6);
     } else if (fault?.kind === "hang") {
       this.at(fault.untilMs - this.now, land);
       this.statusWritten(member, p, true, fault.untilMs - this.now + 1);
@@ -804,9 +817,9 @@ export class World {
   private statusWritten(member: number, p: Process, ok: boolean, delayMs: number): void {
     const m = this.machines[member] as Machine;
     // The cycle's reads fail with a failing write, and alone under their own faults.
-    const readOk = ok && m.readsFailUntilMs <= this.now;
-    const mailOk = ok && m.mailReadsFailUntilMs <= this.now;
     this.onProcess(member, p, delayMs, (t) => {
+      const readOk = ok && p.beatReadFailed !== true;
+      const mailOk = ok && p.beatMailFailed !== true;
       this.apply(member, p, p.core.step({ kind: "status-written", ok, readOk, mailOk, nowMs: t }));
       // As the daemon: only a write that landed, by a member that is still healthy, feeds it.
       if (ok && m.watchdog?.armed === true && m.process === p && p.core.healthy(t))
@@ -994,7 +1007,8 @@ export class World {
       m.diskFault === undefined &&
       m.losesWritesUntilMs <= this.now &&
       m.readsFailUntilMs <= this.now &&
-      m.stuttersUntilMs <= this.now;
+      m.stuttersUntilMs <= this.now &&
+      m.backupFailsUntilMs <= this.now;
     this.machines.forEach((m, member) => {
       if (m.process === undefined) return;
       // Someone must stay able to fence, or nothing could heal without an administrator.
@@ -1003,7 +1017,7 @@ export class World {
       // About one fault per member every 25 s of fault time.
       if (r >= 0.04 * perStep) return;
       this.stats.faults++;
-      const kind = rng.int(0, 12);
+      const kind = rng.int(0, 13);
       const ms = rng.int(500, 20_000);
       if (kind === 0) {
         m.frozenUntilMs = this.now + ms;
@@ -1039,6 +1053,9 @@ export class World {
         this.log(`fault: member ${member}'s reads of its own mailbox fail for ${ms} ms`);
       } else if (kind === 12) {
         this.stutter(member, m);
+      } else if (kind === 13) {
+        m.backupFailsUntilMs = this.now + ms;
+        this.log(`fault: member ${member}'s writes reach the primary and fail on the backup for ${ms} ms`);
       } else if (kind === 11) {
         m.noticeWritesFailUntilMs = this.now + ms;
         this.log(`fault: member ${member}'s fenced notices cannot be written for ${ms} ms`);
