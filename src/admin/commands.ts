@@ -29,8 +29,10 @@ import {
   type ChangeResult,
   changeConfig,
   currentConfigText,
+  type DiskFacts,
   readConfigText,
   restoreConfig,
+  slotReusable,
 } from "./change.js";
 import { renderStatus } from "./cluster-status.js";
 import { controlService, SERVICE_WAIT_MS, type ServiceControl } from "./service-control.js";
@@ -183,14 +185,14 @@ async function validConfig(ctx: CommandContext): Promise<ClusterConfig | undefin
 }
 
 function changeOptions(ctx: CommandContext): ChangeOptions {
-  return { configPath: ctx.configPath, ...(ctx.member ? { member: ctx.member } : {}) };
+  return { configPath: ctx.configPath, runDir: ctx.runDir, ...(ctx.member ? { member: ctx.member } : {}) };
 }
 
 /** Applies an edit as a change of the configuration, and reports it. */
 function change(
   ctx: CommandContext,
   what: string,
-  edit: (doc: ConfDocument) => ConfDocument,
+  edit: (doc: ConfDocument, disk: DiskFacts) => ConfDocument,
 ): Promise<number> {
   return applyAndReport(ctx, what, () => changeConfig(changeOptions(ctx), edit));
 }
@@ -289,10 +291,15 @@ async function askFields(ctx: CommandContext): Promise<[string, string][]> {
   return answers;
 }
 
-function freeServiceBlock(doc: ConfDocument): string {
+/** The lowest service slot that no service uses and that may hold a new one (slotReusable). */
+function freeServiceBlock(doc: ConfDocument, disk: DiskFacts): string {
   const services = doc.sections.find((s) => s.name === "services");
   const used = new Set((services?.children ?? []).flatMap((b) => (b.kind === "block" ? [b.name] : [])));
-  for (let n = 0; ; n++) if (!used.has(`service${n}`)) return `service${n}`;
+  for (let n = 0; n < disk.services.length; n++)
+    if (!used.has(`service${n}`) && slotReusable(n, disk)) return `service${n}`;
+  throw new ChangeRefused(
+    `no service slot is free: the partitions hold ${disk.services.length}, and those of deleted services are kept while members that run an older configuration view are UP; restart those members, or re-initialise the partitions with more services`,
+  );
 }
 
 /** Passwords, communities and secret agent arguments, masked for --json. */
@@ -612,11 +619,11 @@ export const COMMANDS: readonly CommandSpec[] = [
       if (serviceName === undefined) throw new UsageError("service add takes the service's name");
       let { fields, resources } = assignments(rest);
       if (rest.length === 0 && ctx.mayAsk) fields = await askFields(ctx);
-      return change(ctx, `service add ${serviceName}`, (doc) => {
+      return change(ctx, `service add ${serviceName}`, (doc, disk) => {
         if (serviceBlock(doc, serviceName) !== undefined)
           throw new ChangeRefused(`a service named "${serviceName}" exists already`);
         return addBlock(doc, ["services"], {
-          name: freeServiceBlock(doc),
+          name: freeServiceBlock(doc, disk),
           entries: [["name", serviceName], ...fields],
           blocks: [...resources].map(([name, entries]) => ({ name, entries })),
         });
@@ -652,7 +659,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     words: ["service", "delete"],
     usage: "service delete NAME",
-    help: "remove a service from the configuration",
+    help: "remove a service from the configuration (it must be disabled first)",
     completes: "service",
     async run(ctx, args) {
       if (args.length !== 1) throw new UsageError("service delete takes one service");

@@ -23,6 +23,8 @@ export interface MemberInfo {
   id: number;
   /** Up and healthy enough to run services (this member: healthy; a peer: its heartbeat moves). */
   eligible: boolean;
+  /** The configuration view it runs (from its status block; this member: its own). */
+  view: number;
 }
 
 export type Fenced = (member: number, incarnation: number) => boolean;

@@ -131,6 +131,8 @@ export interface ServiceCoreConfig {
   services: readonly ServiceSpec[];
   /** Members' names by id, for the answers administrators read. */
   names?: readonly string[];
+  /** The configuration view this member runs. */
+  view: number;
 }
 
 export class ServiceCore {
@@ -299,9 +301,12 @@ export class ServiceCore {
           ? this.beginStop(spec.id, "disable")
           : report(`not disabled: it is ${serviceStateName(r.state)} here`);
       case "restart":
-        return running ? this.beginStop(spec.id, "restart") : report("not restarted: it is not running here");
+        if (!running) return report("not restarted: it is not running here");
+        if (this.viewsDiffer()) return report(`not restarted: ${this.viewsNote()}`);
+        return this.beginStop(spec.id, "restart");
       case "relocate":
         if (!running) return report("not relocated: it is not running here");
+        if (this.viewsDiffer()) return report(`not relocated: ${this.viewsNote()}`);
         l.relocateTo = req.target ?? ANY_OTHER;
         return this.beginStop(spec.id, "relocate");
     }
@@ -443,6 +448,22 @@ export class ServiceCore {
     return s;
   }
 
+  /**
+   * Whether a live member runs another configuration view than this one. Then no service is
+   * placed, failed back or moved: the two views may put one service in different slots, or name
+   * another switch outlet, and only one of them is the cluster's. What runs keeps running.
+   */
+  viewsDiffer(): boolean {
+    return this.members.some((m) => m.eligible && m.view !== this.config.view);
+  }
+
+  private viewsNote(): string {
+    const others = this.members
+      .filter((m) => m.eligible && m.view !== this.config.view)
+      .map((m) => `${this.config.names?.[m.id] ?? `member ${m.id}`} runs view ${m.view}`);
+    return `members run different configuration views (this one view ${this.config.view}, ${others.join(", ")}); restart clumanager on the members that run an old view`;
+  }
+
   /** Owned by this life of this member. */
   private mine(r: ServiceRecord): boolean {
     return r.owner === this.config.me && r.ownerIncarnation === this.config.incarnation;
@@ -472,7 +493,12 @@ export class ServiceCore {
         if (r.state !== ServiceState.Running) continue;
         const settled = this.nowMs - l.runningSinceMs >= FAILBACK_STABLE_CHECKS * spec.checkIntervalMs;
         if (this.leaving) out.push(...this.beginStop(spec.id, "leave"));
-        else if (spec.preferred !== this.config.me && settled && wantsFailback(spec, r, this.members))
+        else if (
+          spec.preferred !== this.config.me &&
+          settled &&
+          !this.viewsDiffer() &&
+          wantsFailback(spec, r, this.members)
+        )
           out.push(...this.beginStop(spec.id, "failback"));
         else if (this.nowMs >= l.nextCheckMs) {
           l.op = "checking";
@@ -498,7 +524,7 @@ export class ServiceCore {
         // so they are stopped here (under the lock: peers may have fenced that life and want it).
         l.op = "claiming";
         out.push({ kind: "claim", service: spec.id });
-      } else if (needsHome(r, this.isFenced) && this.nowMs >= l.retryAfterMs) {
+      } else if (needsHome(r, this.isFenced) && this.nowMs >= l.retryAfterMs && !this.viewsDiffer()) {
         const target = choosePlacement(spec, r, this.members, [...this.records.values()], this.isFenced);
         if (target === this.config.me) {
           l.op = "claiming";
@@ -562,7 +588,7 @@ export class ServiceCore {
       return this.requestOnFree(spec, fresh, request);
     }
     if (!this.healthy || this.leaving || !needsHome(fresh, this.isFenced)) return [];
-    if (this.nowMs < l.retryAfterMs) return [];
+    if (this.nowMs < l.retryAfterMs || this.viewsDiffer()) return [];
     // Placement again, on the block as it is now: a claim made to settle a block, or on a view
     // that has since changed, must not take a service meant for another member.
     if (

@@ -3,17 +3,25 @@
 import { chmodSync, rmSync } from "node:fs";
 import net from "node:net";
 import type { AdminOp } from "../core/services.js";
+import { MAX_CONFIG_BYTES } from "../disk/format.js";
 import { ADMIN_OPS } from "./service-requests.js";
 
 export const MAX_ADMIN_CLIENTS = 16;
-export const MAX_REQUEST_BYTES = 4096;
+/** A configuration change carries two configurations, each at most MAX_CONFIG_BYTES, as JSON
+ * strings (escaping adds a byte per newline or quote). Only root can connect. */
+export const MAX_REQUEST_BYTES = 3 * MAX_CONFIG_BYTES;
 /** A client that sends nothing for this long is dropped, so none can hold the daemon open. */
 export const ADMIN_IDLE_MS = 60_000;
 
 export type AdminRequest =
   | { command: "status" }
   /** An administrator's service request, by names; `target` only for relocate. */
-  | { command: "service"; op: AdminOp; service: string; target?: string };
+  | { command: "service"; op: AdminOp; service: string; target?: string }
+  /** cluadmin's change, made on view `baseView` (whose text is `baseText`): the daemon writes it
+   * under its own use of the member's slot, only if that view is still the one stored. */
+  | { command: "config-change"; baseView: number; baseText: string; text: string }
+  /** cluadmin's "cluster backup" of view `view`, whose text is `text`. */
+  | { command: "config-backup"; view: number; text: string };
 export type AdminAnswer = { ok: true; status: unknown } | { ok: false; error: string };
 
 export type AdminHandler = (request: AdminRequest) => Promise<AdminAnswer> | AdminAnswer;
@@ -39,7 +47,17 @@ function parseRequest(line: string): AdminRequest | string {
       ...(v.target !== undefined ? { target: v.target } : {}),
     };
   }
-  return `unknown command ${JSON.stringify(v.command)}; the daemon answers "status" and "service"`;
+  const c = value as { baseView?: unknown; baseText?: unknown; text?: unknown; view?: unknown };
+  if (v.command === "config-change") {
+    if (!Number.isSafeInteger(c.baseView) || typeof c.baseText !== "string" || typeof c.text !== "string")
+      return "a configuration change needs baseView, baseText and text";
+    return { command: v.command, baseView: c.baseView as number, baseText: c.baseText, text: c.text };
+  }
+  if (v.command === "config-backup") {
+    if (!Number.isSafeInteger(c.view) || typeof c.text !== "string") return "a backup needs view and text";
+    return { command: v.command, view: c.view as number, text: c.text };
+  }
+  return `unknown command ${JSON.stringify(v.command)}; the daemon answers "status", "service", "config-change" and "config-backup"`;
 }
 
 export class AdminServer {

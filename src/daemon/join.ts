@@ -2,6 +2,7 @@
 // incarnation and write it to both copies. A member that cannot do all of that does not join.
 import type { ClusterConfig, MemberConfig } from "../config/model.js";
 import { QuorumPair } from "../disk/pair.js";
+import { SlotLock, SlotLockError } from "../disk/slot-lock.js";
 import { MemberState } from "../disk/status-block.js";
 import { QuorumIo } from "./quorum-io.js";
 
@@ -16,6 +17,9 @@ export class JoinError extends Error {
   }
 }
 
+/** How long joining waits for a cluadmin on this machine to finish with this member's slot. */
+export const JOIN_SLOT_WAIT_MS = 30_000;
+
 /** How long an UP slot is watched at join for a counter that still moves. */
 export function aliveCheckMs(config: ClusterConfig): number {
   return (2 * config.cluster.heartbeatInterval + config.cluster.ioTimeout) * 1000;
@@ -24,9 +28,18 @@ export function aliveCheckMs(config: ClusterConfig): number {
 export interface Joined {
   io: QuorumIo;
   incarnation: number;
+  /** This member's slot of the disk lock on this machine: let go only once the daemon is done. */
+  slot: SlotLock;
 }
 
-export async function join(config: ClusterConfig, member: MemberConfig, configPath: string): Promise<Joined> {
+export async function join(
+  config: ClusterConfig,
+  member: MemberConfig,
+  /** The view of the configuration `config` is: 0 for the local file before any change was stored. */
+  configView: number,
+  /** Where this machine's slot locks are, and how long to wait for this member's. */
+  slotLock: { dir?: string; waitMs?: number } = {},
+): Promise<Joined> {
   const quorum = member.quorum ?? config.quorum;
   const pair = await QuorumPair.open(quorum.primary, quorum.backup, {
     write: true,
@@ -46,39 +59,67 @@ export async function join(config: ClusterConfig, member: MemberConfig, configPa
           `${pair.layout.maxMembers} members; re-initialise them with cludiskutil -I --members`,
       );
     }
-    const io = new QuorumIo(pair, member.id, member.name, configPath);
-    const { statuses } = await io.readStatuses();
-    const mine = statuses.find((s) => s.member === member.id);
-    if (mine?.state === MemberState.Up) {
-      // Left UP: a crash, a kill, a power cycle, or another daemon running as this member right
-      // now (on this machine with another run directory, or on another machine). Two daemons in
-      // one slot would each fence, so a slot whose counter still moves is refused.
-      await new Promise((r) => setTimeout(r, aliveCheckMs(config)));
-      const again = (await io.readStatuses()).statuses.find((s) => s.member === member.id);
-      if (
-        again !== undefined &&
-        (again.incarnation !== mine.incarnation || again.heartbeat !== mine.heartbeat)
-      ) {
-        throw new JoinError(
-          `member${member.id} (${member.name}) is already running somewhere: its status block is still being written ` +
-            `(incarnation ${again.incarnation}, heartbeat ${again.heartbeat}); stop that daemon first`,
-          true,
-        );
-      }
-    }
-    const previous = mine?.incarnation ?? 0;
-    // A fresh incarnation: notices about an earlier life of this member no longer apply to it.
-    const incarnation = previous + 1;
-    try {
-      await io.writeStatus(io.status(MemberState.Up, incarnation, 0));
-    } catch (err) {
+    const io = new QuorumIo(pair, member.id, member.name, configView);
+    // A cluadmin on this machine may be using this member's slot as the life on the disk now:
+    // the new life must not supersede that slot under it (peers would pass it as gone).
+    const slot = await SlotLock.acquire(
+      pair.clusterUuid,
+      member.id,
+      slotLock.waitMs ?? JOIN_SLOT_WAIT_MS,
+      slotLock.dir,
+    ).catch((err: unknown) => {
+      // Still held after the wait: another daemon of this member runs on this machine (a
+      // cluadmin holds it for seconds only).
       throw new JoinError(
-        `cannot write both quorum partitions, so this member does not join: ${err instanceof Error ? err.message : String(err)}`,
+        err instanceof SlotLockError
+          ? `member${member.id} (${member.name}) is already running on this machine: ${err.message}`
+          : String(err),
+        err instanceof SlotLockError,
       );
+    });
+    // Held for the daemon's whole life: a cluadmin run here meanwhile hands its change to it.
+    try {
+      return { io, incarnation: await takeLife(io, config, member), slot };
+    } catch (err) {
+      slot.release();
+      throw err;
     }
-    return { io, incarnation };
   } catch (err) {
     pair.close();
     throw err;
   }
+}
+
+/** Refuses a slot whose counter still moves, then writes the next incarnation UP to both copies. */
+async function takeLife(io: QuorumIo, config: ClusterConfig, member: MemberConfig): Promise<number> {
+  const { statuses } = await io.readStatuses();
+  const mine = statuses.find((s) => s.member === member.id);
+  if (mine?.state === MemberState.Up) {
+    // Left UP: a crash, a kill, a power cycle, or another daemon running as this member right
+    // now (on this machine with another run directory, or on another machine). Two daemons in
+    // one slot would each fence, so a slot whose counter still moves is refused.
+    await new Promise((r) => setTimeout(r, aliveCheckMs(config)));
+    const again = (await io.readStatuses()).statuses.find((s) => s.member === member.id);
+    if (
+      again !== undefined &&
+      (again.incarnation !== mine.incarnation || again.heartbeat !== mine.heartbeat)
+    ) {
+      throw new JoinError(
+        `member${member.id} (${member.name}) is already running somewhere: its status block is still being written ` +
+          `(incarnation ${again.incarnation}, heartbeat ${again.heartbeat}); stop that daemon first`,
+        true,
+      );
+    }
+  }
+  const previous = mine?.incarnation ?? 0;
+  // A fresh incarnation: notices about an earlier life of this member no longer apply to it.
+  const incarnation = previous + 1;
+  try {
+    await io.writeStatus(io.status(MemberState.Up, incarnation, 0));
+  } catch (err) {
+    throw new JoinError(
+      `cannot write both quorum partitions, so this member does not join: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  return incarnation;
 }

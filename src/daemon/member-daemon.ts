@@ -5,6 +5,7 @@
 // core cannot do without I/O: status writes go to the disk one at a time and in order, the fencing
 // lock is held from "granted" to "release", and every outcome comes back as an observation.
 import { performance } from "node:perf_hooks";
+import type { ChangeResult, ChangeToCommit } from "../admin/change.js";
 import type { MemberRow } from "../admin/cluster-status.js";
 import type { ClusterConfig, MemberConfig } from "../config/model.js";
 import { type MemberAction, MemberCore, type Observation } from "../core/member.js";
@@ -19,6 +20,7 @@ import type { HeartbeatChannels } from "../heartbeat/channels.js";
 import { switchIdentity } from "../power/create.js";
 import { powerCycle } from "../power/power-cycle.js";
 import { watchdogFenceWaitMs } from "../power/watchdog.js";
+import { fencePower } from "./fence-power.js";
 import type { Logger } from "./logger.js";
 import type { BeatOutcome, QuorumIo } from "./quorum-io.js";
 import { ServiceDaemon } from "./service-daemon.js";
@@ -88,6 +90,8 @@ export class MemberDaemon {
   private stopping = false;
   /** No more heartbeats, ever: its peers must see the counter stop (see halt()). */
   private halted = false;
+  /** Whether live members ran different configuration views at the last tick (said once). */
+  private viewsDiffered = false;
   private memberStopFed = false;
   private startedMs = 0;
   /** Requests for services other members own, carried one at a time in this member's status. */
@@ -117,7 +121,7 @@ export class MemberDaemon {
       this.now(),
     );
     this.channels = new ChannelState({ intervalMs, tko: cluster.tko });
-    this.services = new ServiceDaemon(o.config, o.member, o.incarnation, {
+    this.services = new ServiceDaemon(o.config, o.member, o.incarnation, o.io.configView, {
       log: o.log,
       writeService: (record) => o.io.writeService(record),
       readService: async (service) => {
@@ -166,17 +170,20 @@ export class MemberDaemon {
     if (this.core.finished !== undefined) return;
     // Peers count as homes for services only while their heartbeat moves; this member only while
     // it is healthy and not leaving.
+    // Each with the configuration view its status block says it runs (-1: none read yet).
     const members = this.o.config.members.map((m) => ({
       id: m.id,
       eligible:
         m.id === this.o.member.id
           ? this.core.healthy(nowMs) && !this.stopping
           : this.core.peerState(m.id) === "up",
+      view: m.id === this.o.member.id ? this.o.io.configView : (this.statuses.get(m.id)?.configView ?? -1),
     }));
     // A member that just joined has not seen its peers yet: placing services at once would take
     // everything, preferred elsewhere or not. Two intervals let every live peer's write be read.
     if (nowMs - this.startedMs >= SERVICE_SETTLE_INTERVALS * this.o.config.cluster.heartbeatInterval * 1000)
       this.services.tick(nowMs, members, this.core.healthy(nowMs), (m, i) => this.core.isFenced(m, i));
+    this.noteViews(members);
     if (this.stopping && !this.memberStopFed && this.services.idle) {
       // Every service of this member is stopped and recorded: now it may leave.
       this.memberStopFed = true;
@@ -200,20 +207,28 @@ export class MemberDaemon {
    * block `service` as it is on the disk now.
    */
   private withLock(service: number, work: (fresh: ServiceRecord) => Promise<void>): Promise<void> {
+    return this.underDiskLock(async () => {
+      const fresh = (await this.o.io.readServices()).records[service];
+      if (fresh === undefined) throw new Error(`service block ${service} is not on the partitions`);
+      await work(fresh);
+    });
+  }
+
+  /** Runs `work` holding the disk lock, queued behind this member's other uses of it. */
+  private underDiskLock<T>(work: () => Promise<T>): Promise<T> {
     const run = this.lockChain.then(async () => {
       let done!: () => void;
       const released = new Promise<void>((r) => {
         done = r;
       });
+      let result: { value: T } | undefined;
       await this.o.io.holdLock(
         this.o.incarnation,
         // A claim goes past no live slot: it waits for a hung holder until that life is fenced.
         { isFenced: (m, i) => this.core.isFenced(m, i) },
         async () => {
           try {
-            const fresh = (await this.o.io.readServices()).records[service];
-            if (fresh === undefined) throw new Error(`service block ${service} is not on the partitions`);
-            await work(fresh);
+            result = { value: await work() };
           } finally {
             done();
           }
@@ -221,9 +236,28 @@ export class MemberDaemon {
         released,
         new AbortController().signal,
       );
+      if (result === undefined) throw new Error("the disk lock was let go before the work under it was done");
+      return result.value;
     });
-    this.lockChain = run.catch(() => {});
+    this.lockChain = run.then(
+      () => {},
+      () => {},
+    );
     return run;
+  }
+
+  /** A configuration change cluadmin handed to this daemon, which holds the member's slot. */
+  configChange(change: ChangeToCommit): Promise<ChangeResult> {
+    if (this.core.finished !== undefined || this.halted)
+      return Promise.reject(new Error("this member is leaving"));
+    return this.underDiskLock(() => this.o.io.commitChange(change));
+  }
+
+  /** cluadmin's "cluster backup", handed to this daemon. */
+  configBackup(text: string, view: number): Promise<{ backup: number; view: number }> {
+    if (this.core.finished !== undefined || this.halted)
+      return Promise.reject(new Error("this member is leaving"));
+    return this.underDiskLock(() => this.o.io.commitBackup(text, view));
   }
 
   get finished(): Promise<boolean> {
@@ -617,6 +651,25 @@ export class MemberDaemon {
     this.lockChain = this.lockSettled;
   }
 
+  /** Says once, when it begins and when it ends, that live members run different views. */
+  private noteViews(members: readonly { id: number; eligible: boolean; view: number }[]): void {
+    const differ = this.services.core.viewsDiffer();
+    if (differ === this.viewsDiffered) return;
+    this.viewsDiffered = differ;
+    const me = this.o.io.configView;
+    if (!differ) {
+      this.o.log.notice({ event: "config", view: me }, `every live member runs configuration view ${me}`);
+      return;
+    }
+    const others = members
+      .filter((m) => m.eligible && m.view !== me)
+      .map((m) => `${this.o.config.members.find((c) => c.id === m.id)?.name ?? m.id} runs view ${m.view}`);
+    this.o.log.warning(
+      { event: "config", view: me },
+      `live members run different configuration views (this member view ${me}; ${others.join(", ")}): no service is placed or moved until they agree; restart clumanager on each member that runs an older view`,
+    );
+  }
+
   /** Every power cycle under way here has ended, its member switched on again (or not). */
   private async cyclesDone(): Promise<void> {
     await Promise.all(this.switchSessions.values());
@@ -630,7 +683,25 @@ export class MemberDaemon {
       { event: "fence", peer: member, peerName: target.name, peerIncarnation: incarnation, attempt },
       `fencing member ${target.name} (incarnation ${incarnation}), attempt ${attempt}`,
     );
-    const { outlet, ...switchConfig } = target.power;
+    // Holding the fencing lock: no configuration change lands meanwhile.
+    const chosen = await fencePower(target, this.o.io.configView, () => this.o.io.readConfig());
+    if (!chosen.ok) {
+      this.o.log.err({ event: "fence", peer: member }, `not fencing member ${target.name}: ${chosen.reason}`);
+      this.feed({
+        kind: "fence-result",
+        member,
+        confirmedOff: false,
+        detail: chosen.reason,
+        nowMs: this.now(),
+      });
+      return;
+    }
+    if (chosen.use.view !== this.o.io.configView)
+      this.o.log.notice(
+        { event: "fence", peer: member, view: chosen.use.view },
+        `fencing member ${target.name} through its switch as configuration view ${chosen.use.view} names it (this member runs view ${this.o.io.configView})`,
+      );
+    const { outlet, ...switchConfig } = chosen.use.value;
     this.fencesInFlight++;
     let told = false;
     const tell = (r: { confirmedOff: boolean; detail: string; byTime: boolean }) => {

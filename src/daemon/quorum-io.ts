@@ -1,8 +1,8 @@
 // A member's I/O on the quorum partitions, in the shapes the core observes: one heartbeat (my
 // status block written to both copies, everyone's status and my mailbox read), the fenced notices
 // found under the fencing lock, and the notice written after a confirmed fence.
-import { LocalLock } from "../config/store.js";
-import { LOCK_WAIT_MS, type LockGrant, LockTimeoutError, withDiskLock } from "../disk/bakery.js";
+import { type ChangeResult, type ChangeToCommit, commitBackup, commitChange } from "../admin/change.js";
+import { type LockGrant, LockTimeoutError, withDiskLock } from "../disk/bakery.js";
 import type { StoredConfig } from "../disk/config-region.js";
 import { DiskWriteError, type Repair } from "../disk/errors.js";
 import { decodeMail, emptyMail, type Mail, MailKind } from "../disk/mailbox-block.js";
@@ -32,9 +32,8 @@ export class QuorumIo {
     private readonly pair: QuorumPair,
     readonly me: number,
     private readonly nodeName: string,
-    /** cluadmin on this machine uses this member's lock slot too; the flock beside this file keeps
-     * the two from using it at once (the bakery's own guard works within one process only). */
-    private readonly configPath: string,
+    /** The configuration view this life runs, carried in every status block it writes. */
+    readonly configView: number,
   ) {}
 
   status(state: MemberState, incarnation: number, heartbeat: number): MemberStatus {
@@ -46,6 +45,7 @@ export class QuorumIo {
       wallClockMs: Date.now(),
       nodeName: this.nodeName,
       services: [],
+      configView: this.configView,
     };
   }
 
@@ -126,21 +126,28 @@ export class QuorumIo {
     released: Promise<void>,
     signal: AbortSignal,
   ): Promise<void> {
-    const local = await LocalLock.acquire(this.configPath, LOCK_WAIT_MS);
-    try {
-      if (signal.aborted) throw new LockTimeoutError("stopped waiting for the disk lock: asked to give up");
-      await withDiskLock(
-        this.pair,
-        this.me,
-        async (grant) => {
-          await onGranted(grant);
-          await released;
-        },
-        { incarnation, signal, ...knows },
-      );
-    } finally {
-      local.release();
-    }
+    // This member's slot on this machine is the daemon's for its whole life (join took it), so
+    // no cluadmin uses it meanwhile; the daemon's own uses take turns on its lock chain.
+    if (signal.aborted) throw new LockTimeoutError("stopped waiting for the disk lock: asked to give up");
+    await withDiskLock(
+      this.pair,
+      this.me,
+      async (grant) => {
+        await onGranted(grant);
+        await released;
+      },
+      { incarnation, signal, ...knows },
+    );
+  }
+
+  /** cluadmin's change, handed to this daemon: call holding the disk lock. */
+  commitChange(change: ChangeToCommit): Promise<ChangeResult> {
+    return commitChange(this.pair, change);
+  }
+
+  /** cluadmin's "cluster backup", handed to this daemon: call holding the disk lock. */
+  commitBackup(text: string, view: number): Promise<{ backup: number; view: number }> {
+    return commitBackup(this.pair, text, view);
   }
 
   async readServices(): Promise<{ records: ServiceRecord[]; repairs: Repair[] }> {

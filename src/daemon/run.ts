@@ -15,8 +15,9 @@ import { loadClusterKey } from "../heartbeat/key.js";
 import { describeSwitch } from "../power/create.js";
 import { DEFAULT_WATCHDOG_DEVICE, Watchdog } from "../power/watchdog.js";
 import { createResource } from "../services/create.js";
-import { AdminServer } from "./admin-socket.js";
+import { type AdminAnswer, AdminServer } from "./admin-socket.js";
 import { ConfigSync } from "./config-sync.js";
+import { type RunView, startView, ViewRefused } from "./config-view.js";
 import { JoinError, type Joined, join } from "./join.js";
 import { createLogger, type Logger } from "./logger.js";
 import { describeSelfFence, MemberDaemon } from "./member-daemon.js";
@@ -114,9 +115,22 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
   let config: ClusterConfig;
   let member: MemberConfig;
   let key: Buffer;
+  let view: RunView;
   try {
-    config = loadConfig(args.configPath);
-    member = pickMember(config, args.memberName, args.configPath);
+    const local = loadConfig(args.configPath);
+    const named = pickMember(local, args.memberName, args.configPath);
+    // The partitions' view, not the file, is what this member runs (config-view.ts).
+    view = await startView(args.configPath, local, named.name, local.cluster.ioTimeout * 1000).catch(
+      (err: unknown) => {
+        if (err instanceof ViewRefused) throw new StartError(err.message, DAEMON_EXIT.config);
+        throw new StartError(
+          `cannot read the configuration on the quorum partitions: ${err instanceof Error ? err.message : String(err)}`,
+          DAEMON_EXIT.cannotJoin,
+        );
+      },
+    );
+    config = view.config;
+    member = pickMember(config, named.name, args.configPath);
     key = loadClusterKey(config.cluster.keyFile);
   } catch (err) {
     stderr(`clumanager: ${err instanceof Error ? err.message : String(err)}`);
@@ -127,6 +141,11 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
     member: member.id,
     memberName: member.name,
   });
+  if (view.keptAt !== undefined)
+    log.warning(
+      { event: "config", view: view.view },
+      `${args.configPath} differed from configuration view ${view.view} on the quorum partitions: running view ${view.view}, rewrote ${args.configPath} and kept its old text in ${view.keptAt}`,
+    );
 
   let pidFile: PidFile;
   try {
@@ -214,12 +233,11 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
     },
   );
   const startedAt = new Date().toISOString();
-  let sync: ConfigSync | undefined;
   const status = (daemon: MemberDaemon): ClusterStatus => ({
     source: "daemon",
     cluster: config.cluster.name,
     configFile: args.configPath,
-    ...(sync !== undefined && sync.view >= 0 ? { configView: sync.view } : {}),
+    configView: view.view,
     answeredBy: {
       id: member.id,
       name: member.name,
@@ -251,6 +269,25 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
       if (running === undefined)
         return { ok: false, error: "the member is still joining; ask again in a moment" };
       if (request.command === "status") return { ok: true, status: status(running) };
+      if (request.command === "config-change" || request.command === "config-backup") {
+        const work =
+          request.command === "config-change"
+            ? running.configChange(request)
+            : running.configBackup(request.text, request.view);
+        return work.then(
+          (done): AdminAnswer => {
+            log.notice(
+              { event: "config", command: request.command },
+              `cluadmin's ${request.command} is on the quorum partitions`,
+            );
+            return { ok: true, status: done };
+          },
+          (err: unknown): AdminAnswer => ({
+            ok: false,
+            error: err instanceof Error ? err.message : String(err),
+          }),
+        );
+      }
       const resolved = resolveRequest(config, request.op, request.service, request.target);
       if (typeof resolved === "string") return { ok: false, error: resolved };
       const answer = running.services.ask(resolved);
@@ -286,7 +323,7 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
 
   let joined: Joined;
   try {
-    joined = await join(config, member, args.configPath);
+    joined = await join(config, member, view.view);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     log.err(
@@ -340,6 +377,7 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
         ),
       );
     joined.io.close();
+    joined.slot.release();
     watchdog?.disarm();
     await shutDown();
     return DAEMON_EXIT.config;
@@ -348,8 +386,7 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
   daemon.start();
   if (stopAsked) void daemon.stop();
 
-  sync = new ConfigSync(args.configPath, () => joined.io.readConfig());
-  const configSync = sync;
+  const configSync = new ConfigSync(args.configPath, () => joined.io.readConfig());
   const syncConfig = async () => {
     try {
       const r = await configSync.check();
@@ -390,6 +427,7 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
   }
   await shutDown();
   joined.io.close();
+  joined.slot.release();
   log.notice(
     { event: "stop" },
     markedDown ? "stopped" : "stopped without marking DOWN; peers will fence this member",

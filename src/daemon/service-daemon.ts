@@ -62,11 +62,13 @@ export class ServiceDaemon {
     config: ClusterConfig,
     member: MemberConfig,
     incarnation: number,
+    /** The configuration view `config` is. */
+    view: number,
     private readonly host: ServiceHost,
   ) {
     const names: string[] = [];
     for (const m of config.members) names[m.id] = m.name;
-    this.core = new ServiceCore({ me: member.id, incarnation, services: serviceSpecs(config), names });
+    this.core = new ServiceCore({ me: member.id, incarnation, services: serviceSpecs(config), names, view });
     for (const s of config.services) {
       this.runners.set(
         s.id,

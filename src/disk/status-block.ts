@@ -51,6 +51,9 @@ export interface MemberStatus {
   /** The last life this member's fence confirmed off: the others learn of it within a heartbeat,
    * and may take over its services without waiting for the fencing lock to tell them. */
   fenced?: { member: number; incarnation: number };
+  /** The view of the cluster configuration this life runs (0: the local file, before any change
+   * was stored): services are placed only while every live member runs the same one. */
+  configView: number;
 }
 
 const F = {
@@ -68,8 +71,9 @@ const F = {
   requestIncarnation: 108,
   fencedMember: 116,
   fencedIncarnation: 120,
-  mapLength: 128,
-  map: 130,
+  configView: 128,
+  mapLength: 136,
+  map: 138,
 };
 /** `fencedMember` when this member has fenced nobody. */
 const NONE_FENCED = 0xffff;
@@ -84,6 +88,7 @@ export function emptyStatus(member: number): MemberStatus {
     wallClockMs: 0,
     nodeName: "",
     services: [],
+    configView: 0,
   };
 }
 
@@ -100,6 +105,7 @@ export function encodeStatus(s: MemberStatus): Buffer {
   writeName(buf, F.nodeName, NAME_BYTES, s.nodeName, "the node name");
   buf.writeUInt16LE(s.fenced?.member ?? NONE_FENCED, F.fencedMember);
   writeU64(buf, F.fencedIncarnation, s.fenced?.incarnation ?? 0);
+  writeU64(buf, F.configView, s.configView);
   if (s.request !== undefined) {
     const q = s.request;
     buf.writeUInt16LE(q.to, F.requestTo);
@@ -124,11 +130,13 @@ export function decodeStatus(payload: Buffer): Decoded<MemberStatus> {
   const incarnation = readU64(payload, F.incarnation);
   const heartbeat = readU64(payload, F.heartbeat);
   const wallClockMs = readU64(payload, F.wallClockMs);
+  const configView = readU64(payload, F.configView);
   const nodeName = readName(payload, F.nodeName, NAME_BYTES);
   if (
     incarnation === undefined ||
     heartbeat === undefined ||
     wallClockMs === undefined ||
+    configView === undefined ||
     nodeName === undefined
   ) {
     return { ok: false, problem: "status block has a damaged field" };
@@ -144,7 +152,16 @@ export function decodeStatus(payload: Buffer): Decoded<MemberStatus> {
     for (let bit = 0; bit < 8; bit++) if (bits & (1 << bit)) services.push(byte * 8 + bit);
   }
   const member = payload.readUInt16LE(F.member);
-  const value: MemberStatus = { member, state, incarnation, heartbeat, wallClockMs, nodeName, services };
+  const value: MemberStatus = {
+    member,
+    state,
+    incarnation,
+    heartbeat,
+    wallClockMs,
+    nodeName,
+    services,
+    configView,
+  };
   const fencedMember = payload.readUInt16LE(F.fencedMember);
   if (fencedMember !== NONE_FENCED) {
     const incarnation = readU64(payload, F.fencedIncarnation);

@@ -8,6 +8,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/cluadmin-main.js";
 import { initialisePair } from "../../src/disk/initialise.js";
 import { QuorumPair } from "../../src/disk/pair.js";
+import { emptyService, NO_OWNER, ServiceState } from "../../src/disk/service-block.js";
+import { emptyStatus, MemberState } from "../../src/disk/status-block.js";
 import { repairPair, verifyPair } from "../../src/disk/verify.js";
 import { ddWrite, scratchDir, zeroFile } from "../helpers/scratch.js";
 
@@ -100,6 +102,76 @@ describe("cluadmin on real quorum partitions", () => {
       /^db\s+clu3\s+no\s+10 s\s+5 in 300 s\s+no\s+script \/etc\/init\.d\/postgresql$/m,
     );
     expect(shown.out).not.toMatch(/^web/m);
+  });
+
+  it("deletes only a disabled service, and reuses its slot only once no UP member runs an older view", async () => {
+    const c = await cluster();
+    // web (service1) as a daemon left it: running on member 1; member 2 UP in view 0.
+    const pair = await QuorumPair.open(c.primary, c.backup, { write: true });
+    const web = {
+      ...emptyService(1),
+      name: "web",
+      state: ServiceState.Running,
+      owner: 1,
+      ownerIncarnation: 4,
+    };
+    const status = (member: number, configView: number) => ({
+      ...emptyStatus(member),
+      state: MemberState.Up,
+      incarnation: 4,
+      heartbeat: 9,
+      nodeName: `clu${member + 1}`,
+      configView,
+    });
+    try {
+      await pair.writeService(web, 7);
+      await pair.writeStatus(status(1, 0), 9);
+    } finally {
+      pair.close();
+    }
+    const refused = await cluadmin(c.conf, "service", "delete", "web");
+    expect(refused.code).toBe(1);
+    expect(refused.err).toBe(
+      "cluadmin: service delete web: service1 (web) is running on the quorum partitions; a service is deleted only once it is disabled: cluadmin -- service disable web\n",
+    );
+    expect((await stored(c)).view).toBe(0);
+
+    const again = await QuorumPair.open(c.primary, c.backup, { write: true });
+    try {
+      await again.writeService(
+        { ...web, state: ServiceState.Disabled, owner: NO_OWNER, ownerIncarnation: 0 },
+        8,
+      );
+    } finally {
+      again.close();
+    }
+    expect((await cluadmin(c.conf, "service", "delete", "web")).code).toBe(0);
+    expect((await stored(c)).view).toBe(1);
+    // Member 1 still runs view 0, which has web in slot 1: a new service takes a slot never used.
+    expect(
+      (await cluadmin(c.conf, "service", "add", "db", "resource0.type=script", "resource0.path=/bin/true"))
+        .code,
+    ).toBe(0);
+    expect((await stored(c)).text).toContain("start service2\n  name = db");
+
+    // Once every UP member runs the current view, the slot is taken again, from an empty block.
+    const later = await QuorumPair.open(c.primary, c.backup, { write: true });
+    try {
+      await later.writeStatus(status(1, 2), 10);
+    } finally {
+      later.close();
+    }
+    expect(
+      (await cluadmin(c.conf, "service", "add", "mail", "resource0.type=script", "resource0.path=/bin/true"))
+        .code,
+    ).toBe(0);
+    expect((await stored(c)).text).toContain("start service1\n  name = mail");
+    const after = await QuorumPair.open(c.primary, c.backup, { write: false });
+    try {
+      expect((await after.readServices()).records[1]).toEqual(emptyService(1));
+    } finally {
+      after.close();
+    }
   });
 
   it("backs the configuration up on the partitions, and restores it as a new view", async () => {

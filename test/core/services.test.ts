@@ -31,9 +31,9 @@ const never = () => false;
 
 describe("placement", () => {
   const members: MemberInfo[] = [
-    { id: 0, eligible: true },
-    { id: 1, eligible: true },
-    { id: 2, eligible: false },
+    { id: 0, eligible: true, view: 0 },
+    { id: 1, eligible: true, view: 0 },
+    { id: 2, eligible: false, view: 0 },
   ];
 
   it("prefers the preferred member, else the least loaded, ties to the lowest id", () => {
@@ -46,17 +46,19 @@ describe("placement", () => {
   it("passes over the member that just gave the service up, unless no other can take it", () => {
     const gaveUp = { ...stopped(1), lastOwner: 0 };
     expect(choosePlacement(spec(1, { preferred: 0 }), gaveUp, members, [], never)).toBe(1);
-    expect(choosePlacement(spec(1), gaveUp, [{ id: 0, eligible: true }], [], never)).toBe(0);
-    expect(choosePlacement(spec(1), gaveUp, [{ id: 2, eligible: false }], [], never)).toBeUndefined();
+    expect(choosePlacement(spec(1), gaveUp, [{ id: 0, eligible: true, view: 0 }], [], never)).toBe(0);
+    expect(
+      choosePlacement(spec(1), gaveUp, [{ id: 2, eligible: false, view: 0 }], [], never),
+    ).toBeUndefined();
   });
 });
 
 describe("one service core driven by hand", () => {
   const everyone: MemberInfo[] = [
-    { id: 0, eligible: true },
-    { id: 1, eligible: true },
+    { id: 0, eligible: true, view: 0 },
+    { id: 1, eligible: true, view: 0 },
   ];
-  const core = (specs = [spec(0)]) => new ServiceCore({ me: 0, incarnation: 1, services: specs });
+  const core = (specs = [spec(0)]) => new ServiceCore({ me: 0, incarnation: 1, services: specs, view: 0 });
   const tick = (c: ServiceCore, nowMs: number) =>
     c.step({ kind: "tick", nowMs, members: everyone, healthy: true, isFenced: never });
   /** Claims service 0 from `record` and lets the Starting write land; returns the start's actions. */
@@ -69,6 +71,47 @@ describe("one service core driven by hand", () => {
     ]);
     c.step({ kind: "written", service: 0, ok: true, detail: "" });
   }
+
+  it("places, fails back and relocates nothing while a live peer runs another configuration view", () => {
+    const c = core([spec(0), spec(1, { preferred: 1 })]);
+    // A peer that joined since with view 1: service 0 needs a home, which would be here.
+    const mixed: MemberInfo[] = [
+      { id: 0, eligible: true, view: 0 },
+      { id: 1, eligible: true, view: 1 },
+    ];
+    const at = (nowMs: number, members: MemberInfo[]) =>
+      c.step({ kind: "tick", nowMs, members, healthy: true, isFenced: never });
+    c.step({ kind: "records", records: [stopped(0)], epoch: c.epoch });
+    expect(c.viewsDiffer()).toBe(false);
+    expect(at(0, mixed)).toEqual([]);
+    expect(c.viewsDiffer()).toBe(true);
+    // A claim asked for before the views parted is decided on them as they are under the lock.
+    expect(at(100, everyone)).toEqual([{ kind: "claim", service: 0 }]);
+    at(200, mixed);
+    expect(c.step({ kind: "claim-read", service: 0, record: stopped(0) })).toEqual([]);
+    // A peer that is down does not count, whatever view it last ran.
+    const downPeer: MemberInfo[] = [
+      { id: 0, eligible: true, view: 0 },
+      { id: 1, eligible: false, view: 1 },
+    ];
+    expect(at(300, downPeer)).toEqual([{ kind: "claim", service: 0 }]);
+    const start = c.step({ kind: "claim-read", service: 0, record: stopped(0) });
+    expect(start).toMatchObject([{ kind: "transition", after: "start" }]);
+    c.step({ kind: "written", service: 0, ok: true, detail: "" });
+    c.step({ kind: "started", service: 0, ok: true, cleanedUp: false, detail: "", nowMs: 400 });
+    c.step({ kind: "written", service: 0, ok: true, detail: "" });
+    at(500, mixed);
+    const asked = c.ask({ op: "relocate", service: 0, target: 1 });
+    expect(asked.ok).toBe(true);
+    expect(at(600, mixed)).toMatchObject([
+      {
+        kind: "service-report",
+        message: expect.stringMatching(
+          /^svc0: not relocated: members run different configuration views \(this one view 0, member 1 runs view 1\)/,
+        ),
+      },
+    ]);
+  });
 
   it("waits before trying again a service that failed to start here, doubling the wait", () => {
     const c = core();
@@ -87,7 +130,7 @@ describe("one service core driven by hand", () => {
     });
     c.step({ kind: "written", service: 0, ok: true, detail: "" });
     // Alone, it is the only home: still, not before the back-off has passed.
-    const alone = [{ id: 0, eligible: true }];
+    const alone = [{ id: 0, eligible: true, view: 0 }];
     expect(c.step({ kind: "tick", nowMs: 1_000, members: alone, healthy: true, isFenced: never })).toEqual(
       [],
     );
@@ -193,7 +236,7 @@ describe("one service core driven by hand", () => {
 
   it("fails back only once the service has passed its checks here for a while", () => {
     const c = core([spec(0, { preferred: 1, failback: true })]);
-    const alone = [{ id: 0, eligible: true }];
+    const alone = [{ id: 0, eligible: true, view: 0 }];
     c.step({ kind: "records", records: [stopped(0)], epoch: 0 });
     expect(c.step({ kind: "tick", nowMs: 0, members: alone, healthy: true, isFenced: never })).toEqual([
       { kind: "claim", service: 0 },
@@ -243,7 +286,7 @@ class ServiceWorld {
 
   private boot(id: number, incarnation: number): Machine {
     return {
-      core: new ServiceCore({ me: id, incarnation, services: this.specs }),
+      core: new ServiceCore({ me: id, incarnation, services: this.specs, view: 0 }),
       incarnation,
       alive: true,
       stalledUntil: 0,
@@ -383,6 +426,7 @@ class ServiceWorld {
     const members: MemberInfo[] = this.machines.map((m, id) => ({
       id,
       eligible: m.alive && m.stalledUntil <= this.now,
+      view: 0,
     }));
     this.machines.forEach((m, id) => {
       if (!m.alive || m.stalledUntil > this.now) return;

@@ -23,12 +23,13 @@ const INTERVAL_MS = 1000;
 const TICK_MS = 100;
 const dir = scratchDir("clumanager-daemon-");
 const log = createLogger("emerg", { test: "member-daemon" });
-const opened: QuorumIo[] = [];
+/** What each joined life opened and holds: closed and let go after each test. */
+const opened: { close(): void }[] = [];
 let n = 0;
 
 afterEach(() => {
   vi.useRealTimers();
-  for (const io of opened.splice(0)) io.close();
+  for (const held of opened.splice(0)) held.close();
 });
 afterAll(() => dir.remove());
 
@@ -72,8 +73,8 @@ async function member(
 ) {
   const m = c.config.members[id];
   if (m === undefined) throw new Error(`no member ${id}`);
-  const joined = await join(c.config, m, c.path);
-  opened.push(joined.io);
+  const joined = await join(c.config, m, 0);
+  opened.push(joined.io, { close: () => joined.slot.release() });
   const beats: MemberStatus[] = [];
   const beat = joined.io.beat.bind(joined.io);
   joined.io.beat = (status) => {
@@ -189,8 +190,10 @@ describe("member daemon", () => {
     const clock = { ms: 0 };
     const c = await cluster();
     // An earlier life of member 0, gone: the daemon below is its next life.
-    const earlier = await join(c.config, c.config.members[0] as MemberConfig, c.path);
+    const earlier = await join(c.config, c.config.members[0] as MemberConfig, 0);
     opened.push(earlier.io);
+    // That life is over: its daemon let go of the member's slot on this machine.
+    earlier.slot.release();
     await earlier.io.writeStatus(earlier.io.status(MemberState.Down, earlier.incarnation, 1));
     const a = await member(c, 0, clock);
     expect(a.incarnation).toBe(earlier.incarnation + 1);

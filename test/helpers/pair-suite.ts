@@ -28,6 +28,7 @@ function status(member: number, heartbeat: number): MemberStatus {
     heartbeat,
     wallClockMs: 1_700_000_000_000,
     nodeName: `clu${member}`,
+    configView: 3,
     services: [1, 5],
   };
 }

@@ -2,12 +2,15 @@
 // pseudo-terminals whose outlets kill and restart the member processes. Detection and fence times
 // are printed; they are figures, not assertions (the waits below are correctness bounds only).
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { changeConfig } from "../../src/admin/change.js";
 import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
 import { setEntry } from "../../src/config/edit.js";
+import type { MemberConfig } from "../../src/config/model.js";
+import { validateText } from "../../src/config/validate.js";
+import { JoinError, join as joinCluster } from "../../src/daemon/join.js";
 import { processRunning } from "../../src/daemon/pid-file.js";
 import { DAEMON_EXIT } from "../../src/daemon/run.js";
 import { stop } from "../../src/daemon/service.js";
@@ -166,15 +169,19 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
   });
 
   it("rewrites the local cluster.conf when another member stores a new configuration view", async () => {
-    // As if cluadmin ran on another machine: its own copy of the file, the change stored on the
-    // partitions; the daemons here must bring their file up to date by themselves.
+    // cluadmin with a copy of the file of its own, as on another machine: m1's daemon holds m1's
+    // slot, so cluadmin hands the change to it, and it stores it on the partitions. The daemons
+    // must then bring their own file up to date by themselves.
     const elsewhere = join(lab.dir.path, "elsewhere.conf");
     copyFileSync(lab.config, elsewhere);
     const before = readFileSync(lab.config, "utf8");
-    const result = await changeConfig({ configPath: elsewhere, member: "m1" }, (doc) =>
+    const result = await changeConfig({ configPath: elsewhere, member: "m1", runDir: lab.runDir(1) }, (doc) =>
       setEntry(doc, ["cluster"], "loglevel", "notice"),
     );
     expect(result.view).toBe(1);
+    await lab.waitFor("m1's daemon to say it stored cluadmin's change", 5_000, () =>
+      lab.log(1).find((l) => l.event === "config" && /cluadmin's config-change/.test(l.msg)),
+    );
     const text = await lab.waitFor("the daemons to rewrite cluster.conf", 5_000, () => {
       const now = readFileSync(lab.config, "utf8");
       return now !== before ? now : undefined;
@@ -258,7 +265,7 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
     expect(lab.log(1).at(-1)?.msg).toBe("stopped");
   }, 30_000);
 
-  it("refuses a second daemon for a member that is already running, whatever its run directory", () => {
+  it("refuses a second daemon for a member that is already running, whatever its run directory", async () => {
     const run = (runDir: string, config = lab.config) =>
       spawnSync(
         process.execPath,
@@ -279,15 +286,25 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
     const same = run(lab.runDir(0));
     expect(same.status).toBe(DAEMON_EXIT.alreadyRunning);
     expect(same.stdout).toContain("clumanager is already running as pid");
-    // As if on another machine: its own run directory and its own heartbeat address.
-    const other = join(lab.dir.path, "other-machine.conf");
-    const text = readFileSync(lab.config, "utf8")
-      .replace(`port = ${lab.ports[0]}\n`, `port = ${(lab.ports[0] ?? 0) + 7}\n`)
-      .replace(`  start chan1\n    type = serial\n    device = ${cable[0]}\n  end chan1\n`, "");
-    writeFileSync(other, text, { mode: 0o600 });
-    const elsewhere = run(join(lab.dir.path, "another-run-dir"), other);
-    expect(elsewhere.status).toBe(DAEMON_EXIT.alreadyRunning);
-    expect(elsewhere.stdout).toContain(
+    // Joins as m0 made here, as the daemon makes them (a second daemon on this host would first
+    // find m0's heartbeat port and serial line taken). On this machine, m0's daemon holds m0's
+    // slot for its life; on another machine (its own lock directory), m0's counter still moves.
+    const checked = validateText(readFileSync(lab.config, "utf8"));
+    if (!checked.ok) throw new Error("the lab's configuration is not valid");
+    const m0 = checked.config.members[0] as MemberConfig;
+    const here = await joinCluster(checked.config, m0, 0, { waitMs: 200 }).catch((e: unknown) => e);
+    expect(here).toBeInstanceOf(JoinError);
+    expect((here as JoinError).alreadyRunning).toBe(true);
+    expect((here as JoinError).message).toBe(
+      `member0 (m0) is already running on this machine: member 0's slot of the disk lock is in use by another process on this machine (pid ${lab.pid(0)}), its daemon or another cluadmin; try again when it is done`,
+    );
+    const otherMachine = join(lab.dir.path, "other-machine-locks");
+    const elsewhere = await joinCluster(checked.config, m0, 0, { dir: otherMachine }).catch(
+      (e: unknown) => e,
+    );
+    expect(elsewhere).toBeInstanceOf(JoinError);
+    expect((elsewhere as JoinError).alreadyRunning).toBe(true);
+    expect((elsewhere as JoinError).message).toContain(
       "member0 (m0) is already running somewhere: its status block is still being written",
     );
     expect(lab.pid(0)).toBeDefined();

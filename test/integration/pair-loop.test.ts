@@ -39,6 +39,7 @@ const sample = {
   heartbeat: 1,
   wallClockMs: 0,
   nodeName: "clu1",
+  configView: 0,
   services: [],
 };
 

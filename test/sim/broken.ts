@@ -12,7 +12,7 @@ import type { SimOptions } from "./world.js";
 
 export type Broken = Pick<
   SimOptions,
-  "makeCore" | "makeServiceCore" | "lockRules" | "makeBakery" | "cluadminBypassesDaemon"
+  "makeCore" | "makeServiceCore" | "lockRules" | "makeBakery" | "cluadminBypassesDaemon" | "fencingView"
 >;
 
 /** The bakery's old rule: a slot unchanged for this long was abandoned. */
@@ -120,4 +120,19 @@ function rewriting(rewrite: (o: Observation, me: number) => Observation): MakeCo
  * written, and the lock let go: the next holder found no notice. */
 export const noticeFailureIgnored: Broken = {
   makeCore: rewriting((o) => (o.kind === "notice-written" ? { ...o, ok: true } : o)),
+};
+
+/** Case 6, the switch. A member fenced through the switch and outlet of the view it started
+ * with: a machine recabled since (and recorded in a newer view) kept running, "confirmed off". */
+export const fencesWithOwnView: Broken = {
+  fencingView: (own) => ({ ok: true, use: own }),
+};
+
+/** Case 6, placement. Members placed services whatever views their live peers ran. */
+export const placesAcrossViews: Broken = {
+  makeServiceCore: (config) => {
+    const core = new ServiceCore(config);
+    core.viewsDiffer = () => false;
+    return core;
+  },
 };

@@ -40,6 +40,10 @@ export interface Process {
   /** The member core's view of who is fenced, as the service core's tick is given it. */
   isFenced: (member: number, incarnation: number) => boolean;
   incarnation: number;
+  /** The configuration view this life runs: the partitions' view when it joined. */
+  configView: number;
+  /** The view each peer's status block said that peer ran, as last read here (per life). */
+  peerViews: Map<number, { incarnation: number; view: number }>;
   /** My clock = simulated time x this rate + this offset: clocks disagree wildly on purpose,
    * and run up to 1% fast or slow. */
   clockOffsetMs: number;
@@ -97,6 +101,8 @@ export interface Machine {
   noticeWritesFailUntilMs: number;
   /** cluadmin processes running on this machine now. */
   tools: Tool[];
+  /** The power switch outlet this machine is plugged into now. */
+  outlet: number;
   /** For a member fenced by its own watchdog: its timeout, and when it was last fed while armed
    * (the daemon arms it once it has joined, and feeds it after each write that landed in time). */
   watchdog?: { timeoutMs: number; armed: boolean; lastKickMs: number };

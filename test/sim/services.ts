@@ -190,8 +190,8 @@ export class SimServices {
   }
 
   /** The service core of a member process, built alongside its member core. */
-  newCore(me: number, incarnation: number): ServiceCore {
-    const config = { me, incarnation, services: this.specs };
+  newCore(me: number, incarnation: number, view: number): ServiceCore {
+    const config = { me, incarnation, services: this.specs, view };
     return this.host.makeServiceCore?.(config) ?? new ServiceCore(config);
   }
 
@@ -214,8 +214,9 @@ export class SimServices {
     const members: MemberInfo[] = [];
     for (let id = 0; id < this.host.machines.length; id++) {
       const eligible = id === member ? healthy && !p.stopping : p.core.peerState(id) === "up";
-      same &&= last[id]?.eligible === eligible;
-      members.push({ id, eligible });
+      const view = id === member ? p.configView : (p.peerViews.get(id)?.view ?? -1);
+      same &&= last[id]?.eligible === eligible && last[id]?.view === view;
+      members.push({ id, eligible, view });
     }
     if (same) return last;
     p.memberView = members;
@@ -405,12 +406,27 @@ export class SimServices {
     }
     const actions = p.services.step({ kind: "claim-read", service, record: fresh });
     for (const a of actions) {
+      if (a.kind === "transition" && a.after === "start") this.checkViewsAgree(member, p, a.record.name);
       if (a.kind === "transition" && a.after === "start" && fresh.owner !== NO_OWNER) {
         this.host.stats.takeovers++;
         this.host.log(`member ${member} takes ${fresh.name} over from member ${fresh.owner}'s fenced life`);
       }
     }
     this.runUnderLock(req, actions);
+  }
+
+  /**
+   * A member places a service only while every peer it counts up runs its own configuration
+   * view, as that peer's status block last told it (and its service core was last told): two
+   * views may put one service in two slots.
+   */
+  private checkViewsAgree(member: number, p: Process, name: string): void {
+    for (const m of p.memberView) {
+      if (m.id === member || !m.eligible || m.view === p.configView) continue;
+      this.host.fail(
+        `member ${member} (view ${p.configView}) placed ${name} while member ${m.id}, which it counts up, runs view ${m.view}`,
+      );
+    }
   }
 
   /** The claim's actions in order, each transition written before the next; then the lock goes. */

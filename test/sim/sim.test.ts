@@ -5,7 +5,9 @@ import {
   type Broken,
   cluadminBesideDaemon,
   failedWriteUndone,
+  fencesWithOwnView,
   noticeFailureIgnored,
+  placesAcrossViews,
   releasingWhenUnhealthy,
   staleBakery,
   watchdogForgetsMovement,
@@ -103,6 +105,7 @@ describe("deterministic simulator", () => {
           "slotWriteFailures",
           "watchdogResets",
           "watchdogFences",
+          "fencesByNewerView",
         ] as const)
           expect(totals[k], k).toBeGreaterThan(0);
       }
@@ -186,6 +189,17 @@ describe("deterministic simulator", () => {
       name: "case 7: cluadmin writing its member's slot beside the daemon",
       broken: cluadminBesideDaemon,
       caughtBy: /two holders of the disk lock at once|two configuration writers/,
+    },
+    {
+      name: "case 6: a fence through the switch outlet of the view the fencer started with",
+      broken: fencesWithOwnView,
+      caughtBy:
+        /fenced in incarnation \d+, which is still alive|counts member \d+ fenced in incarnation \d+, which is alive|runs on members \d+ and \d+ at once/,
+    },
+    {
+      name: "case 6: services placed while live members run different views",
+      broken: placesAcrossViews,
+      caughtBy: /placed svc\d+ while member \d+, which it counts up, runs view \d+/,
     },
     {
       name: "case 5: a fenced notice that failed counted as written",

@@ -5,6 +5,8 @@
 // Every member has its own clock offset (the core must never compare clocks across members), and
 // the disk lock is the real bakery over simulated lock slots (lock.ts), used by fencing, service
 // claims and cluadmin alike, with stalls at every step of it.
+
+import { fencingView } from "../../src/core/fence-view.js";
 import type { DiskStatus, FencedLife } from "../../src/core/liveness.js";
 import { type MemberAction, MemberCore, type Observation } from "../../src/core/member.js";
 import { emptyMail, MailKind } from "../../src/disk/mailbox-block.js";
@@ -44,6 +46,9 @@ const MAX_PENDING_EVENTS = 10_000;
 /** The chance per simulated step, while faults last, that an administrator runs a cluadmin
  * change on some member's machine. */
 const TOOL_PER_STEP = 0.004;
+/** The chance that a configuration change records a machine (one that is down) moved to another
+ * outlet. */
+const RECABLE_CHANCE = 0.5;
 /** A transfer to the quorum partitions: usually quick, now and then slow. */
 const IO_MS: [number, number] = [1, 40];
 const SLOW_IO_MS: [number, number] = [200, 1_500];
@@ -65,6 +70,8 @@ export interface SimOptions {
   watchdogs?: boolean;
   /** cluadmin uses its member's slot itself even while the daemon runs (a broken variant). */
   cluadminBypassesDaemon?: boolean;
+  /** Which view names the switch outlet of a member to fence: a test may break it on purpose. */
+  fencingView?: typeof fencingView;
   /** The disk lock's rules and bakery: a test may break them on purpose. */
   lockRules?: LockRules;
   makeBakery?: (me: number) => BakeryLike;
@@ -81,7 +88,8 @@ export class SimFailure extends Error {}
 export class World {
   readonly rng: Random;
   readonly machines: Machine[];
-  readonly disk = new Map<number, DiskStatus>();
+  /** Each member's status block, with the configuration view that life runs. */
+  readonly disk = new Map<number, DiskStatus & { configView: number }>();
   /** Fenced notices on the disk, per fenced member. */
   readonly notices = new Map<number, { incarnation: number; from: number }>();
   /** "member/incarnation" surely gone: powered off by its switch, rebooted by its own self-fence,
@@ -103,6 +111,8 @@ export class World {
     /** Machines reset by their own watchdog, and fences that waited for one. */
     watchdogResets: 0,
     watchdogFences: 0,
+    /** Fences that took the switch outlet from a newer view than their fencer runs. */
+    fencesByNewerView: 0,
     ...newLockStats(),
     ...newServiceStats(),
   };
@@ -111,6 +121,10 @@ export class World {
   /** The configuration view on the partitions, and every view ever written (each exactly once). */
   configView = 0;
   private readonly viewsWritten = new Set<number>();
+  /** Per view, the outlet it names for each member: an administrator who recables a machine
+   * stores the new outlet as a new view. */
+  private readonly outletsByView = new Map<number, readonly number[]>();
+  private nextOutlet = 0;
   private tools = 0;
   private events: SimEvent[] = [];
   private order = 0;
@@ -129,7 +143,7 @@ export class World {
 
   constructor(readonly options: SimOptions) {
     this.rng = new Random(options.seed);
-    this.machines = Array.from({ length: options.members }, () => ({
+    this.machines = Array.from({ length: options.members }, (_, member) => ({
       power: "on" as const,
       process: undefined,
       bootAtMs: 0,
@@ -146,6 +160,7 @@ export class World {
       mailReadsFailUntilMs: 0,
       noticeWritesFailUntilMs: 0,
       tools: [],
+      outlet: member,
       stuttersUntilMs: 0,
       backupFailsUntilMs: 0,
     }));
@@ -156,6 +171,11 @@ export class World {
           m.watchdog = { timeoutMs: this.rng.int(...WATCHDOG_SECONDS) * 1000, armed: false, lastKickMs: 0 };
       });
     }
+    this.outletsByView.set(
+      0,
+      this.machines.map((m) => m.outlet),
+    );
+    this.nextOutlet = this.machines.length;
     this.watchdogWaitMs = {};
     this.machines.forEach((m, i) => {
       if (m.watchdog !== undefined) this.watchdogWaitMs[i] = watchdogFenceWaitMs(m.watchdog.timeoutMs / 1000);
@@ -409,6 +429,25 @@ export class World {
     if (this.viewsWritten.has(view))
       this.fail(`two configuration writers produced view ${view} twice (the second from member ${member})`);
     this.viewsWritten.add(view);
+    const outlets = [...(this.outletsByView.get(view - 1) ?? [])];
+    // A machine is recabled while it is down (moving the plug of a running one would switch it
+    // off), with no fence of it under way; the change records its new outlet.
+    const moved = this.rng.int(0, this.machines.length - 1);
+    const m = this.machines[moved] as Machine;
+    const beingFenced = [...this.fencesInFlight.keys()].some((life) => life.startsWith(`${moved}/`));
+    if (
+      this.rng.chance(RECABLE_CHANCE) &&
+      m.process === undefined &&
+      m.bootAtMs !== undefined &&
+      !beingFenced
+    ) {
+      outlets[moved] = this.nextOutlet++;
+      m.outlet = outlets[moved] as number;
+      this.log(
+        `an administrator moves member ${moved}'s machine, which is down, to outlet ${m.outlet} and records it`,
+      );
+    }
+    this.outletsByView.set(view, outlets);
     this.configView = Math.max(this.configView, view);
     this.stats.toolChanges++;
     this.log(`member ${member} writes configuration view ${view}`);
@@ -459,7 +498,7 @@ export class World {
         this.injectFaults();
         this.services.maybeAdminRequest();
         this.maybeTool();
-      }
+      } else this.restartOldViews();
       this.boot();
       this.runEvents();
       this.tickAll();
@@ -471,11 +510,27 @@ export class World {
     this.checkHealed();
   }
 
-  /** The faults are over: none is injected any more, and none injected earlier lasts. */
+  /**
+   * Once the faults are over, the administrator does what clumanager(8) asks after a change:
+   * restarts each member that still runs an older configuration view. (Until every live member
+   * runs one view, no service is placed.)
+   */
+  private restartOldViews(): void {
+    this.machines.forEach((m, member) => {
+      const p = m.process;
+      if (p === undefined || p.stopping || p.configView === this.configView) return;
+      this.log(`an administrator restarts member ${member}, which runs view ${p.configView}`);
+      this.onProcess(member, p, 0, () => this.services.leave(member, p));
+    });
+  }
+
+  /** The faults are over: none is injected any more, and none injected earlier lasts; and every
+   * member runs the configuration's current view. */
   private quiet(): boolean {
     const now = this.now;
     return (
       now >= this.options.faultMs &&
+      this.machines.every((m) => m.process === undefined || m.process.configView === this.configView) &&
       this.partitionUntilMs <= now &&
       this.lossyUntilMs <= now &&
       this.machines.every(
@@ -616,15 +671,23 @@ export class World {
         clockOffsetMs: this.rng.int(-1e9, 1e9),
         clockRate: 1 + this.rng.int(-100, 100) / 10_000,
         core: undefined as unknown as CoreLike,
-        services: this.services.newCore(member, m.incarnation),
+        services: this.services.newCore(member, m.incarnation, this.configView),
         isFenced: (peer, incarnation) => process.core.isFenced(peer, incarnation),
         memberView: [],
+        // As the daemon: it runs the partitions' view, whatever its local file held.
+        configView: this.configView,
+        peerViews: new Map(),
         joinedLocalMs: 0,
         stopping: false,
         memberStopFed: false,
         owedNotices: [],
       };
-      this.disk.set(member, { state: MemberState.Up, incarnation: m.incarnation, heartbeat: 0 });
+      this.disk.set(member, {
+        state: MemberState.Up,
+        incarnation: m.incarnation,
+        heartbeat: 0,
+        configView: process.configView,
+      });
       const config = {
         ...TIMING,
         me: member,
@@ -682,7 +745,11 @@ export class World {
             this.deliver(
               member,
               p,
-              (t) => ({ kind: "status-read", member: peer, status: snapshot, nowMs: t }),
+              (t) => {
+                if (peer !== member)
+                  p.peerViews.set(peer, { incarnation: snapshot.incarnation, view: snapshot.configView });
+                return { kind: "status-read", member: peer, status: snapshot, nowMs: t };
+              },
               delay,
             );
           }
@@ -784,6 +851,7 @@ export class World {
           state,
           incarnation: p.incarnation,
           heartbeat,
+          configView: p.configView,
           ...(fenced !== undefined ? { fenced } : {}),
         });
       }
@@ -867,6 +935,19 @@ export class World {
       this.fenceByWatchdog(member, p, target, incarnation, life);
       return;
     }
+    // As the daemon: the outlet the partitions' current view names, read under the fencing lock.
+    const outletIn = (view: number) => {
+      const outlets = this.outletsByView.get(view);
+      if (outlets === undefined) throw new Error(`no view ${view} was written`);
+      return outlets[target] as number;
+    };
+    const chosen = (this.options.fencingView ?? fencingView)(
+      { view: p.configView, value: outletIn(p.configView) },
+      { view: this.configView, value: () => outletIn(this.configView) },
+    );
+    if (!chosen.ok) this.fail(`member ${member} could not choose a view to fence with: ${chosen.reason}`);
+    const outlet = chosen.use.value;
+    if (chosen.use.view !== p.configView) this.stats.fencesByNewerView++;
     // Now and then a switch is slow enough that the target may restart while the cycle is in flight.
     const latency = this.rng.chance(0.1) ? this.rng.int(3_000, MAX_SWITCH_MS) : this.rng.int(200, 3_000);
     const fails =
@@ -880,7 +961,13 @@ export class World {
       if (this.fencesInFlight.get(life) === mine) this.fencesInFlight.delete(life);
     };
     this.at(latency, () => {
-      if (!fails) {
+      if (!fails && outlet !== t.outlet) {
+        // The switch turns off the outlet it was told, which no longer powers that machine, and
+        // says so truthfully: off.
+        this.log(
+          `member ${member}'s switch turns off outlet ${outlet}; member ${target} is on outlet ${t.outlet}`,
+        );
+      } else if (!fails) {
         const victim = t.process;
         if (victim !== undefined) this.dead.add(`${target}/${victim.incarnation}`);
         this.dead.add(`${target}/${t.incarnation}`);

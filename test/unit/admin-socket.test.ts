@@ -58,7 +58,8 @@ describe("the admin socket", () => {
     });
     expect(JSON.parse(await rawExchange('{"command":"shutdown"}\n'))).toEqual({
       ok: false,
-      error: 'unknown command "shutdown"; the daemon answers "status" and "service"',
+      error:
+        'unknown command "shutdown"; the daemon answers "status", "service", "config-change" and "config-backup"',
     });
   });
 

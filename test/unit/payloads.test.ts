@@ -36,6 +36,7 @@ describe("payload codecs", () => {
           heartbeat: u64,
           wallClockMs: u64,
           nodeName: name,
+          configView: u64,
           services: fc.uniqueArray(fc.nat(1023), { maxLength: 40 }).map((a) => a.sort((x, y) => x - y)),
           request: fc.option(
             fc.record({
@@ -71,6 +72,7 @@ describe("payload codecs", () => {
       heartbeat: 1,
       wallClockMs: 1,
       nodeName: "x".repeat(64),
+      configView: 2 ** 40,
       services: [1023],
       request: { to: 1, toIncarnation: 1, sequence: 1, op: RequestOp.Relocate, service: 1023, target: 127 },
       fenced: { member: 127, incarnation: Number.MAX_SAFE_INTEGER },

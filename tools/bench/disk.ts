@@ -132,6 +132,7 @@ async function bench(
         heartbeat: beat,
         wallClockMs: Date.now(),
         nodeName: `member${m}`,
+        configView: 0,
         services: [],
       });
       encodeBlock(
@@ -153,6 +154,7 @@ async function bench(
       heartbeat,
       wallClockMs: Date.now(),
       nodeName: `member${me}`,
+      configView: 0,
       services: [],
     };
     // The raw writes put the very bytes the cycle writes in the very same place, so both measure

@@ -1,0 +1,94 @@
+// The bakery keeps members apart; it cannot keep apart two processes of one member (its daemon
+// and a cluadmin), which share that member's slot. They take turns through a flock on a file
+// named by the cluster's identity and the member's id, in one fixed directory: every spelling of
+// the configuration's path (relative, through a symlink, CLUSTER_CONF) finds the same lock.
+import {
+  closeSync,
+  constants,
+  ftruncateSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { rawio } from "./rawio.js";
+
+/** Where root's slot locks live (cleared at boot, which is right: no process survives one). */
+export const ROOT_SLOT_LOCK_DIR = "/run/clumanager";
+const SLOT_LOCK_POLL_MS = 50;
+
+export class SlotLockError extends Error {
+  override name = "SlotLockError";
+}
+
+/** root: /run/clumanager; anyone else (the lab, tests): a directory of their own under /tmp. */
+export function slotLockDir(): string {
+  const uid = process.getuid?.() ?? 0;
+  return uid === 0 ? ROOT_SLOT_LOCK_DIR : join(tmpdir(), `clumanager-${uid}`);
+}
+
+export function slotLockPath(clusterUuid: Buffer, member: number, dir = slotLockDir()): string {
+  return join(dir, `slot-${clusterUuid.toString("hex")}-member${member}.lock`);
+}
+
+/** Makes the directory, or checks that the one there is a real directory of this user's. */
+function ensureDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  const uid = process.getuid?.() ?? 0;
+  if (!st.isDirectory() || st.uid !== uid)
+    throw new SlotLockError(
+      `${dir} is not a directory owned by uid ${uid}; remove it so that clumanager can make its lock directory there`,
+    );
+}
+
+export class SlotLock {
+  private constructor(private readonly fd: number) {}
+
+  /** Waits up to `waitMs` for this member's slot on this machine. */
+  static async acquire(
+    clusterUuid: Buffer,
+    member: number,
+    waitMs: number,
+    dir = slotLockDir(),
+  ): Promise<SlotLock> {
+    ensureDir(dir);
+    const path = slotLockPath(clusterUuid, member, dir);
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    } catch (err) {
+      throw new SlotLockError(`cannot open the lock file ${path}: ${(err as Error).message}`);
+    }
+    const giveUp = Date.now() + waitMs;
+    while (!rawio.flock(fd, true)) {
+      if (Date.now() > giveUp) {
+        closeSync(fd);
+        let holder = "";
+        try {
+          holder = readFileSync(path, "utf8").trim();
+        } catch {
+          // only for the message
+        }
+        throw new SlotLockError(
+          `member ${member}'s slot of the disk lock is in use by another process on this machine${holder ? ` (pid ${holder})` : ""}, its daemon or another cluadmin; try again when it is done`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, SLOT_LOCK_POLL_MS));
+    }
+    ftruncateSync(fd);
+    writeSync(fd, `${process.pid}\n`, 0);
+    return new SlotLock(fd);
+  }
+
+  release(): void {
+    try {
+      rawio.flock(this.fd, false);
+    } finally {
+      closeSync(this.fd);
+    }
+  }
+}
