@@ -84,6 +84,9 @@ export type ServiceAction =
 /** Marks the transitions decided on a block read under the disk lock. */
 const UNDER_LOCK = true;
 
+/** After a claim that did not get the disk lock, the next waits this long, doubling up to the max. */
+export const CLAIM_RETRY_BASE_MS = 250;
+export const CLAIM_RETRY_MAX_MS = 8_000;
 /** Failback waits until the service has passed this many checks where it runs now. */
 export const FAILBACK_STABLE_CHECKS = 5;
 /** After a failed start here, this member waits before trying that service again: doubling. */
@@ -119,6 +122,9 @@ interface Local {
   /** Failed starts here in a row, and when this member may try again. */
   failedStarts: number;
   retryAfterMs: number;
+  /** Claims that did not get the lock in a row (a bad disk, a long fence), and when to ask again. */
+  failedClaims: number;
+  claimAgainMs: number;
   /** An administrator's request waiting until nothing else is under way for this service. */
   request?: AdminRequest;
   /** Where a relocation under way sends the service (a member id, or ANY_OTHER). */
@@ -157,6 +163,8 @@ export class ServiceCore {
         runningSinceMs: 0,
         failedStarts: 0,
         retryAfterMs: Number.NEGATIVE_INFINITY,
+        failedClaims: 0,
+        claimAgainMs: Number.NEGATIVE_INFINITY,
       });
   }
 
@@ -385,9 +393,15 @@ export class ServiceCore {
       }
       case "claim-read":
         return this.claimRead(o.service, o.record);
-      case "claim-failed":
-        this.at(o.service).op = undefined;
+      case "claim-failed": {
+        // Asked again later, doubling: a lock that cannot be had now seldom can a tick later.
+        const l = this.at(o.service);
+        l.op = undefined;
+        l.failedClaims++;
+        l.claimAgainMs =
+          this.nowMs + Math.min(CLAIM_RETRY_BASE_MS * 2 ** (l.failedClaims - 1), CLAIM_RETRY_MAX_MS);
         return [];
+      }
       case "started":
         this.nowMs = o.nowMs;
         return this.started(o.service, o.ok, o.cleanedUp, o.detail);
@@ -506,7 +520,7 @@ export class ServiceCore {
         }
         continue;
       }
-      if (!this.healthy) continue;
+      if (!this.healthy || this.nowMs < l.claimAgainMs) continue;
       const earlierLife = r.owner === this.config.me;
       // Even a leaving member cleans up after its earlier life: nobody else can.
       if (this.leaving && !earlierLife) continue;
@@ -563,6 +577,7 @@ export class ServiceCore {
     l.op = undefined;
     this.records.set(service, fresh);
     l.unknown = false;
+    l.failedClaims = 0;
     const spec = this.spec(service);
     const ours = { owner: this.config.me, ownerIncarnation: this.config.incarnation };
     if (fresh.owner === this.config.me && fresh.ownerIncarnation !== this.config.incarnation) {

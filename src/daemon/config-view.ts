@@ -58,6 +58,8 @@ export function replacedPath(path: string, view: number): string {
 export interface RunView {
   config: ClusterConfig;
   view: number;
+  /** The UUID of the cluster's quorum partitions: its identity, which heartbeats are bound to. */
+  clusterUuid: Buffer;
   /** The local file differed: where its old text was kept. */
   keptAt?: string;
 }
@@ -84,6 +86,7 @@ export async function startView(
     const quorum = member?.quorum ?? local.quorum;
     const pair = await QuorumPair.open(quorum.primary, quorum.backup, { write: false, timeoutMs });
     let stored: StoredConfig;
+    const clusterUuid = pair.clusterUuid;
     try {
       stored = (await pair.readConfig()).config;
     } finally {
@@ -95,13 +98,13 @@ export async function startView(
         throw new ViewRefused(choice.message);
       case "local":
       case "same":
-        return { config: local, view: choice.view };
+        return { config: local, view: choice.view, clusterUuid };
       case "stored": {
         const keptAt = replacedPath(path, choice.view);
         // The copy keeps the file's mode: it may hold switch passwords.
         writeFileAtomic(keptAt, text, statSync(path).mode & 0o7777);
         writeFileAtomic(path, choice.text);
-        return { config: choice.config, view: choice.view, keptAt };
+        return { config: choice.config, view: choice.view, clusterUuid, keptAt };
       }
     }
   } finally {

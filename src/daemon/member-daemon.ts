@@ -629,7 +629,12 @@ export class MemberDaemon {
             condemned: (m, i) => this.core.aboutToFence(m, i),
           },
           async (grant) => {
-            const notices = await this.o.io.fencedNotices();
+            const { notices, unreadable } = await this.o.io.fencedNotices();
+            if (unreadable.length > 0)
+              this.o.log.err(
+                { event: "fence-lock", unreadable },
+                `mailbox blocks ${unreadable.join(", ")} are bad on both quorum partitions, so fenced notices there cannot be read (a member may be power-cycled twice); repair them with cludiskutil --repair`,
+              );
             granted = true;
             const past = grant.condemned.map((l) => `member ${l.member} (incarnation ${l.incarnation})`);
             this.o.log.info(

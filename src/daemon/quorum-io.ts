@@ -3,8 +3,9 @@
 // found under the fencing lock, and the notice written after a confirmed fence.
 import { type ChangeResult, type ChangeToCommit, commitBackup, commitChange } from "../admin/change.js";
 import { type LockGrant, LockTimeoutError, withDiskLock } from "../disk/bakery.js";
+import type { Block } from "../disk/block.js";
 import type { StoredConfig } from "../disk/config-region.js";
-import { DiskWriteError, type Repair } from "../disk/errors.js";
+import { BothCopiesBadError, DiskWriteError, type Repair } from "../disk/errors.js";
 import { decodeMail, emptyMail, type Mail, MailKind } from "../disk/mailbox-block.js";
 import type { QuorumPair } from "../disk/pair.js";
 import type { ServiceRecord } from "../disk/service-block.js";
@@ -26,6 +27,16 @@ export interface LockKnowledgeOfCore {
   isFenced: (member: number, incarnation: number) => boolean;
   condemned?: (member: number, incarnation: number) => boolean;
 }
+
+/** The fenced notices on the partitions, and the mailbox blocks bad on both copies (whose
+ * notices, if any, are not known: the member they were for may be power-cycled again). */
+export interface FencedNotices {
+  notices: { member: number; incarnation: number }[];
+  unreadable: number[];
+}
+
+/** Bounds the block-by-block read of a damaged mailbox region (128 members squared). */
+const MAX_MAILBOX_BLOCKS = 128 * 128;
 
 export class QuorumIo {
   constructor(
@@ -89,15 +100,33 @@ export class QuorumIo {
   }
 
   /** Every fenced notice on the disk, as (member, incarnation): read under the fencing lock. */
-  async fencedNotices(): Promise<{ member: number; incarnation: number }[]> {
-    const { records } = await this.pair.readBlocks("mailbox");
-    const out: { member: number; incarnation: number }[] = [];
-    for (const block of records) {
+  async fencedNotices(): Promise<FencedNotices> {
+    let blocks: Block[];
+    const unreadable: number[] = [];
+    try {
+      blocks = (await this.pair.readBlocks("mailbox")).records;
+    } catch (err) {
+      if (!(err instanceof BothCopiesBadError)) throw err;
+      // One block bad on both copies must not hide every other notice (nor fail every fencing
+      // lock, over and over): read them one by one and name the ones that cannot be read.
+      blocks = [];
+      const count = this.pair.layout.regions.mailbox.slots;
+      for (let i = 0; i < count && i < MAX_MAILBOX_BLOCKS; i++) {
+        try {
+          blocks.push(...(await this.pair.readBlocks("mailbox", i, 1)).records);
+        } catch (one) {
+          if (!(one instanceof BothCopiesBadError)) throw one;
+          unreadable.push(i);
+        }
+      }
+    }
+    const notices: { member: number; incarnation: number }[] = [];
+    for (const block of blocks) {
       const d = decodeMail(block.payload);
       if (d.ok && d.value.kind === MailKind.Fenced)
-        out.push({ member: d.value.to, incarnation: d.value.incarnation });
+        notices.push({ member: d.value.to, incarnation: d.value.incarnation });
     }
-    return out;
+    return { notices, unreadable };
   }
 
   /** Tells `to` that it was fenced in `incarnation`: if it was only stalled, it stops on reading this. */

@@ -187,7 +187,7 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
   const peers = config.members.filter((m) => m.id !== member.id);
   let net: HeartbeatChannels;
   try {
-    net = await HeartbeatChannels.open(key, member, peers, (peer, channel, nudge) =>
+    net = await HeartbeatChannels.open(key, view.clusterUuid, member, peers, (peer, channel, nudge) =>
       running?.heard(peer, channel, nudge),
     );
   } catch (err) {

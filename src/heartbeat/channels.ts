@@ -4,7 +4,7 @@
 // is at the other end hears it). Packets are sealed and checked here; the caller hears only
 // authenticated, fresh heartbeats, with the channel they came on.
 import type { Channel } from "../config/model.js";
-import { type DropReason, ReplayGuard, sealHeartbeat } from "./packet.js";
+import { channelKey, type DropReason, ReplayGuard, sealHeartbeat } from "./packet.js";
 import { SerialChannel } from "./serial.js";
 import { type Endpoint, UdpChannel } from "./udp.js";
 
@@ -24,7 +24,8 @@ function netEndpoint(channel: Channel | undefined): Endpoint | undefined {
 
 export class HeartbeatChannels {
   private constructor(
-    private readonly key: Buffer,
+    /** One per channel (channelKey): a packet sealed for one channel is refused on another. */
+    private readonly keys: Buffer[],
     private readonly me: number,
     /** Indexed like cluster.conf's channels. */
     private readonly lines: Line[],
@@ -35,11 +36,14 @@ export class HeartbeatChannels {
 
   static async open(
     key: Buffer,
+    /** The cluster's identity: the UUID of its quorum partitions. */
+    clusterId: Buffer,
     me: ChannelPeer,
     peers: readonly ChannelPeer[],
     onHeard: HeardHandler,
   ): Promise<HeartbeatChannels> {
-    const guards = me.channels.map(() => new ReplayGuard(key));
+    const keys = me.channels.map((_, index) => channelKey(key, clusterId, index));
+    const guards = keys.map((k) => new ReplayGuard(k));
     const known = new Set(peers.map((p) => p.id));
     const lines: Line[] = [];
     const receiver = (index: number) => (packet: Buffer) => {
@@ -64,19 +68,15 @@ export class HeartbeatChannels {
       await Promise.all(lines.map(closeLine));
       throw err;
     }
-    return new HeartbeatChannels(key, me.id, lines, peers, guards);
+    return new HeartbeatChannels(keys, me.id, lines, peers, guards);
   }
 
   /** Sends one heartbeat on every channel; loss is for the receivers to notice. */
   async send(incarnation: number, sequence: number, nudge = false): Promise<void> {
-    const packet = sealHeartbeat(this.key, {
-      member: this.me,
-      incarnation,
-      sequence,
-      ...(nudge ? { nudge } : {}),
-    });
+    const heartbeat = { member: this.me, incarnation, sequence, ...(nudge ? { nudge } : {}) };
     const sends: Promise<void>[] = [];
     this.lines.forEach((l, index) => {
+      const packet = sealHeartbeat(this.keys[index] as Buffer, heartbeat);
       if (l.kind === "serial") {
         sends.push(l.line.send(packet));
         return;

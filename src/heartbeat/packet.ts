@@ -44,6 +44,24 @@ function checkKey(key: Buffer): void {
   }
 }
 
+/**
+ * The key that seals heartbeats of one cluster on one channel: derived from the cluster key, the
+ * cluster's identity (the UUID of its quorum partitions) and the channel's index. A packet sealed
+ * for one cluster or channel then fails the seal on any other, so a packet captured on the
+ * network cannot be replayed onto the serial line (or to another cluster sharing the key) to
+ * stand in for a heartbeat that never came there.
+ */
+export function channelKey(key: Buffer, clusterId: Buffer, channel: number): Buffer {
+  checkKey(key);
+  if (!Number.isInteger(channel) || channel < 0 || channel > 0xff)
+    throw new RangeError(`channel ${channel} is outside 0..255`);
+  return createHmac("sha256", key)
+    .update("clumanager heartbeat channel key\0")
+    .update(clusterId)
+    .update(Buffer.from([channel]))
+    .digest();
+}
+
 function mac(key: Buffer, body: Buffer): Buffer {
   return createHmac("sha256", key).update(body).digest();
 }

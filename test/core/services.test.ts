@@ -6,6 +6,8 @@ import { choosePlacement, type MemberInfo, type ServiceSpec } from "../../src/co
 import {
   type AdminRequest,
   type AskAnswer,
+  CLAIM_RETRY_BASE_MS,
+  CLAIM_RETRY_MAX_MS,
   type ServiceAction,
   ServiceCore,
 } from "../../src/core/services.js";
@@ -111,6 +113,25 @@ describe("one service core driven by hand", () => {
         ),
       },
     ]);
+  });
+
+  it("asks for the lock again after a failed claim only after a wait that doubles, and at once after one that worked", () => {
+    const c = core();
+    c.step({ kind: "records", records: [stopped(0)], epoch: c.epoch });
+    expect(tick(c, 0)).toEqual([{ kind: "claim", service: 0 }]);
+    c.step({ kind: "claim-failed", service: 0 });
+    expect(tick(c, CLAIM_RETRY_BASE_MS - 1)).toEqual([]);
+    expect(tick(c, CLAIM_RETRY_BASE_MS)).toEqual([{ kind: "claim", service: 0 }]);
+    c.step({ kind: "claim-failed", service: 0 });
+    expect(tick(c, 3 * CLAIM_RETRY_BASE_MS - 1)).toEqual([]);
+    expect(tick(c, 3 * CLAIM_RETRY_BASE_MS)).toEqual([{ kind: "claim", service: 0 }]);
+    // Never longer than the cap, however many fail.
+    let now = 3 * CLAIM_RETRY_BASE_MS;
+    for (let i = 0; i < 10; i++) {
+      c.step({ kind: "claim-failed", service: 0 });
+      now += CLAIM_RETRY_MAX_MS;
+      expect(tick(c, now)).toEqual([{ kind: "claim", service: 0 }]);
+    }
   });
 
   it("waits before trying again a service that failed to start here, doubling the wait", () => {

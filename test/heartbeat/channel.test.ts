@@ -5,6 +5,8 @@ import { ReplayGuard, sealHeartbeat } from "../../src/heartbeat/packet.js";
 import { type Endpoint, UdpChannel } from "../../src/heartbeat/udp.js";
 
 const key = Buffer.from("0123456789abcdef0123456789abcdef");
+/** The cluster's identity, as its quorum partitions' UUID. */
+const CLUSTER = Buffer.alloc(16, 0x5a);
 const timing = { intervalMs: 1000, tko: 7 };
 
 describe("channel health", () => {
@@ -96,11 +98,11 @@ describe("UDP channel on loopback", () => {
     });
     const heard: { member: number; channel: number; nudge: boolean }[] = [];
     let wake = () => {};
-    const b = await HeartbeatChannels.open(key, member(1), [member(0)], (m, channel, nudge) => {
+    const b = await HeartbeatChannels.open(key, CLUSTER, member(1), [member(0)], (m, channel, nudge) => {
       heard.push({ member: m, channel, nudge });
       wake();
     });
-    const a = await HeartbeatChannels.open(key, member(0), [member(1)], () => {});
+    const a = await HeartbeatChannels.open(key, CLUSTER, member(0), [member(1)], () => {});
     try {
       const arrived = new Promise<void>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`only ${heard.length} of 2 packets arrived`)), 5000);

@@ -2,6 +2,7 @@ import { createHmac } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  channelKey,
   MAX_MEMBER_ID,
   openHeartbeat,
   PACKET_BYTES,
@@ -82,6 +83,23 @@ describe("heartbeat packet", () => {
     );
     expect(() => sealHeartbeat(key, { member: 0, incarnation: -1, sequence: 1 })).toThrow(/incarnation/);
     expect(() => sealHeartbeat(key, { member: 0, incarnation: 1, sequence: 2 ** 60 })).toThrow(/sequence/);
+  });
+});
+
+describe("channel keys", () => {
+  it("seal a packet for one cluster and one channel only: it fails the seal on any other", () => {
+    const a = Buffer.alloc(16, 1);
+    const b = Buffer.alloc(16, 2);
+    const packet = sealHeartbeat(channelKey(key, a, 0), { member: 1, incarnation: 3, sequence: 9 });
+    expect(openHeartbeat(channelKey(key, a, 0), packet)).toEqual({
+      ok: true,
+      heartbeat: { member: 1, incarnation: 3, sequence: 9 },
+    });
+    // Replayed from the network onto the serial line, or to another cluster sharing the key.
+    expect(openHeartbeat(channelKey(key, a, 1), packet)).toEqual({ ok: false, reason: "unauthenticated" });
+    expect(openHeartbeat(channelKey(key, b, 0), packet)).toEqual({ ok: false, reason: "unauthenticated" });
+    expect(openHeartbeat(key, packet)).toEqual({ ok: false, reason: "unauthenticated" });
+    expect(() => channelKey(key, a, 256)).toThrow(/channel 256 is outside 0..255/);
   });
 });
 

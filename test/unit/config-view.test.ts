@@ -120,10 +120,9 @@ describe("startView on real partition files", () => {
     expect(readFileSync(replacedPath(path, 3), "utf8")).toBe(text);
     expect(statSync(replacedPath(path, 3)).mode & 0o777).toBe(0o600);
     // Started again, the file is the stored view: nothing is kept twice.
-    expect(await startView(path, parsed(newer), "clu1", timeoutMs)).toEqual({
-      config: parsed(newer),
-      view: 3,
-    });
+    const again = await startView(path, parsed(newer), "clu1", timeoutMs);
+    expect(again).toEqual({ config: parsed(newer), view: 3, clusterUuid: again.clusterUuid });
+    expect(again.clusterUuid).toHaveLength(16);
 
     // A view it cannot run stops the start with the sentence, and the file is left alone.
     const pair2 = await QuorumPair.open(primary, backup, { write: true });
