@@ -1,23 +1,11 @@
 // /etc/cluster.conf on a member's own disk: rewritten atomically, and changed by one cluadmin at a
-// time on this machine (members are kept apart by the disk lock; processes on one member share
-// that member's lock slot, so they need a lock of their own).
-import {
-  closeSync,
-  constants,
-  fsyncSync,
-  ftruncateSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+// time on this machine (a lock of its own, beside the file; the member's slot of the disk lock is
+// another, slot-lock.ts).
+import { closeSync, constants, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { rawio } from "../disk/rawio.js";
+import { PidFlock } from "../disk/pid-flock.js";
 
 export const LOCAL_LOCK_WAIT_MS = 30_000;
-const LOCAL_LOCK_POLL_MS = 50;
 
 /** Writes a temporary file beside `path`, fsyncs it, renames it over `path`, fsyncs the directory. */
 export function writeFileAtomic(path: string, text: string, forceMode?: number): void {
@@ -56,46 +44,26 @@ export class LocalLockError extends Error {
   override name = "LocalLockError";
 }
 
-/**
- * An exclusive flock on a file beside the configuration. The kernel releases it when its holder
- * exits, however it exits, so there is no stale lock to take over (and no race in taking one
- * over). The file itself stays; it only ever holds the last holder's pid, for people.
- */
+/** An exclusive flock on a file beside the configuration (pid-flock.ts). */
 export class LocalLock {
   private constructor(
     readonly path: string,
-    private readonly fd: number,
+    private readonly lock: PidFlock,
   ) {}
 
   static async acquire(configPath: string, waitMs = LOCAL_LOCK_WAIT_MS): Promise<LocalLock> {
     const path = `${configPath}.lock`;
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
-    } catch (err) {
-      throw new LocalLockError(`cannot open the lock file ${path}: ${(err as Error).message}`);
-    }
-    const giveUp = Date.now() + waitMs;
-    while (!rawio.flock(fd, true)) {
-      if (Date.now() > giveUp) {
-        closeSync(fd);
-        const holder = readFileSync(path, "utf8").trim();
-        throw new LocalLockError(
+    const lock = await PidFlock.acquire(path, waitMs, {
+      open: (detail) => new LocalLockError(`cannot open the lock file ${path}: ${detail}`),
+      busy: (holder) =>
+        new LocalLockError(
           `another cluadmin${holder ? ` (pid ${holder})` : ""} is changing ${configPath}; try again when it is done`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, LOCAL_LOCK_POLL_MS));
-    }
-    ftruncateSync(fd);
-    writeSync(fd, `${process.pid}\n`, 0);
-    return new LocalLock(path, fd);
+        ),
+    });
+    return new LocalLock(path, lock);
   }
 
   release(): void {
-    try {
-      rawio.flock(this.fd, false);
-    } finally {
-      closeSync(this.fd);
-    }
+    this.lock.release();
   }
 }

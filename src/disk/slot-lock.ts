@@ -2,23 +2,13 @@
 // and a cluadmin), which share that member's slot. They take turns through a flock on a file
 // named by the cluster's identity and the member's id, in one fixed directory: every spelling of
 // the configuration's path (relative, through a symlink, CLUSTER_CONF) finds the same lock.
-import {
-  closeSync,
-  constants,
-  ftruncateSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  writeSync,
-} from "node:fs";
+import { lstatSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { rawio } from "./rawio.js";
+import { PidFlock } from "./pid-flock.js";
 
 /** Where root's slot locks live (cleared at boot, which is right: no process survives one). */
 export const ROOT_SLOT_LOCK_DIR = "/run/clumanager";
-const SLOT_LOCK_POLL_MS = 50;
 
 export class SlotLockError extends Error {
   override name = "SlotLockError";
@@ -46,7 +36,7 @@ function ensureDir(dir: string): void {
 }
 
 export class SlotLock {
-  private constructor(private readonly fd: number) {}
+  private constructor(private readonly lock: PidFlock) {}
 
   /** Waits up to `waitMs` for this member's slot on this machine. */
   static async acquire(
@@ -57,38 +47,17 @@ export class SlotLock {
   ): Promise<SlotLock> {
     ensureDir(dir);
     const path = slotLockPath(clusterUuid, member, dir);
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
-    } catch (err) {
-      throw new SlotLockError(`cannot open the lock file ${path}: ${(err as Error).message}`);
-    }
-    const giveUp = Date.now() + waitMs;
-    while (!rawio.flock(fd, true)) {
-      if (Date.now() > giveUp) {
-        closeSync(fd);
-        let holder = "";
-        try {
-          holder = readFileSync(path, "utf8").trim();
-        } catch {
-          // only for the message
-        }
-        throw new SlotLockError(
+    const lock = await PidFlock.acquire(path, waitMs, {
+      open: (detail) => new SlotLockError(`cannot open the lock file ${path}: ${detail}`),
+      busy: (holder) =>
+        new SlotLockError(
           `member ${member}'s slot of the disk lock is in use by another process on this machine${holder ? ` (pid ${holder})` : ""}, its daemon or another cluadmin; try again when it is done`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, SLOT_LOCK_POLL_MS));
-    }
-    ftruncateSync(fd);
-    writeSync(fd, `${process.pid}\n`, 0);
-    return new SlotLock(fd);
+        ),
+    });
+    return new SlotLock(lock);
   }
 
   release(): void {
-    try {
-      rawio.flock(this.fd, false);
-    } finally {
-      closeSync(this.fd);
-    }
+    this.lock.release();
   }
 }

@@ -512,16 +512,22 @@ export class World {
 
   /**
    * Once the faults are over, the administrator does what clumanager(8) asks after a change:
-   * restarts each member that still runs an older configuration view. (Until every live member
-   * runs one view, no service is placed.)
+   * restarts each member that still runs an older configuration view (until every live member
+   * runs one view, no service is placed). Only while every machine runs a member that is not
+   * stopping, so that someone is left to fence and take over: first one member, then, once one
+   * runs the current view, all the others at once.
    */
   private restartOldViews(): void {
-    this.machines.forEach((m, member) => {
-      const p = m.process;
-      if (p === undefined || p.stopping || p.configView === this.configView) return;
+    const whole = this.machines.every((m) => m.process !== undefined && !m.process.stopping);
+    if (!whole) return;
+    const old = this.machines.flatMap((m, member) =>
+      m.process !== undefined && m.process.configView !== this.configView ? [{ member, p: m.process }] : [],
+    );
+    const current = old.length < this.machines.length;
+    for (const { member, p } of current ? old : old.slice(0, 1)) {
       this.log(`an administrator restarts member ${member}, which runs view ${p.configView}`);
       this.onProcess(member, p, 0, () => this.services.leave(member, p));
-    });
+    }
   }
 
   /** The faults are over: none is injected any more, and none injected earlier lasts; and every
