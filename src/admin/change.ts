@@ -29,9 +29,10 @@ export class ChangeRefused extends Error {
   }
 }
 
-/** How long cluadmin waits for its daemon to make a change (the daemon may first wait for the
- * disk lock behind a fence). */
-export const DAEMON_CHANGE_WAIT_MS = 60_000;
+/** How long cluadmin waits for its daemon to make a change: longer than the daemon waits for the
+ * disk lock (CONFIG_WORK_DEADLINE_MS, 30 s) plus the writes, shorter than the admin socket's idle
+ * limit (60 s), so an answer that does not come means the change was not made. */
+export const DAEMON_CHANGE_WAIT_MS = 45_000;
 
 export interface ChangeOptions {
   configPath: string;
@@ -138,7 +139,15 @@ async function withSlot<T>(
     // Held: by this member's daemon (for its life), or by another cluadmin for a moment.
     const socket = join(options.runDir, SOCKET_FILE);
     const answer = await askDaemon(socket, { command: "status" }).catch(() => undefined);
-    if (answer?.ok === true) return work({ socket });
+    if (answer?.ok === true) {
+      // Only this cluster's daemon of this member may make the change (a lab has several).
+      const s = answer.status as { cluster?: string; answeredBy?: { id?: number } };
+      if (s.cluster !== pair.header.clusterName || s.answeredBy?.id !== me)
+        throw new ChangeRefused(
+          `the daemon answering in ${options.runDir} is member ${s.answeredBy?.id ?? "?"} of cluster "${s.cluster ?? "?"}", not member ${me} of "${pair.header.clusterName}"; pass this member's --run-dir`,
+        );
+      return work({ socket });
+    }
   }
   slot ??= await SlotLock.acquire(pair.clusterUuid, me, LOCAL_LOCK_WAIT_MS).catch((err: unknown) => {
     throw refused(err);

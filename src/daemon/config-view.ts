@@ -2,7 +2,7 @@
 // partitions as a new view; a member that was down during a change still has the old file. If it
 // ran that file, it could fence the wrong outlet or place a service the others deleted. So a
 // member runs the partitions' view, and refuses to start when it cannot.
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import type { ClusterConfig } from "../config/model.js";
 import { LocalLock, writeFileAtomic } from "../config/store.js";
 import { formatErrors, validateText } from "../config/validate.js";
@@ -75,13 +75,22 @@ export class ViewRefused extends Error {
  */
 export async function startView(
   path: string,
+  /** The file as parsed before: it names the partitions to read. */
   local: ClusterConfig,
   memberName: string,
   timeoutMs: number,
 ): Promise<RunView> {
   const lock = await LocalLock.acquire(path);
   try {
+    // The file as it is now, under the lock: a cluadmin may have rewritten it since `local` was
+    // read, and what runs must be what was compared with the partitions.
     const text = readFileSync(path, "utf8");
+    const now = validateText(text);
+    if (!now.ok)
+      throw new ViewRefused(
+        `${path} changed while clumanager was starting and is no longer valid:\n${formatErrors(path, now.errors).join("\n")}`,
+      );
+    local = now.config;
     const member = local.members.find((m) => m.name === memberName);
     const quorum = member?.quorum ?? local.quorum;
     const pair = await QuorumPair.open(quorum.primary, quorum.backup, { write: false, timeoutMs });
@@ -100,7 +109,9 @@ export async function startView(
       case "same":
         return { config: local, view: choice.view, clusterUuid };
       case "stored": {
-        const keptAt = replacedPath(path, choice.view);
+        // Never over an earlier kept copy: each keeps what an administrator wrote.
+        const first = replacedPath(path, choice.view);
+        const keptAt = existsSync(first) ? `${first}.${Date.now()}` : first;
         // The copy keeps the file's mode: it may hold switch passwords.
         writeFileAtomic(keptAt, text, statSync(path).mode & 0o7777);
         writeFileAtomic(path, choice.text);

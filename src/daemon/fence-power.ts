@@ -28,6 +28,17 @@ export async function fencePower(
         if (!checked.ok) throw new Error(formatErrors(`view ${stored.view}`, checked.errors)[0]);
         const there = checked.config.members.find((m) => m.id === target.id);
         if (there === undefined) throw new Error(`it has no member${target.id}`);
+        if (there.name !== target.name)
+          throw new Error(
+            `its member${target.id} is ${there.name}, not ${target.name}: restart this member to run that view`,
+          );
+        // How long a watchdog member is waited for comes from the view this member runs: a view
+        // that changes that cannot be fenced by until this member runs it.
+        const wait = (p: MemberPower) => (p.type === "watchdog" ? p.timeoutSeconds : undefined);
+        if (wait(there.power) !== wait(target.power))
+          throw new Error(
+            `it changes how member ${target.name} is fenced by its watchdog (timeout ${wait(target.power) ?? "none"} s in the view this member runs, ${wait(there.power) ?? "none"} s there): restart this member to run that view`,
+          );
         return there.power;
       },
     },

@@ -71,10 +71,12 @@ export async function join(
       // Still held after the wait: another daemon of this member runs on this machine (a
       // cluadmin holds it for seconds only).
       throw new JoinError(
-        err instanceof SlotLockError
+        err instanceof SlotLockError && err.busy
           ? `member${member.id} (${member.name}) is already running on this machine: ${err.message}`
-          : String(err),
-        err instanceof SlotLockError,
+          : err instanceof Error
+            ? err.message
+            : String(err),
+        err instanceof SlotLockError && err.busy,
       );
     });
     // Held for the daemon's whole life: a cluadmin run here meanwhile hands its change to it.
@@ -111,6 +113,13 @@ async function takeLife(io: QuorumIo, config: ClusterConfig, member: MemberConfi
       );
     }
   }
+  // A change may have been stored since this member chose its view (a cluadmin here found the
+  // slot free before this process held it): it must not join on an older one.
+  const stored = await io.readConfig();
+  if (stored.view !== io.configView)
+    throw new JoinError(
+      `the configuration on the quorum partitions changed to view ${stored.view} while this member was starting on view ${io.configView}; start it again`,
+    );
   const previous = mine?.incarnation ?? 0;
   // A fresh incarnation: notices about an earlier life of this member no longer apply to it.
   const incarnation = previous + 1;

@@ -32,6 +32,9 @@ export const MIN_TICK_MS = 10;
 export const MAX_TICK_MS = 100;
 /** Heartbeat intervals after joining before this member places any service. */
 export const SERVICE_SETTLE_INTERVALS = 2;
+/** A change cluadmin hands over must get the disk lock within this, or it is not made (cluadmin
+ * waits DAEMON_CHANGE_WAIT_MS for the answer, which is longer). */
+export const CONFIG_WORK_DEADLINE_MS = 30_000;
 /** Service requests waiting to be passed on to their owners, at most. */
 export const MAX_QUEUED_REQUESTS = 16;
 /** Each passed-on request stays in this member's status block for this many heartbeats: its
@@ -90,6 +93,8 @@ export class MemberDaemon {
   private stopping = false;
   /** No more heartbeats, ever: its peers must see the counter stop (see halt()). */
   private halted = false;
+  /** cluadmin's changes handed to this daemon and not yet settled. */
+  private configsUnderWay: Promise<void> = Promise.resolve();
   /** Whether live members ran different configuration views at the last tick (said once). */
   private viewsDiffered = false;
   private memberStopFed = false;
@@ -248,16 +253,33 @@ export class MemberDaemon {
 
   /** A configuration change cluadmin handed to this daemon, which holds the member's slot. */
   configChange(change: ChangeToCommit): Promise<ChangeResult> {
-    if (this.core.finished !== undefined || this.halted)
-      return Promise.reject(new Error("this member is leaving"));
-    return this.underDiskLock(() => this.o.io.commitChange(change));
+    return this.configWork(() => this.o.io.commitChange(change));
   }
 
   /** cluadmin's "cluster backup", handed to this daemon. */
   configBackup(text: string, view: number): Promise<{ backup: number; view: number }> {
-    if (this.core.finished !== undefined || this.halted)
-      return Promise.reject(new Error("this member is leaving"));
-    return this.underDiskLock(() => this.o.io.commitBackup(text, view));
+    return this.configWork(() => this.o.io.commitBackup(text, view));
+  }
+
+  /**
+   * Runs cluadmin's work under this member's use of the disk lock. None is taken once the member
+   * is leaving, and DOWN is written only after any under way (a slot marked DOWN is passed over
+   * by every peer). Work that did not get the lock within CONFIG_WORK_DEADLINE_MS writes nothing:
+   * cluadmin has stopped waiting for it by then.
+   */
+  private configWork<T>(work: () => Promise<T>): Promise<T> {
+    if (this.stopping || this.core.finished !== undefined || this.halted)
+      return Promise.reject(new Error("this member is leaving; make the change on another member"));
+    const deadline = this.now() + CONFIG_WORK_DEADLINE_MS;
+    const run = this.underDiskLock(() => {
+      if (this.now() > deadline)
+        throw new Error(
+          `the disk lock was not free within ${CONFIG_WORK_DEADLINE_MS / 1000} s (a fence may be under way); nothing was written, try again`,
+        );
+      return work();
+    });
+    this.configsUnderWay = Promise.all([this.configsUnderWay, run.catch(() => {})]).then(() => {});
+    return run;
   }
 
   get finished(): Promise<boolean> {
@@ -577,8 +599,11 @@ export class MemberDaemon {
 
   private leave(incarnation: number, heartbeat: number): void {
     const status = this.o.io.status(MemberState.Down, incarnation, heartbeat);
-    // After the last heartbeat write has settled, whatever it did: DOWN must land last.
-    const done = this.statusWrites.catch(() => {}).then(() => this.o.io.writeStatus(status));
+    // After the last heartbeat write has settled, whatever it did, and after any change cluadmin
+    // handed over: DOWN must land last.
+    const done = Promise.all([this.statusWrites.catch(() => {}), this.configsUnderWay]).then(() =>
+      this.o.io.writeStatus(status),
+    );
     this.statusWrites = done.catch(() => {});
     this.halt();
     void done

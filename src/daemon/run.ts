@@ -277,10 +277,11 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
         return work.then(
           (done): AdminAnswer => {
             log.notice(
-              { event: "config", command: request.command },
+              { event: "config", command: request.command, view: done.view },
               `cluadmin's ${request.command} is on the quorum partitions`,
             );
-            return { ok: true, status: done };
+            // The view (and backup number) only: cluadmin has the text, which may be large.
+            return { ok: true, status: "backup" in done ? done : { view: done.view } };
           },
           (err: unknown): AdminAnswer => ({
             ok: false,

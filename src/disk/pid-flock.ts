@@ -28,21 +28,26 @@ export class PidFlock {
       throw fail.open((err as Error).message);
     }
     const giveUp = Date.now() + waitMs;
-    while (!rawio.flock(fd, true)) {
-      if (Date.now() > giveUp) {
-        closeSync(fd);
-        let holder = "";
-        try {
-          holder = readFileSync(path, "utf8").trim();
-        } catch {
-          // only for the message
+    try {
+      while (!rawio.flock(fd, true)) {
+        if (Date.now() > giveUp) {
+          let holder = "";
+          try {
+            holder = readFileSync(path, "utf8").trim();
+          } catch {
+            // only for the message
+          }
+          throw fail.busy(holder);
         }
-        throw fail.busy(holder);
+        await new Promise((r) => setTimeout(r, POLL_MS));
       }
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      ftruncateSync(fd);
+      writeSync(fd, `${process.pid}\n`, 0);
+    } catch (err) {
+      // Closing the descriptor lets go of the flock too, if it was taken.
+      closeSync(fd);
+      throw err;
     }
-    ftruncateSync(fd);
-    writeSync(fd, `${process.pid}\n`, 0);
     return new PidFlock(fd);
   }
 

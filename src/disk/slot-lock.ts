@@ -12,6 +12,13 @@ export const ROOT_SLOT_LOCK_DIR = "/run/clumanager";
 
 export class SlotLockError extends Error {
   override name = "SlotLockError";
+  constructor(
+    message: string,
+    /** Held by another process (not: the lock file could not be made or opened). */
+    readonly busy = false,
+  ) {
+    super(message);
+  }
 }
 
 /** root: /run/clumanager; anyone else (the lab, tests): a directory of their own under /tmp. */
@@ -52,6 +59,7 @@ export class SlotLock {
       busy: (holder) =>
         new SlotLockError(
           `member ${member}'s slot of the disk lock is in use by another process on this machine${holder ? ` (pid ${holder})` : ""}, its daemon or another cluadmin; try again when it is done`,
+          true,
         ),
     });
     return new SlotLock(lock);

@@ -278,18 +278,47 @@ describe("member daemon", () => {
     // (Recording the new service's first block, free to be placed, was a release too.)
     const before = sent.filter((p) => p.nudge).length;
     const stopped = a.daemon.stop();
-    // The record turns Stopped when the release is decided; the nudge follows its write.
+    // The record turns Stopped when the release is decided; the nudge follows its write. A check
+    // under way when the stop came defers the stop to a tick, so ticks are given meanwhile.
     const nudges = () => sent.filter((p) => p.nudge).length;
-    await until(
-      "web stopped, let go and nudged",
-      () => state() === ServiceState.Stopped && nudges() > before,
-    );
+    for (let i = 0; i < 100 && !(state() === ServiceState.Stopped && nudges() > before); i++) {
+      advance(clock, TICK_MS);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(state()).toBe(ServiceState.Stopped);
+    expect(nudges()).toBeGreaterThan(before);
     expect(a.daemon.services.core.record(0)?.owner).toBe(NO_OWNER);
     await quiet();
     expect(nudges()).toBe(before + 1);
     expect(sent.map((p) => p.sequence)).toEqual(sent.map((_, i) => i + 1));
     advance(clock, TICK_MS);
     expect(await stopped).toBe(true);
+  });
+
+  it("refuses to join on a view older than the partitions', and a change handed over once it is leaving", async () => {
+    const c = await cluster();
+    const m0 = c.config.members[0] as MemberConfig;
+    await expect(join(c.config, m0, 3)).rejects.toThrow(
+      "the configuration on the quorum partitions changed to view 0 while this member was starting on view 3; start it again",
+    );
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    const clock = { ms: 0 };
+    const a = await member(c, 0, clock);
+    a.daemon.start();
+    const stopped = a.daemon.stop();
+    let left: boolean | undefined;
+    void stopped.then((v) => {
+      left = v;
+    });
+    const text = "[cluster]\nname = unit\n";
+    await expect(a.daemon.configChange({ baseView: 0, baseText: text, text })).rejects.toThrow(
+      "this member is leaving; make the change on another member",
+    );
+    for (let i = 0; i < 100 && left === undefined; i++) {
+      advance(clock, TICK_MS);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(left).toBe(true);
   });
 
   it("writes no heartbeat again, nudged or not, once it leaves with a service that failed to stop", async () => {

@@ -104,6 +104,12 @@ describe("startView on real partition files", () => {
 
     // Nothing stored: the file is view 0.
     expect(await startView(path, parsed(text), "clu1", timeoutMs)).toMatchObject({ view: 0 });
+    // The file is what it is under the lock, not what was parsed before: a cluadmin may have
+    // rewritten it meanwhile.
+    const meanwhile = text.replace("tko = 7", "tko = 8");
+    writeFileSync(path, meanwhile, { mode: 0o600 });
+    expect((await startView(path, parsed(text), "clu1", timeoutMs)).config.cluster.tko).toBe(8);
+    writeFileSync(path, text, { mode: 0o600 });
 
     const newer = text.replace("outlet = 2", "outlet = 5");
     const pair = await QuorumPair.open(primary, backup, { write: true });
@@ -157,10 +163,16 @@ describe("fencePower on real partition files", () => {
       const moved = await fencePower(clu2, 0, read);
       expect(moved.ok && moved.use.view === 1 && moved.use.value.outlet).toBe("5");
       await pair.writeConfig({ view: 2, text: text.replace("tko = 7", "tko = many") });
+      // A view that renames member1, or changes how a watchdog member is waited for, is not
+      // fenced by until this member runs it.
+      await pair.writeConfig({ view: 3, text: text.replaceAll("clu2", "clu7") });
+      const renamed = await fencePower(clu2, 0, read);
+      expect(renamed.ok ? "" : renamed.reason).toMatch(/its member1 is clu7, not clu2: restart this member/);
+      await pair.writeConfig({ view: 4, text: text.replace("tko = 7", "tko = many") });
       const bad = await fencePower(clu2, 0, read);
       expect(bad.ok).toBe(false);
       expect(bad.ok ? "" : bad.reason).toMatch(
-        /^configuration view 2 on the quorum partitions cannot be used to fence: view 2:\d+: /,
+        /^configuration view 4 on the quorum partitions cannot be used to fence: view 4:\d+: /,
       );
       const unreadable = await fencePower(clu2, 0, async () => {
         throw new Error("EIO");
