@@ -175,6 +175,13 @@ describeAsRoot("two members fenced through an RPS-10 simulator", () => {
     const elsewhere = join(lab.dir.path, "elsewhere.conf");
     copyFileSync(lab.config, elsewhere);
     const before = readFileSync(lab.config, "utf8");
+    // Pointed at another member's daemon, cluadmin refuses: only m1's own may make m1's change.
+    const astray = await changeConfig({ configPath: elsewhere, member: "m1", runDir: lab.runDir(0) }, (doc) =>
+      setEntry(doc, ["cluster"], "loglevel", "notice"),
+    ).catch((e: unknown) => e);
+    expect(String(astray)).toContain(
+      `the daemon answering in ${lab.runDir(0)} is member 0 of cluster "lab", not member 1 of "lab"; pass this member's --run-dir`,
+    );
     const result = await changeConfig({ configPath: elsewhere, member: "m1", runDir: lab.runDir(1) }, (doc) =>
       setEntry(doc, ["cluster"], "loglevel", "notice"),
     );

@@ -186,3 +186,31 @@ describe("fencePower on real partition files", () => {
     }
   });
 });
+
+describe("fencePower and watchdog members", () => {
+  it("does not fence by a newer view that changes how long a watchdog member is waited for", async () => {
+    const primary = zeroFile(join(dir.path, "wp.img"), 4 << 20);
+    const backup = zeroFile(join(dir.path, "wb.img"), 4 << 20);
+    await initialisePair(primary, backup, { clusterName: "octane", maxMembers: 4, maxServices: 8 });
+    const power = (timeout: number) =>
+      `  start power\n    type = watchdog\n    timeout = ${timeout}\n  end power\nend member1`;
+    const nps = / {2}start power\n {4}type = wti_nps\n[^]*?end member1/;
+    const base = example.replace("/dev/sdb1", primary).replace("/dev/sdb2", backup);
+    const ten = base.replace(nps, power(10));
+    const clu2 = parsed(ten).members[1];
+    if (clu2 === undefined) throw new Error("the example has no member1");
+    const pair = await QuorumPair.open(primary, backup, { write: true });
+    try {
+      const read = async () => (await pair.readConfig()).config;
+      await pair.writeConfig({ view: 1, text: ten });
+      expect(await fencePower(clu2, 0, read)).toMatchObject({ ok: true, use: { view: 1 } });
+      await pair.writeConfig({ view: 2, text: base.replace(nps, power(20)) });
+      const longer = await fencePower(clu2, 0, read);
+      expect(longer.ok ? "" : longer.reason).toBe(
+        "configuration view 2 on the quorum partitions cannot be used to fence: it changes how member clu2 is fenced by its watchdog (timeout 10 s in the view this member runs, 20 s there): restart this member to run that view",
+      );
+    } finally {
+      pair.close();
+    }
+  });
+});
