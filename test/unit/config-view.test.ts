@@ -194,7 +194,7 @@ describe("fencePower and watchdog members", () => {
     await initialisePair(primary, backup, { clusterName: "octane", maxMembers: 4, maxServices: 8 });
     const power = (timeout: number) =>
       `  start power\n    type = watchdog\n    timeout = ${timeout}\n  end power\nend member1`;
-    const nps = / {2}start power\n {4}type = wti_nps\n[^]*?end member1/;
+    const nps = / {2}start power\n {4}type = wti_nps\n[\s\S]*?end member1/;
     const base = example.replace("/dev/sdb1", primary).replace("/dev/sdb2", backup);
     const ten = base.replace(nps, power(10));
     const clu2 = parsed(ten).members[1];
