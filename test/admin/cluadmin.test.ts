@@ -6,27 +6,21 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/cluadmin-main.js";
-import { initialisePair } from "../../src/disk/initialise.js";
 import { QuorumPair } from "../../src/disk/pair.js";
 import { emptyService, NO_OWNER, ServiceState } from "../../src/disk/service-block.js";
 import { emptyStatus, MemberState } from "../../src/disk/status-block.js";
 import { repairPair, verifyPair } from "../../src/disk/verify.js";
-import { ddWrite, scratchDir, zeroFile } from "../helpers/scratch.js";
+import { type ExampleCluster, exampleCluster } from "../helpers/example-cluster.js";
+import { ddWrite, scratchDir } from "../helpers/scratch.js";
 
 const dir = scratchDir("clumanager-cluadmin-");
 afterAll(() => dir.remove());
-const example = readFileSync("conf/cluster.conf", "utf8");
 let n = 0;
 
 /** A fresh cluster: initialised partition files and a cluster.conf that points at them. */
-async function cluster(): Promise<{ conf: string; primary: string; backup: string }> {
+function cluster(): Promise<ExampleCluster> {
   n++;
-  const primary = zeroFile(join(dir.path, `p${n}.img`), 4 << 20);
-  const backup = zeroFile(join(dir.path, `b${n}.img`), 4 << 20);
-  await initialisePair(primary, backup, { clusterName: "octane", maxMembers: 4, maxServices: 8 });
-  const conf = join(dir.path, `cluster${n}.conf`);
-  writeFileSync(conf, example.replace("/dev/sdb1", primary).replace("/dev/sdb2", backup));
-  return { conf, primary, backup };
+  return exampleCluster(dir.path, `cluster${n}`);
 }
 
 async function cluadmin(
@@ -42,13 +36,22 @@ async function cluadmin(
   return { code, out, err };
 }
 
-async function stored(c: { primary: string; backup: string }): Promise<{ view: number; text: string }> {
-  const pair = await QuorumPair.open(c.primary, c.backup, { write: false });
+/** Opens the cluster's partitions for `work` (to write, as a member behind cluadmin's back would). */
+async function onPair<T>(
+  c: { primary: string; backup: string },
+  work: (pair: QuorumPair) => Promise<T>,
+  write = true,
+): Promise<T> {
+  const pair = await QuorumPair.open(c.primary, c.backup, { write });
   try {
-    return (await pair.readConfig()).config;
+    return await work(pair);
   } finally {
     pair.close();
   }
+}
+
+async function stored(c: { primary: string; backup: string }): Promise<{ view: number; text: string }> {
+  return onPair(c, async (pair) => (await pair.readConfig()).config, false);
 }
 
 /** How many lines differ between two texts: the changed window, after common head and tail. */
@@ -107,7 +110,6 @@ describe("cluadmin on real quorum partitions", () => {
   it("deletes only a disabled service, and reuses its slot only once no UP member runs an older view", async () => {
     const c = await cluster();
     // web (service1) as a daemon left it: running on member 1; member 2 UP in view 0.
-    const pair = await QuorumPair.open(c.primary, c.backup, { write: true });
     const web = {
       ...emptyService(1),
       name: "web",
@@ -123,12 +125,10 @@ describe("cluadmin on real quorum partitions", () => {
       nodeName: `clu${member + 1}`,
       configView,
     });
-    try {
+    await onPair(c, async (pair) => {
       await pair.writeService(web, 7);
       await pair.writeStatus(status(1, 0), 9);
-    } finally {
-      pair.close();
-    }
+    });
     const refused = await cluadmin(c.conf, "service", "delete", "web");
     expect(refused.code).toBe(1);
     expect(refused.err).toBe(
@@ -136,15 +136,9 @@ describe("cluadmin on real quorum partitions", () => {
     );
     expect((await stored(c)).view).toBe(0);
 
-    const again = await QuorumPair.open(c.primary, c.backup, { write: true });
-    try {
-      await again.writeService(
-        { ...web, state: ServiceState.Disabled, owner: NO_OWNER, ownerIncarnation: 0 },
-        8,
-      );
-    } finally {
-      again.close();
-    }
+    await onPair(c, (pair) =>
+      pair.writeService({ ...web, state: ServiceState.Disabled, owner: NO_OWNER, ownerIncarnation: 0 }, 8),
+    );
     expect((await cluadmin(c.conf, "service", "delete", "web")).code).toBe(0);
     expect((await stored(c)).view).toBe(1);
     // Member 1 still runs view 0, which has web in slot 1: a new service takes a slot never used.
@@ -155,23 +149,15 @@ describe("cluadmin on real quorum partitions", () => {
     expect((await stored(c)).text).toContain("start service2\n  name = db");
 
     // Once every UP member runs the current view, the slot is taken again, from an empty block.
-    const later = await QuorumPair.open(c.primary, c.backup, { write: true });
-    try {
-      await later.writeStatus(status(1, 2), 10);
-    } finally {
-      later.close();
-    }
+    await onPair(c, (pair) => pair.writeStatus(status(1, 2), 10));
     expect(
       (await cluadmin(c.conf, "service", "add", "mail", "resource0.type=script", "resource0.path=/bin/true"))
         .code,
     ).toBe(0);
     expect((await stored(c)).text).toContain("start service1\n  name = mail");
-    const after = await QuorumPair.open(c.primary, c.backup, { write: false });
-    try {
-      expect((await after.readServices()).records[1]).toEqual(emptyService(1));
-    } finally {
-      after.close();
-    }
+    expect(await onPair(c, async (pair) => (await pair.readServices()).records[1], false)).toEqual(
+      emptyService(1),
+    );
   });
 
   it("backs the configuration up on the partitions, and restores it as a new view", async () => {
@@ -294,7 +280,7 @@ describe("cluadmin on real quorum partitions", () => {
     const c = await cluster();
     expect((await cluadmin(c.conf, "service", "add", "one")).code).toBe(0);
     // Another member's copy of the file is older: it never saw "one".
-    writeFileSync(c.conf, example.replace("/dev/sdb1", c.primary).replace("/dev/sdb2", c.backup));
+    writeFileSync(c.conf, c.text);
     expect((await cluadmin(c.conf, "service", "add", "two")).code).toBe(0);
     const text = (await stored(c)).text;
     expect(text).toContain("name = one\n");

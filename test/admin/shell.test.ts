@@ -1,11 +1,11 @@
 // The interactive shell as a person meets it: in a real pseudo-terminal (tmux), with the prompt,
 // tab completion of commands and service names, questions that check each answer, and history.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { initialisePair } from "../../src/disk/initialise.js";
-import { scratchDir, zeroFile } from "../helpers/scratch.js";
+import { exampleCluster } from "../helpers/example-cluster.js";
+import { scratchDir } from "../helpers/scratch.js";
 
 const haveTmux = existsSync("/usr/bin/tmux");
 if (!haveTmux && process.env.CI === "true") throw new Error("tmux is missing: .ci/run installs it");
@@ -40,14 +40,7 @@ async function waitFor(pattern: RegExp, ms = 10_000): Promise<string> {
 
 describe.skipIf(!haveTmux)("the cluadmin shell in a terminal", () => {
   it("prompts, completes, asks and checks, and keeps a history", async () => {
-    const primary = zeroFile(join(dir.path, "p.img"), 4 << 20);
-    const backup = zeroFile(join(dir.path, "b.img"), 4 << 20);
-    await initialisePair(primary, backup, { clusterName: "octane", maxMembers: 4, maxServices: 8 });
-    const conf = join(dir.path, "cluster.conf");
-    writeFileSync(
-      conf,
-      readFileSync("conf/cluster.conf", "utf8").replace("/dev/sdb1", primary).replace("/dev/sdb2", backup),
-    );
+    const { conf } = await exampleCluster(dir.path, "shell");
     const history = join(dir.path, "history");
     const command = `CLUADMIN_HISTORY=${history} ${process.execPath} ${join(process.cwd(), "dist/cli/cluadmin.js")} -c ${conf} -m clu1`;
     tmux("new-session", "-d", "-s", session, "-x", "150", "-y", "40", command);

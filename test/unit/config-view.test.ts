@@ -1,19 +1,17 @@
 // Which configuration a starting member runs, and which view names the outlet a fence switches
 // off: the partitions' view, never a stale local file.
 import { readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { validateText } from "../../src/config/validate.js";
 import { fencingView } from "../../src/core/fence-view.js";
 import { chooseStartView, replacedPath, startView, ViewRefused } from "../../src/daemon/config-view.js";
 import { fencePower } from "../../src/daemon/fence-power.js";
-import { initialisePair } from "../../src/disk/initialise.js";
 import { QuorumPair } from "../../src/disk/pair.js";
-import { scratchDir, zeroFile } from "../helpers/scratch.js";
+import { EXAMPLE_CONF, exampleCluster } from "../helpers/example-cluster.js";
+import { scratchDir } from "../helpers/scratch.js";
 
 const dir = scratchDir("clumanager-view-");
 afterAll(() => dir.remove());
-const example = readFileSync("conf/cluster.conf", "utf8");
 
 function parsed(text: string) {
   const checked = validateText(text);
@@ -54,7 +52,7 @@ describe("fencingView", () => {
 });
 
 describe("chooseStartView", () => {
-  const text = example;
+  const text = EXAMPLE_CONF;
   const local = { text, config: parsed(text), path: "/etc/cluster.conf" };
 
   it("runs the file before any change was stored, and when it is the stored view", () => {
@@ -94,12 +92,7 @@ describe("chooseStartView", () => {
 
 describe("startView on real partition files", () => {
   it("runs the partitions' view, rewrites the file and keeps its old text beside it with its mode", async () => {
-    const primary = zeroFile(join(dir.path, "p.img"), 4 << 20);
-    const backup = zeroFile(join(dir.path, "b.img"), 4 << 20);
-    await initialisePair(primary, backup, { clusterName: "octane", maxMembers: 4, maxServices: 8 });
-    const path = join(dir.path, "cluster.conf");
-    const text = example.replace("/dev/sdb1", primary).replace("/dev/sdb2", backup);
-    writeFileSync(path, text, { mode: 0o600 });
+    const { primary, backup, conf: path, text } = await exampleCluster(dir.path, "start");
     const timeoutMs = 5_000;
 
     // Nothing stored: the file is view 0.
@@ -146,10 +139,7 @@ describe("startView on real partition files", () => {
 
 describe("fencePower on real partition files", () => {
   it("fences through the outlet the stored view names, and not at all when it cannot be read", async () => {
-    const primary = zeroFile(join(dir.path, "fp.img"), 4 << 20);
-    const backup = zeroFile(join(dir.path, "fb.img"), 4 << 20);
-    await initialisePair(primary, backup, { clusterName: "octane", maxMembers: 4, maxServices: 8 });
-    const text = example.replace("/dev/sdb1", primary).replace("/dev/sdb2", backup);
+    const { primary, backup, text } = await exampleCluster(dir.path, "fence");
     const running = parsed(text);
     const clu2 = running.members[1];
     if (clu2 === undefined) throw new Error("the example has no member1");
@@ -189,13 +179,10 @@ describe("fencePower on real partition files", () => {
 
 describe("fencePower and watchdog members", () => {
   it("does not fence by a newer view that changes how long a watchdog member is waited for", async () => {
-    const primary = zeroFile(join(dir.path, "wp.img"), 4 << 20);
-    const backup = zeroFile(join(dir.path, "wb.img"), 4 << 20);
-    await initialisePair(primary, backup, { clusterName: "octane", maxMembers: 4, maxServices: 8 });
+    const { primary, backup, text: base } = await exampleCluster(dir.path, "watchdog");
     const power = (timeout: number) =>
       `  start power\n    type = watchdog\n    timeout = ${timeout}\n  end power\nend member1`;
     const nps = / {2}start power\n {4}type = wti_nps\n[\s\S]*?end member1/;
-    const base = example.replace("/dev/sdb1", primary).replace("/dev/sdb2", backup);
     const ten = base.replace(nps, power(10));
     const clu2 = parsed(ten).members[1];
     if (clu2 === undefined) throw new Error("the example has no member1");

@@ -1,21 +1,16 @@
-// Reading the fenced notices under the fencing lock: one mailbox block bad on both copies must not
-// hide the others, nor fail every fencing lock.
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { QuorumIo } from "../../src/daemon/quorum-io.js";
-import { initialisePair } from "../../src/disk/initialise.js";
 import { mailboxIndex } from "../../src/disk/layout.js";
 import { QuorumPair } from "../../src/disk/pair.js";
-import { ddWrite, scratchDir, zeroFile } from "../helpers/scratch.js";
+import { exampleCluster } from "../helpers/example-cluster.js";
+import { ddWrite, scratchDir } from "../helpers/scratch.js";
 
 const dir = scratchDir("clumanager-notices-");
 afterAll(() => dir.remove());
 
 describe("fenced notices", () => {
   it("are read past a mailbox block bad on both copies, which is named", async () => {
-    const primary = zeroFile(join(dir.path, "p.img"), 4 << 20);
-    const backup = zeroFile(join(dir.path, "b.img"), 4 << 20);
-    await initialisePair(primary, backup, { clusterName: "octane", maxMembers: 4, maxServices: 8 });
+    const { primary, backup } = await exampleCluster(dir.path, "notices");
     const pair = await QuorumPair.open(primary, backup, { write: true });
     const io = new QuorumIo(pair, 0, "clu1", 0);
     try {

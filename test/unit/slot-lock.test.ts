@@ -1,14 +1,14 @@
 // Two processes of one member (its daemon, a cluadmin) take turns with that member's slot of the
 // disk lock through a flock named by the cluster and the member: not by the path each was given.
-import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { changeConfig } from "../../src/admin/change.js";
 import { setEntry } from "../../src/config/edit.js";
-import { initialisePair } from "../../src/disk/initialise.js";
 import { QuorumPair } from "../../src/disk/pair.js";
 import { SlotLock, SlotLockError, slotLockPath } from "../../src/disk/slot-lock.js";
-import { scratchDir, zeroFile } from "../helpers/scratch.js";
+import { exampleCluster } from "../helpers/example-cluster.js";
+import { scratchDir } from "../helpers/scratch.js";
 
 const dir = scratchDir("clumanager-slot-");
 afterAll(() => dir.remove());
@@ -34,15 +34,7 @@ describe("SlotLock", () => {
   });
 
   it("keeps cluadmin out of the slot while it is held, whatever spelling of the file it was given", async () => {
-    const primary = zeroFile(join(dir.path, "p.img"), 4 << 20);
-    const backup = zeroFile(join(dir.path, "b.img"), 4 << 20);
-    await initialisePair(primary, backup, { clusterName: "octane", maxMembers: 4, maxServices: 8 });
-    const conf = join(dir.path, "cluster.conf");
-    writeFileSync(
-      conf,
-      readFileSync("conf/cluster.conf", "utf8").replace("/dev/sdb1", primary).replace("/dev/sdb2", backup),
-      { mode: 0o600 },
-    );
+    const { primary, backup, conf } = await exampleCluster(dir.path, "slot");
     const link = join(dir.path, "via-link.conf");
     symlinkSync(conf, link);
     const pair = await QuorumPair.open(primary, backup, { write: false });
