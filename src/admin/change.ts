@@ -77,8 +77,8 @@ interface Opened {
   me: number;
   memberName: string;
   fileDoc: ConfDocument;
-  /** This process holds the member's slot on this machine; else its daemon does, and writes. */
-  slot?: SlotLock;
+  /** The socket of this member's daemon, which holds its slot and writes the change; without
+   * it, this process holds the slot and writes. */
   socket?: string;
 }
 
@@ -128,7 +128,7 @@ async function withSlot<T>(
   options: ChangeOptions,
   pair: QuorumPair,
   me: number,
-  work: (writer: { slot?: SlotLock; socket?: string }) => Promise<T>,
+  work: (writer: { socket?: string }) => Promise<T>,
 ): Promise<T> {
   const refused = (err: unknown) => new ChangeRefused(err instanceof Error ? err.message : String(err));
   let slot = await SlotLock.acquire(pair.clusterUuid, me, 0).catch((err: unknown) => {
@@ -161,7 +161,7 @@ async function withSlot<T>(
         `member${me} is UP on the quorum partitions (incarnation ${mine.incarnation}) but no clumanager runs it on this machine` +
           `${options.runDir !== undefined ? ` (none answers in ${options.runDir})` : ""}: start clumanager here, or make the change on another member`,
       );
-    return await work({ slot });
+    return await work({});
   } finally {
     slot.release();
   }

@@ -34,6 +34,7 @@
 //   flight: the result may reach us late, and that life may have begun after the power came
 //   back. If that newer life is hung too, it is fenced in its own right.
 
+import { doublingWait } from "./backoff.js";
 import type { FencedLife } from "./liveness.js";
 
 /** A hung life whose lock slot the fencing lock was granted past; `tool`: the slot was a tool's
@@ -329,7 +330,7 @@ export class Fencing {
         },
       ];
     }
-    const delayMs = Math.min(FENCE_RETRY_BASE_MS * 2 ** (attempt - 1), FENCE_RETRY_MAX_MS);
+    const delayMs = doublingWait(FENCE_RETRY_BASE_MS, FENCE_RETRY_MAX_MS, attempt);
     // The next attempt is fired after the newer life was seen, so its off covers that life too.
     this.cases.set(member, {
       step: "backoff",

@@ -15,6 +15,7 @@
 //   whichever member was asked.
 import { ANY_OTHER, NO_OWNER, NO_TARGET, type ServiceRecord, ServiceState } from "../disk/service-block.js";
 import { serviceStateName } from "../services/state-names.js";
+import { doublingWait } from "./backoff.js";
 import {
   choosePlacement,
   type Fenced,
@@ -398,8 +399,7 @@ export class ServiceCore {
         const l = this.at(o.service);
         l.op = undefined;
         l.failedClaims++;
-        l.claimAgainMs =
-          this.nowMs + Math.min(CLAIM_RETRY_BASE_MS * 2 ** (l.failedClaims - 1), CLAIM_RETRY_MAX_MS);
+        l.claimAgainMs = this.nowMs + doublingWait(CLAIM_RETRY_BASE_MS, CLAIM_RETRY_MAX_MS, l.failedClaims);
         return [];
       }
       case "started":
@@ -662,7 +662,7 @@ export class ServiceCore {
       return [this.transition(r, ServiceState.Running, "none")];
     }
     l.failedStarts++;
-    l.retryAfterMs = this.nowMs + Math.min(RETRY_BASE_MS * 2 ** (l.failedStarts - 1), RETRY_MAX_MS);
+    l.retryAfterMs = this.nowMs + doublingWait(RETRY_BASE_MS, RETRY_MAX_MS, l.failedStarts);
     if (cleanedUp) {
       // Another member may manage where this one could not.
       return [

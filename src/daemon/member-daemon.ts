@@ -129,11 +129,7 @@ export class MemberDaemon {
     this.services = new ServiceDaemon(o.config, o.member, o.incarnation, o.io.configView, {
       log: o.log,
       writeService: (record) => o.io.writeService(record),
-      readService: async (service) => {
-        const record = (await o.io.readServices()).records[service];
-        if (record === undefined) throw new Error(`service block ${service} is not on the partitions`);
-        return record;
-      },
+      readService: (service) => this.readServiceBlock(service),
       underLock: (service, work) => this.withLock(service, work),
       guard: (work) => this.guard(work),
       healthy: () => this.core.healthy(this.now()),
@@ -212,11 +208,14 @@ export class MemberDaemon {
    * block `service` as it is on the disk now.
    */
   private withLock(service: number, work: (fresh: ServiceRecord) => Promise<void>): Promise<void> {
-    return this.underDiskLock(async () => {
-      const fresh = (await this.o.io.readServices()).records[service];
-      if (fresh === undefined) throw new Error(`service block ${service} is not on the partitions`);
-      await work(fresh);
-    });
+    return this.underDiskLock(async () => work(await this.readServiceBlock(service)));
+  }
+
+  /** One service block as every reader sees it now. */
+  private async readServiceBlock(service: number): Promise<ServiceRecord> {
+    const record = (await this.o.io.readServices()).records[service];
+    if (record === undefined) throw new Error(`service block ${service} is not on the partitions`);
+    return record;
   }
 
   /** Runs `work` holding the disk lock, queued behind this member's other uses of it. */
