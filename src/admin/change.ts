@@ -225,8 +225,8 @@ export async function commitChange(pair: QuorumPair, change: ChangeToCommit): Pr
   };
   const reset = checkSlots(parseDocument(change.baseText), next, disk);
   // A slot taken for a new service starts from an empty block: nothing of the old one stays.
-  for (const n of reset) await pair.writeService(emptyService(n), 1);
-  const view = stored.view + 1;
+  for (const n of reset) await pair.writeService(emptyService(n));
+  const view = await pair.nextConfigView();
   await pair.writeConfig({ view, text: change.text });
   return { view, text: change.text };
 }
@@ -340,9 +340,9 @@ export async function commitBackup(
   text: string,
   view: number,
 ): Promise<{ backup: number; view: number }> {
-  const previous = (await pair.readConfig("savedConfig")).config.view;
-  await pair.writeConfig({ view: previous + 1, text }, "savedConfig");
-  return { backup: previous + 1, view };
+  const backup = await pair.nextConfigView("savedConfig");
+  await pair.writeConfig({ view: backup, text }, "savedConfig");
+  return { backup, view };
 }
 
 /** "cluster backup": keeps a copy of the configuration in use on the partitions. Returns the

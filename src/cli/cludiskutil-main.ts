@@ -18,17 +18,25 @@ import {
   repairExitCode,
   repairPair,
   testAccess,
+  upgradePair,
   uuidString,
   type VerifyReport,
   verifyExitCode,
   verifyPair,
 } from "../disk/index.js";
-import { formatAccess, formatInit, formatPrint, formatRepair, formatVerify } from "./disk-output.js";
+import {
+  formatAccess,
+  formatInit,
+  formatPrint,
+  formatRepair,
+  formatUpgrade,
+  formatVerify,
+} from "./disk-output.js";
 import { EXIT } from "./exit-codes.js";
 import { type CommandIo, processIo } from "./io.js";
 
 const USAGE =
-  "usage: cludiskutil {-I|-p|-t|--verify|--repair} {-c FILE | --primary PATH --backup PATH} [options]; see cludiskutil(8)";
+  "usage: cludiskutil {-I|-p|-t|--verify|--repair|--upgrade} {-c FILE | --primary PATH --backup PATH} [options]; see cludiskutil(8)";
 
 interface Options {
   initialise?: boolean;
@@ -37,6 +45,7 @@ interface Options {
   test?: boolean;
   verify?: boolean;
   repair?: boolean;
+  upgrade?: boolean;
   config?: string;
   primary?: string;
   backup?: string;
@@ -106,14 +115,15 @@ function buildProgram(io: CommandIo): Command {
     .option("-p, --print", "print the header and every block in use, for both copies")
     .option("-t, --test", "prove both partitions can be read and written with direct I/O")
     .option("--verify", "check every block of both copies (exit 0 clean, 1 repairable, 2 not)")
-    .option("--repair", "rewrite every damaged copy from the good one")
+    .option("--repair", "rewrite every damaged or older copy from the newer one")
+    .option("--upgrade", "rewrite partitions of the earlier format in place (the cluster stopped)")
     .option("-c, --config <file>", "take the partitions (and, for -I, the name) from cluster.conf")
     .option("--primary <path>", "the primary quorum partition")
     .option("--backup <path>", "the backup quorum partition")
     .option("--name <name>", "with -I: the cluster name")
     .option("--members <n>", "with -I: the most members the cluster may have (default 16)")
     .option("--services <n>", "with -I: the most services the cluster may have (default 64)")
-    .option("--force", "with -I or --repair: overwrite what the partitions hold")
+    .option("--force", "with -I, --repair or --upgrade: overwrite what the partitions hold")
     .option("--json", "print JSON for scripts")
     .option("--timeout <seconds>", "deadline for each disk transfer", "10")
     .helpOption("-h, --help", "show this help")
@@ -152,7 +162,9 @@ export async function main(argv: readonly string[], io: CommandIo = processIo): 
 
 async function run(opts: Options, io: CommandIo): Promise<number> {
   if (opts.initialize) opts.initialise = true;
-  const modes = (["initialise", "print", "test", "verify", "repair"] as const).filter((m) => opts[m]);
+  const modes = (["initialise", "print", "test", "verify", "repair", "upgrade"] as const).filter(
+    (m) => opts[m],
+  );
   if (modes.length !== 1) {
     throw new UsageError(
       modes.length === 0 ? "choose what to do" : `choose one of ${modes.map(flagOf).join(", ")}`,
@@ -170,8 +182,8 @@ async function run(opts: Options, io: CommandIo): Promise<number> {
     for (const flag of ["name", "members", "services"] as const) {
       if (opts[flag] !== undefined) throw new UsageError(`--${flag} only goes with -I`);
     }
-    if (opts.force !== undefined && mode !== "repair")
-      throw new UsageError("--force only goes with -I or --repair");
+    if (opts.force !== undefined && mode !== "repair" && mode !== "upgrade")
+      throw new UsageError("--force only goes with -I, --repair or --upgrade");
   }
   const timeoutMs = seconds(opts.timeout);
   const primary = fromConfig?.primary ?? opts.primary!;
@@ -264,11 +276,25 @@ async function run(opts: Options, io: CommandIo): Promise<number> {
         pair.close();
       }
     }
+    case "upgrade": {
+      const result = await upgradePair(primary, backup, { timeoutMs, force: opts.force === true });
+      io.out(json ? JSON.stringify({ ...result, primary, backup }, null, 2) : formatUpgrade(result));
+      return EXIT.ok;
+    }
   }
 }
 
 function flagOf(mode: string): string {
-  return { initialise: "-I", print: "-p", test: "-t", verify: "--verify", repair: "--repair" }[mode] ?? mode;
+  return (
+    {
+      initialise: "-I",
+      print: "-p",
+      test: "-t",
+      verify: "--verify",
+      repair: "--repair",
+      upgrade: "--upgrade",
+    }[mode] ?? mode
+  );
 }
 
 function reportFailure(err: unknown, io: CommandIo): number {
@@ -278,6 +304,7 @@ function reportFailure(err: unknown, io: CommandIo): number {
   if (err instanceof PartitionError) {
     if (err.reason === "not-empty") return EXIT.cantCreate;
     if (err.reason === "invalid-option") return EXIT.usage;
+    if (err.reason === "in-use") return EXIT.unavailable;
     return EXIT.dataError;
   }
   if (err instanceof DiskIoError && err.operation === "open") {

@@ -5,6 +5,7 @@ import type {
   InitResult,
   PrintReport,
   RepairReport,
+  UpgradeResult,
   VerifyReport,
 } from "../disk/index.js";
 import { formatBytes, wallClock } from "../disk/index.js";
@@ -62,7 +63,13 @@ function describeDamage(d: Damage): string {
   const p = d.primaryProblem ?? `generation ${d.primaryGeneration}`;
   const b = d.backupProblem ?? `generation ${d.backupGeneration}`;
   const fix =
-    d.source === undefined ? "bad on both copies: cannot be repaired" : `repairable from the ${d.source}`;
+    d.source === undefined
+      ? d.verdict === "conflict"
+        ? "the copies cannot be ordered: not repaired"
+        : "bad on both copies: cannot be repaired"
+      : d.source === "both"
+        ? "repairable from the good blocks of both copies"
+        : `repairable from the ${d.source}`;
   return `${where}: ${d.verdict}; primary: ${p}; backup: ${b}; ${fix}`;
 }
 
@@ -86,7 +93,9 @@ export function formatVerify(r: VerifyReport, primary: string, backup: string): 
 export function formatRepair(r: RepairReport): string {
   const lines: string[] = [];
   for (const d of r.repaired)
-    lines.push(`Repaired ${d.region} block ${d.index} (block ${d.slot}) from the ${d.source}.`);
+    lines.push(
+      `Repaired ${d.region} block ${d.index} (block ${d.slot}) from ${d.source === "both" ? "the good blocks of both copies" : `the ${d.source}`}.`,
+    );
   for (const f of r.failed)
     lines.push(`Could not repair ${f.damage.region} block ${f.damage.index}: ${f.error}`);
   for (const d of r.before.damage)
@@ -97,6 +106,22 @@ export function formatRepair(r: RepairReport): string {
     lines.push(
       `${plural(r.after.damage.length, "block")} still damaged; run cludiskutil --verify for details.`,
     );
+  return lines.join("\n");
+}
+
+export function formatUpgrade(r: UpgradeResult): string {
+  if (!r.upgraded)
+    return `The quorum partitions of cluster "${r.clusterName}" are already in the current format; nothing was written.`;
+  const lines = r.settled.map(
+    (s) => `${s.region} block ${s.index}: the copies differed; kept the ${s.from}'s version on both.`,
+  );
+  for (const u of r.unreadable)
+    lines.push(
+      `${u.region} block ${u.index}: bad on both copies, left as it was (cludiskutil --verify lists it).`,
+    );
+  lines.push(
+    `Upgraded the ${plural(r.blocks, "block")} of cluster "${r.clusterName}" on both partitions to the current format.`,
+  );
   return lines.join("\n");
 }
 

@@ -68,7 +68,7 @@ export class QuorumIo {
 
   /** Writes my status to both copies; used to join and to leave cleanly. */
   async writeStatus(status: MemberStatus): Promise<void> {
-    await this.pair.writeStatus(status, status.heartbeat);
+    await this.pair.writeStatus(status);
   }
 
   /**
@@ -77,7 +77,7 @@ export class QuorumIo {
    */
   async beat(status: MemberStatus): Promise<BeatOutcome> {
     try {
-      const r = await this.pair.heartbeat(status, status.heartbeat);
+      const r = await this.pair.heartbeat(status);
       return { written: true, statuses: r.statuses, mail: r.mail, repairs: r.repairs };
     } catch (err) {
       const repairs = (err as { repairs?: Repair[] }).repairs ?? [];
@@ -140,7 +140,7 @@ export class QuorumIo {
       incarnation,
       wallClockMs: Date.now(),
     };
-    await this.pair.writeMail(mail, mail.sequence);
+    await this.pair.writeMail(mail);
   }
 
   /**
@@ -183,10 +183,8 @@ export class QuorumIo {
     return this.pair.readServices();
   }
 
-  private serviceWrites = 0;
-
   async writeService(record: ServiceRecord): Promise<void> {
-    await this.pair.writeService(record, ++this.serviceWrites);
+    await this.pair.writeService(record);
   }
 
   /** The configuration in use on the partitions (view 0: none stored yet). */

@@ -53,14 +53,13 @@ export interface LockGrant {
   condemned: PassedLife[];
 }
 
-async function readSlots(pair: QuorumPair): Promise<{ slots: LockSlot[]; generations: number[] }> {
+async function readSlots(pair: QuorumPair): Promise<LockSlot[]> {
   const { records } = await pair.readBlocks("lock");
-  const slots = records.map((block: Block) => {
+  return records.map((block: Block) => {
     const decoded = decodeLock(block.payload);
     if (!decoded.ok) throw new DiskError(`lock slot ${block.slot} is unreadable: ${decoded.problem}`);
     return decoded.value;
   });
-  return { slots, generations: records.map((b) => b.generation) };
 }
 
 /** The lives the disk says were fenced: notices in the mailboxes, and fences the status blocks report. */
@@ -120,7 +119,6 @@ async function runBakery<T>(
     target: NO_TARGET,
     tool: options.tool ?? false,
   };
-  let generation = ((await readSlots(pair)).generations[me] ?? 0) + 1;
   let outcome: { value: T } | { error: unknown } | undefined;
   let action: BakeryAction = core.step({ kind: "begin", nowMs: now() });
   for (let steps = 0; steps < MAX_STEPS; steps++) {
@@ -128,7 +126,7 @@ async function runBakery<T>(
       case "write": {
         let error: string | undefined;
         try {
-          await pair.writeLock({ ...base, ...action.slot }, generation++);
+          await pair.writeLock({ ...base, ...action.slot });
         } catch (err) {
           error = err instanceof Error ? err.message : String(err);
         }
@@ -144,7 +142,7 @@ async function runBakery<T>(
       case "read": {
         let observed: Parameters<BakeryCore["step"]>[0];
         try {
-          const [{ slots }, statuses] = await Promise.all([readSlots(pair), pair.readStatusRegion()]);
+          const [slots, statuses] = await Promise.all([readSlots(pair), pair.readStatusRegion()]);
           let fenced = options.isFenced;
           if (fenced === undefined) {
             const upTo = await fencesOnDisk(pair, statuses.records);

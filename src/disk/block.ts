@@ -13,11 +13,14 @@ import {
   FORMAT_VERSION,
   MAX_BLOCK_SIZE,
   MIN_BLOCK_SIZE,
+  UPGRADABLE_FORMAT_VERSION,
   UUID_BYTES,
 } from "./format.js";
 
 /** A decoded block. `clusterUuid` and `payload` may be views into the buffer that was decoded. */
 export interface Block {
+  /** The format version it was written in: FORMAT_VERSION unless the decoder accepted others. */
+  version: number;
   type: BlockType;
   slot: number;
   generation: number;
@@ -31,6 +34,8 @@ export interface BlockExpectation {
   type?: BlockType;
   slot?: number;
   clusterUuid?: Buffer;
+  /** The format versions accepted: only this program's unless the upgrade reads the old one. */
+  versions?: readonly number[];
 }
 
 export function isValidBlockSize(size: number): boolean {
@@ -52,7 +57,10 @@ export function crcOffset(blockSize: number): number {
   return blockSize - CRC_TRAILER_SIZE;
 }
 
-export function encodeBlock(block: Block, blockSize: number): Buffer {
+/** A block to encode: in this program's format unless an older version is named. */
+export type BlockToEncode = Omit<Block, "version"> & { version?: number };
+
+export function encodeBlock(block: BlockToEncode, blockSize: number): Buffer {
   if (!isValidBlockSize(blockSize)) throw new RangeError(`block size ${blockSize} is not supported`);
   if (block.payload.length > payloadCapacity(blockSize)) {
     throw new RangeError(
@@ -62,7 +70,7 @@ export function encodeBlock(block: Block, blockSize: number): Buffer {
   if (block.clusterUuid.length !== UUID_BYTES) throw new RangeError("the cluster UUID must be 16 bytes");
   const buf = Buffer.alloc(blockSize);
   buf.writeUInt32LE(BLOCK_MAGIC, ENVELOPE.magic);
-  buf.writeUInt16LE(FORMAT_VERSION, ENVELOPE.version);
+  buf.writeUInt16LE(block.version ?? FORMAT_VERSION, ENVELOPE.version);
   buf.writeUInt16LE(block.type, ENVELOPE.type);
   buf.writeUInt32LE(block.slot, ENVELOPE.slot);
   buf.writeUInt32LE(block.payload.length, ENVELOPE.payloadLength);
@@ -71,6 +79,15 @@ export function encodeBlock(block: Block, blockSize: number): Buffer {
   block.payload.copy(buf, ENVELOPE_SIZE);
   buf.writeUInt32LE(blockCrc(buf), crcOffset(blockSize));
   return buf;
+}
+
+/** Why a block of another format version is not read, and what to do. */
+export function formatVersionProblem(version: number): string {
+  if (version === UPGRADABLE_FORMAT_VERSION)
+    return `format version ${version}, written by an earlier clumanager; this one reads version ${FORMAT_VERSION}: stop clumanager on every member and run cludiskutil --upgrade`;
+  if (version < FORMAT_VERSION)
+    return `format version ${version}, written by an earlier clumanager; this one reads version ${FORMAT_VERSION}: stop the cluster, keep cluster.conf, and initialise the partitions again (cludiskutil -I --force)`;
+  return `format version ${version}, but this program reads version ${FORMAT_VERSION}`;
 }
 
 function hex(n: number): string {
@@ -96,14 +113,8 @@ export function decodeBlock(buf: Buffer, expect: BlockExpectation = {}): Decoded
     return { ok: false, problem: `checksum mismatch (stored ${hex(stored)}, computed ${hex(computed)})` };
   }
   const version = buf.readUInt16LE(ENVELOPE.version);
-  if (version !== FORMAT_VERSION) {
-    return {
-      ok: false,
-      problem:
-        version < FORMAT_VERSION
-          ? `format version ${version}, written by an earlier clumanager; this one reads version ${FORMAT_VERSION}: stop the cluster, keep cluster.conf, and initialise the partitions again (cludiskutil -I --force)`
-          : `format version ${version}, but this program reads version ${FORMAT_VERSION}`,
-    };
+  if (!(expect.versions ?? [FORMAT_VERSION]).includes(version)) {
+    return { ok: false, problem: formatVersionProblem(version) };
   }
   const type = buf.readUInt16LE(ENVELOPE.type);
   if (!(type in BLOCK_TYPE_NAMES)) return { ok: false, problem: `unknown block type ${type}` };
@@ -135,5 +146,5 @@ export function decodeBlock(buf: Buffer, expect: BlockExpectation = {}): Decoded
     return { ok: false, problem: "belongs to another cluster (UUID differs from the header's)" };
   }
   const payload = buf.subarray(ENVELOPE_SIZE, ENVELOPE_SIZE + payloadLength);
-  return { ok: true, value: { type: type as BlockType, slot, generation, clusterUuid, payload } };
+  return { ok: true, value: { version, type: type as BlockType, slot, generation, clusterUuid, payload } };
 }

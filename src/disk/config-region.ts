@@ -69,6 +69,22 @@ export function decodeConfig(blocks: readonly Block[]): Decoded<StoredConfig> {
   return { ok: true, value: { view, text: decoded } };
 }
 
+/** Each block of one copy's configuration region, envelope-checked, as read from the device. */
+export function decodeConfigBlocks(
+  bytes: Buffer,
+  layout: Layout,
+  clusterUuid: Buffer,
+  regionName: ConfigRegionName = "config",
+): Decoded<Block>[] {
+  const region = layout.regions[regionName];
+  const blocks: Decoded<Block>[] = [];
+  for (let i = 0; i < region.slots; i++) {
+    const raw = bytes.subarray(i * layout.slotBytes, i * layout.slotBytes + layout.blockSize);
+    blocks.push(decodeBlock(raw, { type: region.type, slot: region.firstSlot + i, clusterUuid }));
+  }
+  return blocks;
+}
+
 /** Decodes one copy's whole configuration region, as read from the device (padding included). */
 export function decodeConfigRegion(
   bytes: Buffer,
@@ -76,13 +92,58 @@ export function decodeConfigRegion(
   clusterUuid: Buffer,
   regionName: ConfigRegionName = "config",
 ): Decoded<StoredConfig> {
-  const region = layout.regions[regionName];
   const blocks: Block[] = [];
-  for (let i = 0; i < region.slots; i++) {
-    const raw = bytes.subarray(i * layout.slotBytes, i * layout.slotBytes + layout.blockSize);
-    const decoded = decodeBlock(raw, { type: region.type, slot: region.firstSlot + i, clusterUuid });
+  for (const [i, decoded] of decodeConfigBlocks(bytes, layout, clusterUuid, regionName).entries()) {
     if (!decoded.ok) return { ok: false, problem: `config block ${i}: ${decoded.problem}` };
     blocks.push(decoded.value);
   }
   return decodeConfig(blocks);
+}
+
+/**
+ * The configuration rebuilt block by block from two copies that are each damaged somewhere:
+ * every block taken from a copy that holds it good (where both do, they must agree), and the
+ * whole accepted only if those blocks make one complete view. `bytes` is the rebuilt region, to
+ * be written to both copies.
+ */
+export function mergeConfigCopies(
+  primary: Buffer,
+  backup: Buffer,
+  layout: Layout,
+  clusterUuid: Buffer,
+  regionName: ConfigRegionName = "config",
+): Decoded<{ config: StoredConfig; bytes: Buffer }> {
+  const p = decodeConfigBlocks(primary, layout, clusterUuid, regionName);
+  const b = decodeConfigBlocks(backup, layout, clusterUuid, regionName);
+  const blocks: Block[] = [];
+  const bytes = Buffer.alloc(primary.length);
+  for (let i = 0; i < p.length; i++) {
+    const [pi, bi] = [p[i]!, b[i]!];
+    const at = i * layout.slotBytes;
+    const pRaw = primary.subarray(at, at + layout.blockSize);
+    const bRaw = backup.subarray(at, at + layout.blockSize);
+    if (pi.ok && bi.ok && !pRaw.equals(bRaw))
+      return { ok: false, problem: `config block ${i} is good on both copies but differs between them` };
+    if (!pi.ok && !bi.ok)
+      return { ok: false, problem: `config block ${i} is damaged on both copies (${pi.problem})` };
+    const [chosen, raw] = pi.ok ? [pi.value, pRaw] : [(bi as { ok: true; value: Block }).value, bRaw];
+    blocks.push(chosen);
+    raw.copy(bytes, at);
+  }
+  const config = decodeConfig(blocks);
+  return config.ok ? { ok: true, value: { config: config.value, bytes } } : config;
+}
+
+/** The highest view any good block of a copy's configuration region carries (0 if none): a new
+ * view must be above it, even when that view's write never completed. */
+export function highestConfigGeneration(
+  bytes: Buffer,
+  layout: Layout,
+  clusterUuid: Buffer,
+  regionName: ConfigRegionName = "config",
+): number {
+  let highest = 0;
+  for (const d of decodeConfigBlocks(bytes, layout, clusterUuid, regionName))
+    if (d.ok && d.value.generation > highest) highest = d.value.generation;
+  return highest;
 }

@@ -81,7 +81,9 @@ export class PartitionError extends DiskError {
       | "same-device"
       | "bad-header"
       | "not-empty"
-      | "invalid-option",
+      | "invalid-option"
+      | "old-format"
+      | "in-use",
   ) {
     super(message);
   }

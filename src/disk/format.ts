@@ -4,8 +4,12 @@
 export const BLOCK_MAGIC = 0x51554c43;
 /** 2: service blocks record an administrator's placement; status blocks carry a service request
  * and the last life their member fenced. 3: a lock slot says whether a tool or the member's daemon
- * wrote it. */
-export const FORMAT_VERSION = 3;
+ * wrote it. 4: a block's generation only grows, across processes, lives and writers, so the
+ * higher of two copies is the newer (generations.ts); the payloads are those of format 3. */
+export const FORMAT_VERSION = 4;
+/** The earlier format `cludiskutil --upgrade` rewrites in place: the same blocks, whose
+ * generations cannot be compared across lives and writers. */
+export const UPGRADABLE_FORMAT_VERSION = 3;
 
 /** Every block starts with this many bytes of envelope; the payload follows. */
 export const ENVELOPE_SIZE = 48;

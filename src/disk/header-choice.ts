@@ -22,6 +22,8 @@ function describeFault(path: string, read: Extract<HeaderRead, { ok: false }>): 
       return `${path} has a damaged header (${read.problem})`;
     case "sector-size":
       return `${path} ${read.problem}`;
+    case "old-format":
+      return `${path} holds a quorum partition in an earlier format (${read.problem})`;
   }
 }
 
@@ -36,6 +38,14 @@ export function chooseHeader(
     [primaryPath, p],
     [backupPath, b],
   ] as const) {
+    // Read in the old format, a block's generation would be trusted to order what it cannot.
+    if (!read.ok && read.fault === "old-format") {
+      throw new PartitionError(
+        `${path} holds a quorum partition in an earlier format; stop clumanager on every member and ` +
+          "run cludiskutil --upgrade, which rewrites both partitions in place",
+        "old-format",
+      );
+    }
     if (!read.ok && read.fault === "sector-size") {
       throw new PartitionError(
         `${describeFault(path, read)}; a partition cannot change sector size: move it back or re-initialise it`,

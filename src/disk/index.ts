@@ -27,6 +27,7 @@ export { emptyMail, type Mail, MailKind } from "./mailbox-block.js";
 export { openBoth, type PairOptions, QuorumPair, type ReadResult } from "./pair.js";
 export { emptyService, NO_OWNER, type ServiceRecord, ServiceState } from "./service-block.js";
 export { emptyStatus, MemberState, type MemberStatus } from "./status-block.js";
+export { UPGRADE_WATCH_MS, type UpgradeOptions, type UpgradeResult, upgradePair } from "./upgrade.js";
 export {
   type Damage,
   type RepairOptions,

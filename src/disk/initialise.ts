@@ -161,6 +161,8 @@ export async function describeExistingContent(
     const used = await firstUsedSlot(device, h.layout, existing.block.clusterUuid);
     return used === undefined ? undefined : `${owner}, with cluster state written since (${used})`;
   }
+  if (existing.fault === "old-format")
+    return "holds a clumanager quorum partition in an earlier format (cludiskutil --upgrade keeps its state)";
   if (existing.fault === "damaged" || existing.fault === "sector-size") {
     return `holds a clumanager quorum partition header that cannot be used (${existing.problem})`;
   }

@@ -7,7 +7,7 @@ import type { Layout, RegionName } from "./layout.js";
 import { decodeLock, NO_TARGET } from "./lock-block.js";
 import { decodeMail, MailKind } from "./mailbox-block.js";
 import type { QuorumPair } from "./pair.js";
-import { checkConfig, scanSlots, type Verdict } from "./scan.js";
+import { type ConfigVerdict, checkConfig, scanSlots, type Verdict } from "./scan.js";
 import { decodeScratch } from "./scratch-block.js";
 import { decodeService, NO_OWNER, ServiceState } from "./service-block.js";
 import { decodeStatus, MemberState } from "./status-block.js";
@@ -37,7 +37,7 @@ export interface PrintReport {
   rows: BlockRow[];
   /** Blocks still in their initial state on both copies, not listed in rows. */
   unusedBlocks: number;
-  config: { verdict: Verdict; view?: number; bytes?: number; primary: string; backup: string };
+  config: { verdict: ConfigVerdict; view?: number; bytes?: number; primary: string; backup: string };
 }
 
 function summarise(region: RegionName, block: Block): string {

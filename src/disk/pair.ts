@@ -1,19 +1,30 @@
 // The primary and backup quorum partitions as one store.
 //
-// Writes go to the primary, then the backup, so the backup always holds a complete earlier (or
-// the same) version of every block. Reads come from the primary in one contiguous transfer per
-// region; only a block that fails its checks (or a region whose read fails) is read from the
-// backup. Every damaged copy found is returned to the caller, who logs and counts it.
+// Writes go to the primary, then the backup, each at the block's next generation (generations.ts),
+// which only grows. Reads read both copies, one contiguous transfer each per region, and take the
+// newer copy of every block (copy-choice.ts): a write that reached one copy only, or a copy rolled
+// back to an old image, cannot make a reader see an older block than the newer copy holds, nor
+// an older one than this pair has already read. Two copies that cannot be ordered count as a
+// block damaged on both. Every damaged copy found is returned to the caller, who logs and counts it.
 //
-// Who rewrites a damaged primary block: every block has one writer (a member's status and lock
-// blocks are written by that member, a mailbox by its sender). Only that writer may rewrite it,
-// because anyone else could land an old copy over a new write the writer is making at that very
-// moment, and the primary would then hold the older version with nothing to correct it. So a
-// member repairs its own blocks, and serves the backup's copy of anyone else's until their
-// owner rewrites them. A pair opened without a member (the tools) repairs everything.
+// Who rewrites a damaged copy: every block has one writer (a member's status and lock blocks are
+// written by that member, a mailbox by its sender). Only that writer may rewrite it, because
+// anyone else could land an old copy over a new write the writer is making at that very moment.
+// So a member repairs its own blocks, and serves the good copy of anyone else's until their owner
+// rewrites them. A copy that is good but older is not rewritten by a read: that is what a write in
+// flight looks like, and the block's next write mends it. A pair opened without a member (the
+// tools) repairs every damaged copy.
 import { type Block, type Decoded, decodeBlock, encodeBlock } from "./block.js";
 import { BlockCache } from "./block-cache.js";
-import { configCapacity, decodeConfigRegion, encodeConfig, type StoredConfig } from "./config-region.js";
+import {
+  configCapacity,
+  decodeConfigRegion,
+  encodeConfig,
+  highestConfigGeneration,
+  mergeConfigCopies,
+  type StoredConfig,
+} from "./config-region.js";
+import { CONFLICT_PROBLEM, judgeCopies, trustedCopy } from "./copy-choice.js";
 import type { DirectDevice } from "./device.js";
 import {
   type BadBlock,
@@ -26,6 +37,7 @@ import {
   PartitionError,
   type Repair,
 } from "./errors.js";
+import { NewestSeen, nextGeneration } from "./generations.js";
 import type { PartitionHeader } from "./header-block.js";
 import { type ChosenHeader, chooseHeader } from "./header-choice.js";
 import { readHeader } from "./header-read.js";
@@ -53,8 +65,10 @@ export const MAX_READ_CHUNK_BYTES = 1024 * 1024;
 
 export type { Repair } from "./errors.js";
 
-/** A region read that the primary could not serve at all: every block comes from the backup. */
-const PRIMARY_READ_FAILED = "the primary could not be read";
+/** One copy's bytes for a range, or why they could not be read. */
+type CopyBytes = { ok: true; bytes: Buffer } | { ok: false; problem: string };
+/** One copy of one block: decoded, or why not; `raw` is empty when the copy could not be read. */
+type CopyBlock = ({ ok: true; value: Block } | { ok: false; problem: string }) & { raw: Buffer };
 
 export interface ReadResult<T> {
   records: T[];
@@ -81,7 +95,12 @@ export interface PairOptions {
 export class QuorumPair {
   /** Decoded blocks of the heartbeat reads, and the typed records made from them. */
   private readonly hot = new BlockCache();
+  private readonly hotBackup = new BlockCache();
   private readonly records = new WeakMap<Block, unknown>();
+  /** The newest version of each block this pair has read: no read goes back from it. */
+  private readonly seen = new NewestSeen<Block>();
+  /** The generation of this pair's last write of each block. */
+  private readonly written = new Map<number, number>();
 
   private constructor(
     readonly primary: DirectDevice,
@@ -184,8 +203,8 @@ export class QuorumPair {
   }
 
   /**
-   * Reads `count` blocks of a region from `first`, in one transfer from the primary (chunked only
-   * for very large regions), repairing damaged primary blocks from the backup.
+   * Reads `count` blocks of a region from `first`, both copies in one transfer each (chunked only
+   * for very large regions), and returns the newer copy of each block (copy-choice.ts).
    */
   async readBlocks(regionName: RegionName, first = 0, count?: number): Promise<ReadResult<Block>> {
     return this.readRange(regionName, first, count, false);
@@ -215,69 +234,109 @@ export class QuorumPair {
     return { records, repairs };
   }
 
+  /** One copy's bytes for a range, or why they could not be read (then every block is bad there). */
+  private async readCopy(copy: Copy, offset: number, length: number): Promise<CopyBytes> {
+    const device = copy === "primary" ? this.primary : this.backup;
+    try {
+      return { ok: true, bytes: await device.read(offset, length) };
+    } catch (err) {
+      // A sector that cannot be read is a damaged copy like any other; a hung device
+      // (timeout, busy) is not, and more I/O would not help it.
+      if (!(err instanceof DiskIoError)) throw err;
+      return { ok: false, problem: `the ${copy} could not be read: ${err.code}` };
+    }
+  }
+
+  /** One copy of one block, decoded (through the heartbeat cache when `cached`). */
+  private decodeCopy(
+    copy: Copy,
+    read: CopyBytes,
+    i: number,
+    slot: number,
+    region: Region,
+    cached: boolean,
+  ): CopyBlock {
+    if (!read.ok) return { ok: false, problem: read.problem, raw: Buffer.alloc(0) };
+    const { slotBytes, blockSize } = this.layout;
+    const raw = read.bytes.subarray(i * slotBytes, i * slotBytes + blockSize);
+    const cache = copy === "primary" ? this.hot : this.hotBackup;
+    const known = cached ? cache.lookup(slot, raw) : undefined;
+    if (known !== undefined) return { ok: true, value: known, raw };
+    const decoded = this.decodeSlot(raw, region, slot);
+    if (!decoded.ok) return { ok: false, problem: decoded.problem, raw };
+    if (cached) cache.remember(slot, raw, decoded.value);
+    return { ok: true, value: decoded.value, raw };
+  }
+
   private async readChunk(
     region: Region,
     first: number,
     count: number,
     cached: boolean,
   ): Promise<ReadResult<Block>> {
-    const { slotBytes, blockSize } = this.layout;
     const firstSlot = region.firstSlot + first;
     const offset = slotOffset(this.layout, firstSlot);
+    const length = count * this.layout.slotBytes;
+    const [pRead, bRead] = await Promise.allSettled([
+      this.readCopy("primary", offset, length),
+      this.readCopy("backup", offset, length),
+    ]);
+    if (pRead.status === "rejected") throw pRead.reason;
+    if (bRead.status === "rejected") throw bRead.reason;
     const records: Block[] = [];
-    const bad: { i: number; problem: string }[] = [];
-    let primaryBytes: Buffer | undefined;
-    try {
-      primaryBytes = await this.primary.read(offset, count * slotBytes);
-    } catch (err) {
-      // A sector that cannot be read is a damaged copy like any other; a hung device
-      // (timeout, busy) is not, and more I/O would not help it.
-      if (!(err instanceof DiskIoError)) throw err;
-      for (let i = 0; i < count; i++) bad.push({ i, problem: `${PRIMARY_READ_FAILED}: ${err.code}` });
-    }
-    for (let i = 0; primaryBytes !== undefined && i < count; i++) {
-      const slot = firstSlot + i;
-      const raw = primaryBytes.subarray(i * slotBytes, i * slotBytes + blockSize);
-      const known = cached ? this.hot.lookup(slot, raw) : undefined;
-      if (known !== undefined) {
-        records[i] = known;
-        continue;
-      }
-      const decoded = this.decodeSlot(raw, region, slot);
-      if (decoded.ok) {
-        records[i] = decoded.value;
-        if (cached) this.hot.remember(slot, raw, decoded.value);
-      } else bad.push({ i, problem: decoded.problem });
-    }
-    if (bad.length === 0) return { records, repairs: [] };
-
     const repairs: Repair[] = [];
-    let backupBytes: Buffer;
-    try {
-      backupBytes = await this.backup.read(offset, count * slotBytes);
-    } catch (err) {
-      if (err instanceof DiskError) err.repairs = repairs;
-      throw err;
-    }
     const unrecoverable: BadBlock[] = [];
-    for (const { i, problem } of bad) {
+    for (let i = 0; i < count; i++) {
       const slot = firstSlot + i;
-      const raw = Buffer.from(backupBytes.subarray(i * slotBytes, i * slotBytes + blockSize));
-      const decoded = this.decodeSlot(raw, region, slot);
-      if (!decoded.ok) {
+      const p = this.decodeCopy("primary", pRead.value, i, slot, region, cached);
+      const b = this.decodeCopy("backup", bRead.value, i, slot, region, cached);
+      const verdict = judgeCopies(p.ok ? p.value : undefined, b.ok ? b.value : undefined, () =>
+        p.raw.equals(b.raw),
+      );
+      const trusted = trustedCopy(verdict);
+      if (trusted === undefined) {
         unrecoverable.push({
           region: region.name,
           index: first + i,
           slot,
-          primaryProblem: problem,
-          backupProblem: decoded.problem,
+          primaryProblem: p.ok ? CONFLICT_PROBLEM : p.problem,
+          backupProblem: b.ok ? CONFLICT_PROBLEM : b.problem,
         });
         continue;
       }
-      records[i] = decoded.value;
-      repairs.push(
-        await this.repairFromBackup(region, first + i, slot, raw, problem, decoded.value.generation),
-      );
+      const good = trusted === "primary" ? p : b;
+      if (!good.ok) throw new Error("unreachable: the trusted copy is good");
+      const newest = this.seen.keep(slot, good.value);
+      records[i] = newest;
+      // A stale copy is what a write in flight (or one that reached one copy only) leaves: the
+      // block's next write mends it. A copy that fails its checks is repaired, by its writer, and
+      // never from a version older than one already read (the damaged copy may have held it).
+      const bad = trusted === "primary" ? b : p;
+      if (!bad.ok && newest !== good.value) {
+        repairs.push({
+          region: region.name,
+          index: first + i,
+          slot,
+          repaired: trusted === "primary" ? "backup" : "primary",
+          problem: bad.problem,
+          generation: newest.generation,
+          done: false,
+          deferred: `the good copy holds generation ${good.value.generation}, older than generation ${newest.generation} read before; the block's next write mends it`,
+        });
+      } else if (!bad.ok) {
+        const target: Copy = trusted === "primary" ? "backup" : "primary";
+        repairs.push(
+          await this.repairCopy(
+            region,
+            first + i,
+            slot,
+            target,
+            Buffer.from(good.raw),
+            bad.problem,
+            good.value,
+          ),
+        );
+      }
     }
     if (unrecoverable.length > 0) {
       const err = bothBad(this.primary.path, this.backup.path, unrecoverable);
@@ -287,57 +346,59 @@ export class QuorumPair {
     return { records, repairs };
   }
 
-  /** Rewrites the primary copy of a block from the backup, if this pair may (see the top). */
-  private async repairFromBackup(
+  /** Rewrites a damaged copy of a block from the other, if this pair may (see the top). */
+  private async repairCopy(
     region: Region,
     index: number,
     slot: number,
+    target: Copy,
     good: Buffer,
     problem: string,
-    generation: number,
+    goodBlock: Block,
   ): Promise<Repair> {
     const repair: Repair = {
       region: region.name,
       index,
       slot,
-      repaired: "primary",
+      repaired: target,
       problem,
-      generation,
+      generation: goodBlock.generation,
       done: false,
     };
     const owner = ownerOf(this.layout, region.name, index);
-    if (!this.primary.writable) {
+    if (!this.writable) {
       repair.deferred = "opened read-only";
       return repair;
     }
     if (this.member !== undefined && owner !== this.member) {
       // A block of several writers (a service block) is changed only under the disk lock: a
-      // reader's rewrite from the backup could land over a change made under it a moment ago.
+      // reader's rewrite from the other copy could land over a change made under it a moment ago.
       repair.deferred =
         owner !== undefined
           ? `member ${owner} writes this block and repairs it`
           : "it is rewritten by its next change, made under the disk lock";
       return repair;
     }
-    return this.rewritePrimary(repair, good);
+    return this.rewriteCopy(repair, good);
   }
 
   /**
-   * Rewrites a damaged primary block. It may have been rewritten since we read it (by its owner,
-   * when that is this member's other work, or by another tool), so look once more first: a
-   * repair must never replace a newer good block.
+   * Rewrites a damaged copy. It may have been rewritten since we read it (by its owner, when that
+   * is this member's other work, or by another tool), so look once more first: a repair must
+   * never replace a newer good block.
    */
-  private async rewritePrimary(repair: Repair, good: Buffer): Promise<Repair> {
+  private async rewriteCopy(repair: Repair, good: Buffer): Promise<Repair> {
+    const device = repair.repaired === "primary" ? this.primary : this.backup;
     try {
       const offset = slotOffset(this.layout, repair.slot);
-      const again = await this.primary.read(offset, this.layout.blockSize);
+      const again = await device.read(offset, this.layout.blockSize);
       const region = this.region(repair.region as RegionName);
       if (this.decodeSlot(again, region, repair.slot).ok) {
         repair.problem = `${repair.problem} (rewritten meanwhile, so left alone)`;
         repair.done = true;
         return repair;
       }
-      await this.primary.write(offset, good);
+      await device.write(offset, good);
       repair.done = true;
     } catch (err) {
       repair.error = errorMessage(err);
@@ -349,23 +410,54 @@ export class QuorumPair {
     return decodeBlock(raw, { type: region.type, slot, clusterUuid: this.clusterUuid });
   }
 
-  /** Writes one block to the primary, then the backup. Fails on the first copy that fails. */
-  async writeBlock(
-    regionName: RegionName,
-    index: number,
-    payload: Buffer,
-    generation: number,
-  ): Promise<void> {
+  /**
+   * Writes one block to the primary, then the backup, at the block's next generation. Fails on
+   * the first copy that fails.
+   */
+  async writeBlock(regionName: RegionName, index: number, payload: Buffer): Promise<void> {
     const region = this.region(regionName);
     if (!Number.isInteger(index) || index < 0 || index >= region.slots) {
       throw new RangeError(`block ${index} is outside the ${regionName} region (${region.slots})`);
     }
     const slot = region.firstSlot + index;
+    const generation = await this.nextGenerationOf(region, slot);
     const data = encodeBlock(
       { type: region.type, slot, generation, clusterUuid: this.clusterUuid, payload },
       this.layout.blockSize,
     );
     await this.writeBoth(slotOffset(this.layout, slot), data, `${regionName} block ${index}`);
+  }
+
+  /**
+   * The generation the next write of a block carries (generations.ts): one more than anything
+   * known of it. A block of one writer is looked up on both copies before this pair's first
+   * write of it and counted on from there; a service block, whose last writer may have been
+   * another member, is looked up before every write (made under the disk lock).
+   */
+  private async nextGenerationOf(region: Region, slot: number): Promise<number> {
+    const mine = this.written.get(slot);
+    const known = [mine, this.seen.generation(slot)];
+    if (mine === undefined || ownerOf(this.layout, region.name, slot - region.firstSlot) === undefined)
+      known.push(...(await this.generationsOnDisk(region, slot)));
+    const generation = nextGeneration(known);
+    // Taken before the write: a write that fails may still have reached one copy.
+    this.written.set(slot, generation);
+    return generation;
+  }
+
+  /** The generation of each copy of a block that passes its checks. */
+  private async generationsOnDisk(region: Region, slot: number): Promise<number[]> {
+    const offset = slotOffset(this.layout, slot);
+    const generations: number[] = [];
+    for (const read of await Promise.all([
+      this.readCopy("primary", offset, this.layout.blockSize),
+      this.readCopy("backup", offset, this.layout.blockSize),
+    ])) {
+      if (!read.ok) continue;
+      const decoded = this.decodeSlot(read.bytes, region, slot);
+      if (decoded.ok) generations.push(decoded.value.generation);
+    }
+    return generations;
   }
 
   private async writeBoth(offset: number, data: Buffer, what: string): Promise<void> {
@@ -420,9 +512,10 @@ export class QuorumPair {
    * thread pool is never left idle between dependent transfers (waking it costs more than the
    * decoding does).
    */
-  async heartbeat(status: MemberStatus, generation: number): Promise<Heartbeat> {
+  async heartbeat(status: MemberStatus): Promise<Heartbeat> {
     const region = this.region("status");
     const slot = region.firstSlot + status.member;
+    const generation = await this.nextGenerationOf(region, slot);
     const data = encodeBlock(
       { type: region.type, slot, generation, clusterUuid: this.clusterUuid, payload: encodeStatus(status) },
       this.layout.blockSize,
@@ -451,25 +544,20 @@ export class QuorumPair {
     return { statuses: statuses.value.records, mail: mail.value.records, repairs };
   }
 
-  writeStatus(status: MemberStatus, generation: number): Promise<void> {
-    return this.writeBlock("status", status.member, encodeStatus(status), generation);
+  writeStatus(status: MemberStatus): Promise<void> {
+    return this.writeBlock("status", status.member, encodeStatus(status));
   }
 
-  writeMail(mail: Mail, generation: number): Promise<void> {
-    return this.writeBlock(
-      "mailbox",
-      mailboxIndex(this.layout, mail.to, mail.from),
-      encodeMail(mail),
-      generation,
-    );
+  writeMail(mail: Mail): Promise<void> {
+    return this.writeBlock("mailbox", mailboxIndex(this.layout, mail.to, mail.from), encodeMail(mail));
   }
 
-  writeLock(lock: LockSlot, generation: number): Promise<void> {
-    return this.writeBlock("lock", lock.member, encodeLock(lock), generation);
+  writeLock(lock: LockSlot): Promise<void> {
+    return this.writeBlock("lock", lock.member, encodeLock(lock));
   }
 
-  writeService(service: ServiceRecord, generation: number): Promise<void> {
-    return this.writeBlock("service", service.index, encodeService(service), generation);
+  writeService(service: ServiceRecord): Promise<void> {
+    return this.writeBlock("service", service.index, encodeService(service));
   }
 
   private decodeAll<T>(
@@ -506,18 +594,20 @@ export class QuorumPair {
   /**
    * Reads the stored configuration from both copies and returns the newer complete one. A copy
    * whose blocks come from different writes (an update interrupted part way, or one still in
-   * progress on another member) is damaged. Nothing is rewritten here: a reader cannot tell an
-   * interrupted update from one in flight, so the damaged copy is left to the next configuration
-   * write (which writes both) or to cludiskutil --repair, and reported.
+   * progress on another member) is damaged; where each copy is damaged in a different block, the
+   * configuration is put together from the good blocks of both, if they make one view. Nothing is
+   * rewritten here: a reader cannot tell an interrupted update from one in flight, so the damaged
+   * copy is left to the next configuration write (which writes both) or to cludiskutil --repair,
+   * and reported.
    */
   async readConfig(
     regionName: ConfigRegionName = "config",
   ): Promise<{ config: StoredConfig; repairs: Repair[] }> {
     const region = this.region(regionName);
-    const [p, b] = await Promise.all([
-      this.readConfigCopy(this.primary, regionName),
-      this.readConfigCopy(this.backup, regionName),
-    ]);
+    const [pRead, bRead] = await this.readConfigCopies(regionName);
+    const decode = (read: CopyBytes): Decoded<StoredConfig> =>
+      read.ok ? decodeConfigRegion(read.bytes, this.layout, this.clusterUuid, regionName) : read;
+    const [p, b] = [decode(pRead), decode(bRead)];
     const report = (copy: Copy, problem: string, generation: number): Repair => ({
       region: regionName,
       index: 0,
@@ -528,13 +618,14 @@ export class QuorumPair {
       done: false,
       deferred: "the next configuration write or cludiskutil --repair rewrites it",
     });
+    const unreadable = (primaryProblem: string, backupProblem: string) =>
+      bothBad(this.primary.path, this.backup.path, [
+        { region: regionName, index: 0, slot: region.firstSlot, primaryProblem, backupProblem },
+      ]);
     if (p.ok && b.ok) {
       if (p.value.view === b.value.view) {
         if (p.value.text === b.value.text) return { config: p.value, repairs: [] };
-        return {
-          config: p.value,
-          repairs: [report("backup", "differs from the primary at the same view", p.value.view)],
-        };
+        throw unreadable(CONFLICT_PROBLEM, CONFLICT_PROBLEM);
       }
       const [newer, older]: [Copy, Copy] =
         p.value.view > b.value.view ? ["primary", "backup"] : ["backup", "primary"];
@@ -544,20 +635,40 @@ export class QuorumPair {
     }
     if (p.ok && !b.ok) return { config: p.value, repairs: [report("backup", b.problem, p.value.view)] };
     if (b.ok && !p.ok) return { config: b.value, repairs: [report("primary", p.problem, b.value.view)] };
-    throw bothBad(this.primary.path, this.backup.path, [
-      {
-        region: regionName,
-        index: 0,
-        slot: region.firstSlot,
-        primaryProblem: p.ok ? "" : p.problem,
-        backupProblem: b.ok ? "" : b.problem,
-      },
-    ]);
+    if (p.ok || b.ok) throw new Error("unreachable: neither copy is whole here");
+    if (pRead.ok && bRead.ok) {
+      const merged = mergeConfigCopies(pRead.bytes, bRead.bytes, this.layout, this.clusterUuid, regionName);
+      if (merged.ok) {
+        const { view } = merged.value.config;
+        return {
+          config: merged.value.config,
+          repairs: [report("primary", p.problem, view), report("backup", b.problem, view)],
+        };
+      }
+    }
+    throw unreadable(p.problem, b.problem);
   }
 
-  /** Stores a configuration: one transfer to the primary, then one to the backup. */
+  /** The view a new configuration write must carry: above every view on either copy, even one
+   * whose write never completed, so no view number is ever used for two texts. */
+  async nextConfigView(regionName: ConfigRegionName = "config"): Promise<number> {
+    const highest = (await this.readConfigCopies(regionName)).map((read) =>
+      read.ok ? highestConfigGeneration(read.bytes, this.layout, this.clusterUuid, regionName) : 0,
+    );
+    return nextGeneration(highest);
+  }
+
+  /** Stores a configuration: one transfer to the primary, then one to the backup. The view must
+   * be one no earlier write used (nextConfigView). */
   async writeConfig(config: StoredConfig, regionName: ConfigRegionName = "config"): Promise<void> {
     const region = this.region(regionName);
+    const next = await this.nextConfigView(regionName);
+    if (config.view < next) {
+      throw new PartitionError(
+        `view ${config.view} cannot be stored: the partitions already hold view ${next - 1}; nothing was written`,
+        "mismatch",
+      );
+    }
     await this.writeBoth(
       slotOffset(this.layout, region.firstSlot),
       this.encodeConfigRegion(config, regionName),
@@ -579,22 +690,11 @@ export class QuorumPair {
     return out;
   }
 
-  private async readConfigCopy(
-    device: DirectDevice,
-    regionName: ConfigRegionName,
-  ): Promise<Decoded<StoredConfig>> {
+  private readConfigCopies(regionName: ConfigRegionName): Promise<[CopyBytes, CopyBytes]> {
     const region = this.region(regionName);
-    let bytes: Buffer;
-    try {
-      bytes = await device.read(
-        slotOffset(this.layout, region.firstSlot),
-        region.slots * this.layout.slotBytes,
-      );
-    } catch (err) {
-      if (err instanceof DiskIoError) return { ok: false, problem: `could not be read: ${err.code}` };
-      throw err;
-    }
-    return decodeConfigRegion(bytes, this.layout, this.clusterUuid, regionName);
+    const offset = slotOffset(this.layout, region.firstSlot);
+    const length = region.slots * this.layout.slotBytes;
+    return Promise.all([this.readCopy("primary", offset, length), this.readCopy("backup", offset, length)]);
   }
 
   close(): void {

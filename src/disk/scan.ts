@@ -1,21 +1,18 @@
 // Reads every block of both copies and judges each pair of copies. Shared by verify, repair and
 // print, which all need the whole picture rather than the daemon's fast path.
 import { type Block, type BlockExpectation, type Decoded, decodeBlock } from "./block.js";
-import { decodeConfigRegion, type StoredConfig } from "./config-region.js";
+import { decodeConfigRegion, mergeConfigCopies, type StoredConfig } from "./config-region.js";
+import { judgeCopies, type Verdict } from "./copy-choice.js";
 import type { DirectDevice } from "./device.js";
-import { type Copy, DiskIoError } from "./errors.js";
+import { DiskIoError } from "./errors.js";
 import { CONFIG_REGIONS, type ConfigRegionName, locateSlot, type RegionName, slotOffset } from "./layout.js";
 import { MAX_READ_CHUNK_BYTES, type QuorumPair } from "./pair.js";
 
-/** How the two copies of one block compare. */
-export type Verdict =
-  | "ok"
-  | "primary-bad"
-  | "backup-bad"
-  | "both-bad"
-  | "primary-stale"
-  | "backup-stale"
-  | "conflict";
+export type { Verdict } from "./copy-choice.js";
+
+/** How the two copies of a configuration region compare: as a block does, or each damaged in a
+ * different block, with a whole view to be put together from the good blocks of both. */
+export type ConfigVerdict = Verdict | "both-partly-bad";
 
 export interface SlotCheck {
   region: RegionName;
@@ -31,9 +28,11 @@ export interface SlotCheck {
 export interface ConfigCheck {
   primary: Decoded<StoredConfig>;
   backup: Decoded<StoredConfig>;
-  verdict: Verdict;
+  verdict: ConfigVerdict;
   primaryRaw: Buffer;
   backupRaw: Buffer;
+  /** For both-partly-bad: the view put together, and the region's bytes to write to both. */
+  merged?: { config: StoredConfig; bytes: Buffer };
 }
 
 /** A copy's bytes, or why it could not be read at all (then every block in the range is bad on it). */
@@ -59,35 +58,13 @@ function sliceAndDecode(
   return [raw, decodeBlock(raw, expect)];
 }
 
-/** The copy that holds the good version, for a verdict that can be repaired. */
-export function repairSource(verdict: Verdict): Copy | undefined {
-  switch (verdict) {
-    case "primary-bad":
-    case "primary-stale":
-      return "backup";
-    case "backup-bad":
-    case "backup-stale":
-    // Same generation, different bytes: the primary is written first, so it is the later word.
-    case "conflict":
-      return "primary";
-    default:
-      return undefined;
-  }
-}
-
 function judge(
   p: Decoded<{ generation: number }>,
   b: Decoded<{ generation: number }>,
   pRaw: Buffer,
   bRaw: Buffer,
 ): Verdict {
-  if (p.ok && b.ok) {
-    if (p.value.generation === b.value.generation) return pRaw.equals(bRaw) ? "ok" : "conflict";
-    return p.value.generation > b.value.generation ? "backup-stale" : "primary-stale";
-  }
-  if (p.ok) return "backup-bad";
-  if (b.ok) return "primary-bad";
-  return "both-bad";
+  return judgeCopies(p.ok ? p.value : undefined, b.ok ? b.value : undefined, () => pRaw.equals(bRaw));
 }
 
 /** Every slot outside the configuration region, both copies, in order. */
@@ -154,11 +131,11 @@ export async function checkConfig(
   const backupRaw = bBytes.ok ? bBytes.bytes : Buffer.alloc(0);
   const asGeneration = (d: Decoded<StoredConfig>): Decoded<{ generation: number }> =>
     d.ok ? { ok: true, value: { generation: d.value.view } } : d;
-  return {
-    primary,
-    backup,
-    verdict: judge(asGeneration(primary), asGeneration(backup), primaryRaw, backupRaw),
-    primaryRaw,
-    backupRaw,
-  };
+  const verdict = judge(asGeneration(primary), asGeneration(backup), primaryRaw, backupRaw);
+  const check: ConfigCheck = { primary, backup, verdict, primaryRaw, backupRaw };
+  if (verdict === "both-bad" && pBytes.ok && bBytes.ok) {
+    const merged = mergeConfigCopies(pBytes.bytes, bBytes.bytes, layout, pair.clusterUuid, regionName);
+    if (merged.ok) return { ...check, verdict: "both-partly-bad", merged: merged.value };
+  }
+  return check;
 }

@@ -1,23 +1,28 @@
-// `cludiskutil --verify` and `--repair`: check every block of both copies, and mend each damaged
-// copy from the good one.
+// `cludiskutil --verify` and `--repair`: check every block of both copies, and mend each copy that
+// is damaged or proven older from the newer one. A repair never makes things worse: it writes only
+// a copy the other is proven newer than (generations only grow, so a higher one is the later
+// write), leaves a block whose copies cannot be ordered as it found it, and checks everything
+// again afterwards.
 import type { Decoded } from "./block.js";
+import { CONFLICT_PROBLEM, staleCopy } from "./copy-choice.js";
 import { type Copy, errorMessage, PartitionError } from "./errors.js";
 import { foreignContent } from "./foreign-content.js";
 import { CONFIG_REGIONS, type RegionName, slotOffset } from "./layout.js";
 import type { QuorumPair } from "./pair.js";
-import { checkConfig, repairSource, scanSlots, type Verdict } from "./scan.js";
+import { type ConfigVerdict, checkConfig, scanSlots } from "./scan.js";
 
 export interface Damage {
   region: RegionName;
   index: number;
   slot: number;
-  verdict: Exclude<Verdict, "ok">;
+  verdict: Exclude<ConfigVerdict, "ok">;
   primaryProblem?: string;
   backupProblem?: string;
   primaryGeneration?: number;
   backupGeneration?: number;
-  /** Where the good version is; undefined when both copies are bad. */
-  source?: Copy;
+  /** Where the good version is ("both": put together from the good blocks of both copies);
+   * undefined when neither copy can be believed. */
+  source?: Copy | "both";
 }
 
 export interface VerifyReport {
@@ -38,24 +43,33 @@ export function verifyExitCode(report: VerifyReport): number {
   return report.damage.length > 0 ? VERIFY_REPAIRABLE : VERIFY_CLEAN;
 }
 
-interface Found {
-  damage: Damage;
-  /** The good bytes and where they go, for repair. */
-  fix?: { target: Copy; offset: number; data: Buffer; expected: Buffer };
+/** One copy to rewrite: the good bytes, and what it held when checked (rewritten only if it
+ * still does). */
+interface Fix {
+  target: Copy;
+  offset: number;
+  data: Buffer;
+  expected: Buffer;
 }
 
-/** One pair of copies that disagree, as a Damage and (where one copy is good) the fix for it. */
+interface Found {
+  damage: Damage;
+  fixes: Fix[];
+}
+
+/** One pair of copies that disagree, as a Damage and (where a good version is known) its fixes. */
 interface Disagreement {
   region: RegionName;
   index: number;
   slot: number;
-  verdict: Exclude<Verdict, "ok">;
+  verdict: Exclude<ConfigVerdict, "ok">;
   primary: Decoded<unknown>;
   backup: Decoded<unknown>;
   primaryGeneration: number | undefined;
   backupGeneration: number | undefined;
   primaryRaw: Buffer;
   backupRaw: Buffer;
+  merged?: Buffer;
 }
 
 function found(d: Disagreement, offset: number): Found {
@@ -64,18 +78,37 @@ function found(d: Disagreement, offset: number): Found {
   else damage.primaryProblem = d.primary.problem;
   if (d.backup.ok) damage.backupGeneration = d.backupGeneration;
   else damage.backupProblem = d.backup.problem;
-  const source = repairSource(d.verdict);
-  if (source === undefined) return { damage };
+  if (d.verdict === "conflict") {
+    damage.primaryProblem = CONFLICT_PROBLEM;
+    damage.backupProblem = CONFLICT_PROBLEM;
+  }
+  if (d.verdict === "both-partly-bad" && d.merged !== undefined) {
+    damage.source = "both";
+    const data = d.merged;
+    return {
+      damage,
+      fixes: [
+        { target: "primary", offset, data, expected: d.primaryRaw },
+        { target: "backup", offset, data, expected: d.backupRaw },
+      ],
+    };
+  }
+  // Only a copy proven older (a lower generation) or failing its checks is rewritten, and only
+  // from one that is good: a pair that cannot be ordered is reported, never guessed at.
+  const target = d.verdict === "both-partly-bad" ? undefined : staleCopy(d.verdict);
+  if (target === undefined) return { damage, fixes: [] };
+  const source: Copy = target === "primary" ? "backup" : "primary";
   damage.source = source;
   return {
     damage,
-    fix: {
-      target: source === "primary" ? "backup" : "primary",
-      offset,
-      data: source === "primary" ? d.primaryRaw : d.backupRaw,
-      // What the damaged copy held when it was checked: it is rewritten only if it still does.
-      expected: source === "primary" ? d.backupRaw : d.primaryRaw,
-    },
+    fixes: [
+      {
+        target,
+        offset,
+        data: source === "primary" ? d.primaryRaw : d.backupRaw,
+        expected: target === "primary" ? d.primaryRaw : d.backupRaw,
+      },
+    ],
   };
 }
 
@@ -100,14 +133,16 @@ async function survey(pair: QuorumPair): Promise<{ checkedBlocks: number; found:
     const region = pair.layout.regions[regionName];
     checkedBlocks += region.slots;
     if (config.verdict === "ok") continue;
+    const { merged, ...rest } = config;
     const disagreement = {
-      ...config,
+      ...rest,
       verdict: config.verdict,
       region: regionName,
       index: 0,
       slot: region.firstSlot,
       primaryGeneration: config.primary.ok ? config.primary.value.view : undefined,
       backupGeneration: config.backup.ok ? config.backup.value.view : undefined,
+      ...(merged !== undefined ? { merged: merged.bytes } : {}),
     };
     all.push(found(disagreement, slotOffset(pair.layout, region.firstSlot)));
   }
@@ -136,14 +171,14 @@ export interface RepairReport {
   after: VerifyReport;
 }
 
-/** Rewrites every damaged copy from the good one, then checks everything again. */
 export interface RepairOptions {
   /** Write over a copy whose block 0 holds something that is not a clumanager header. */
   force?: boolean;
 }
 
 /**
- * Rewrites every damaged copy from the good one, then checks everything again. Each damaged copy
+ * Rewrites every damaged or older copy from the newer one (a configuration region damaged in
+ * different blocks on each copy from the good blocks of both), then checks everything again. Each copy
  * is read once more just before it is rewritten, and left alone if it changed since it was
  * checked (a member wrote it meanwhile); the final check then reports what is left.
  */
@@ -166,16 +201,14 @@ export async function repairPair(pair: QuorumPair, options: RepairOptions = {}):
   const repaired: Damage[] = [];
   const failed: { damage: Damage; error: string }[] = [];
   const skipped: Damage[] = [];
-  for (const { damage, fix } of found) {
-    if (fix === undefined) continue;
-    const device = fix.target === "primary" ? pair.primary : pair.backup;
+  for (const { damage, fixes } of found) {
+    if (fixes.length === 0) continue;
     try {
-      const now = fix.expected.length > 0 ? await device.read(fix.offset, fix.expected.length) : undefined;
-      if (now !== undefined && !now.equals(fix.expected)) {
+      if (!(await stillAsChecked(pair, fixes))) {
         skipped.push(damage);
         continue;
       }
-      await device.write(fix.offset, fix.data);
+      for (const fix of fixes) await deviceOf(pair, fix.target).write(fix.offset, fix.data);
       repaired.push(damage);
     } catch (err) {
       failed.push({ damage, error: errorMessage(err) });
@@ -186,6 +219,21 @@ export async function repairPair(pair: QuorumPair, options: RepairOptions = {}):
     found.map((f) => f.damage),
   );
   return { before, repaired, failed, skipped, after: await verifyPair(pair) };
+}
+
+function deviceOf(pair: QuorumPair, copy: Copy) {
+  return copy === "primary" ? pair.primary : pair.backup;
+}
+
+/** Whether every copy a repair would rewrite still holds what was checked (a member may have
+ * written it since: then it is left alone, and the final check says what is left). */
+async function stillAsChecked(pair: QuorumPair, fixes: readonly Fix[]): Promise<boolean> {
+  for (const fix of fixes) {
+    if (fix.expected.length === 0) continue;
+    const now = await deviceOf(pair, fix.target).read(fix.offset, fix.expected.length);
+    if (!now.equals(fix.expected)) return false;
+  }
+  return true;
 }
 
 /** --repair's exit status: 0 clean, 2 something bad on both copies, 74 a rewrite failed, 1 a

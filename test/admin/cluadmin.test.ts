@@ -126,8 +126,8 @@ describe("cluadmin on real quorum partitions", () => {
       configView,
     });
     await onPair(c, async (pair) => {
-      await pair.writeService(web, 7);
-      await pair.writeStatus(status(1, 0), 9);
+      await pair.writeService(web);
+      await pair.writeStatus(status(1, 0));
     });
     const refused = await cluadmin(c.conf, "service", "delete", "web");
     expect(refused.code).toBe(1);
@@ -137,7 +137,7 @@ describe("cluadmin on real quorum partitions", () => {
     expect((await stored(c)).view).toBe(0);
 
     await onPair(c, (pair) =>
-      pair.writeService({ ...web, state: ServiceState.Disabled, owner: NO_OWNER, ownerIncarnation: 0 }, 8),
+      pair.writeService({ ...web, state: ServiceState.Disabled, owner: NO_OWNER, ownerIncarnation: 0 }),
     );
     expect((await cluadmin(c.conf, "service", "delete", "web")).code).toBe(0);
     expect((await stored(c)).view).toBe(1);
@@ -149,7 +149,7 @@ describe("cluadmin on real quorum partitions", () => {
     expect((await stored(c)).text).toContain("start service2\n  name = db");
 
     // Once every UP member runs the current view, the slot is taken again, from an empty block.
-    await onPair(c, (pair) => pair.writeStatus(status(1, 2), 10));
+    await onPair(c, (pair) => pair.writeStatus(status(1, 2)));
     expect(
       (await cluadmin(c.conf, "service", "add", "mail", "resource0.type=script", "resource0.path=/bin/true"))
         .code,

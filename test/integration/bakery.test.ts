@@ -22,12 +22,12 @@ async function pairs(count: number): Promise<QuorumPair[]> {
 }
 
 /** A member's slot as a life of it left it: a ticket taken, or still choosing one. */
-function leftBehind(pair: QuorumPair, over: Partial<LockSlot> & { member: number }, generation = 1) {
-  return pair.writeLock({ ...emptyLock(over.member), ticket: 1, incarnation: 3, ...over }, generation);
+function leftBehind(pair: QuorumPair, over: Partial<LockSlot> & { member: number }) {
+  return pair.writeLock({ ...emptyLock(over.member), ticket: 1, incarnation: 3, ...over });
 }
 
 function status(pair: QuorumPair, member: number, state: MemberState, incarnation: number) {
-  return pair.writeStatus({ ...emptyStatus(member), state, incarnation, heartbeat: 1 }, incarnation * 10);
+  return pair.writeStatus({ ...emptyStatus(member), state, incarnation, heartbeat: 1 });
 }
 
 const fast = { incarnation: 1, pollMs: 5 };
@@ -86,7 +86,7 @@ describe("the disk lock", () => {
         await new Promise((r) => setTimeout(r, ms));
         holders--;
       };
-      await leftBehind(b!, { member: 1, ticket: 0 }, 2);
+      await leftBehind(b!, { member: 1, ticket: 0 });
       const slow = withDiskLock(b!, 1, hold(700), { ...fast, incarnation: 3 });
       await new Promise((r) => setTimeout(r, 50));
       await Promise.all([slow, withDiskLock(a!, 0, hold(10), { ...fast, waitMs: 10_000 })]);
@@ -113,11 +113,11 @@ describe("the disk lock", () => {
       expect(await waitFor(() => status(b!, 1, MemberState.Down, 3))).toBeGreaterThanOrEqual(150);
       // A newer life of member 1 joined: the old life's ticket counts no more.
       await status(b!, 1, MemberState.Up, 3);
-      await leftBehind(b!, { member: 1 }, 2);
+      await leftBehind(b!, { member: 1 });
       expect(await waitFor(() => status(b!, 1, MemberState.Up, 4))).toBeGreaterThanOrEqual(150);
       // Fenced: a waiter with no fencing knowledge of its own (a tool) reads the notice.
       await status(b!, 1, MemberState.Up, 5);
-      await leftBehind(b!, { member: 1, incarnation: 5 }, 3);
+      await leftBehind(b!, { member: 1, incarnation: 5 });
       const started = Date.now();
       const tool = withDiskLock(a!, 0, async () => Date.now() - started, {
         ...fast,
@@ -126,7 +126,7 @@ describe("the disk lock", () => {
       });
       await new Promise((r) => setTimeout(r, 150));
       const notice = { ...emptyMail(1, 0), kind: MailKind.Fenced, sequence: 1, incarnation: 5 };
-      await a!.writeMail(notice, 1);
+      await a!.writeMail(notice);
       expect(await tool).toBeGreaterThanOrEqual(150);
     } finally {
       a!.close();
@@ -143,7 +143,7 @@ describe("the disk lock", () => {
         (e: unknown) => e,
       );
       expect((err as Error).message).toMatch(/still held by member 1/);
-      await leftBehind(b!, { member: 1, tool: false }, 2);
+      await leftBehind(b!, { member: 1, tool: false });
       await withDiskLock(a!, 0, async () => {}, { ...fast, waitMs: 200 });
     } finally {
       a!.close();

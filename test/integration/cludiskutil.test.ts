@@ -249,7 +249,10 @@ describe("cludiskutil", () => {
     [["--frobnicate"], /unknown option '--frobnicate'/],
     [["-p", "--timeout", "0", "--primary", "x", "--backup", "y"], /--timeout needs a number of seconds/],
     [["-p", "--timeout", "0.0001", "--primary", "x", "--backup", "y"], /from 0.001 to 600/],
-    [["-p", "--force", "--primary", "x", "--backup", "y"], /--force only goes with -I or --repair/],
+    [
+      ["-p", "--force", "--primary", "x", "--backup", "y"],
+      /--force only goes with -I, --repair or --upgrade/,
+    ],
   ])("usage error %j exits 64 with one line of help", async (argv, message) => {
     const r = await run(...(argv as string[]));
     expect(r.code).toBe(64);

@@ -84,11 +84,11 @@ describeAsRoot("quorum partitions on loop devices", () => {
     await initialisePair(target.primary, target.backup, { clusterName: "octane", maxMembers: 4 });
     const pair = await QuorumPair.open(target.primary, target.backup, { write: true });
     try {
-      await pair.writeStatus(sample, 1);
+      await pair.writeStatus(sample);
       const at = pair.layout.regions.status.firstSlot * pair.layout.slotBytes;
       const backupBefore = ddRead(target.backup, at, 512);
       setReadOnly(target.primary, true);
-      const err = await pair.writeStatus({ ...sample, heartbeat: 2 }, 2).catch((e: unknown) => e);
+      const err = await pair.writeStatus({ ...sample, heartbeat: 2 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DiskWriteError);
       expect(err).toMatchObject({
         copy: "primary",
@@ -111,9 +111,9 @@ describeAsRoot("quorum partitions on loop devices", () => {
     await initialisePair(target.primary, target.backup, { clusterName: "octane", maxMembers: 4 });
     const pair = await QuorumPair.open(target.primary, target.backup, { write: true });
     try {
-      await pair.heartbeat(sample, 1);
+      await pair.heartbeat(sample);
       setReadOnly(target.primary, true);
-      const err = await pair.heartbeat({ ...sample, heartbeat: 2 }, 2).catch((e: unknown) => e);
+      const err = await pair.heartbeat({ ...sample, heartbeat: 2 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DiskWriteError);
       expect(err).toMatchObject({ copy: "primary" });
       setReadOnly(target.primary, false);
@@ -121,7 +121,7 @@ describeAsRoot("quorum partitions on loop devices", () => {
       expect((await verifyPair(pair)).damage).toEqual([]);
       expect((await pair.readStatusRegion()).records[0]?.heartbeat).toBe(1);
       setReadOnly(target.backup, true);
-      await expect(pair.heartbeat({ ...sample, heartbeat: 3 }, 3)).rejects.toMatchObject({ copy: "backup" });
+      await expect(pair.heartbeat({ ...sample, heartbeat: 3 })).rejects.toMatchObject({ copy: "backup" });
     } finally {
       setReadOnly(target.primary, false);
       setReadOnly(target.backup, false);
@@ -136,7 +136,7 @@ describeAsRoot("quorum partitions on loop devices", () => {
     try {
       ddWrite(target.primary, (pair.layout.regions.status.firstSlot + 2) * 512 + 80, Buffer.from("rot"));
       setReadOnly(target.backup, true);
-      const err = await pair.heartbeat(sample, 1).catch((e: unknown) => e);
+      const err = await pair.heartbeat(sample).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DiskWriteError);
       expect((err as DiskWriteError).repairs).toEqual([
         expect.objectContaining({ region: "status", index: 2, done: true }),
@@ -153,7 +153,7 @@ describeAsRoot("quorum partitions on loop devices", () => {
     const pair = await QuorumPair.open(target.primary, target.backup, { write: true });
     try {
       setReadOnly(target.backup, true);
-      const err = await pair.writeStatus(sample, 1).catch((e: unknown) => e);
+      const err = await pair.writeStatus(sample).catch((e: unknown) => e);
       expect(err).toMatchObject({
         copy: "backup",
         failure: { code: expect.stringMatching(/^(EPERM|EROFS)$/) },

@@ -2,7 +2,13 @@ import { crc32 } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { blockCrc, crcOffset, decodeBlock, encodeBlock } from "../../src/disk/block.js";
-import { BlockType, ENVELOPE, ENVELOPE_SIZE } from "../../src/disk/format.js";
+import {
+  BlockType,
+  ENVELOPE,
+  ENVELOPE_SIZE,
+  FORMAT_VERSION,
+  UPGRADABLE_FORMAT_VERSION,
+} from "../../src/disk/format.js";
 
 const uuid = Buffer.from("00112233445566778899aabbccddeeff", "hex");
 const blockSizes = fc.constantFrom(512, 1024, 2048, 4096);
@@ -31,7 +37,7 @@ describe("block envelope", () => {
           const raw = encodeBlock(block, size);
           expect(raw.length).toBe(size);
           const decoded = decodeBlock(raw, { type, slot, clusterUuid: Buffer.from(id) });
-          expect(decoded).toEqual({ ok: true, value: block });
+          expect(decoded).toEqual({ ok: true, value: { ...block, version: FORMAT_VERSION } });
         },
       ),
     );
@@ -127,7 +133,7 @@ describe("block envelope", () => {
       fc.property(blockSizes, fc.uint8Array({ minLength: 4096, maxLength: 4096 }), (size, bytes) => {
         const raw = Buffer.from(bytes.subarray(0, size));
         raw.write("CLUQ", 0, "latin1");
-        raw.writeUInt16LE(1, ENVELOPE.version);
+        raw.writeUInt16LE(FORMAT_VERSION, ENVELOPE.version);
         raw.writeUInt32LE(blockCrc(raw), crcOffset(size));
         const result = decodeBlock(raw);
         if (result.ok) expect(result.value.payload.length).toBeLessThanOrEqual(size - ENVELOPE_SIZE);
@@ -135,5 +141,23 @@ describe("block envelope", () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it("reads a block of the earlier format only when asked, and otherwise says to upgrade", () => {
+    const block = {
+      type: BlockType.Status,
+      slot: 3,
+      generation: 7,
+      clusterUuid: uuid,
+      payload: Buffer.from("x"),
+    };
+    const old = encodeBlock({ ...block, version: UPGRADABLE_FORMAT_VERSION }, 512);
+    const refused = decodeBlock(old);
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refused.problem).toMatch(/format version 3, .*run cludiskutil --upgrade$/);
+    expect(decodeBlock(old, { versions: [UPGRADABLE_FORMAT_VERSION, FORMAT_VERSION] })).toEqual({
+      ok: true,
+      value: { ...block, version: UPGRADABLE_FORMAT_VERSION },
+    });
   });
 });

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Decoded } from "../../src/disk/block.js";
 import { decodeConfig, encodeConfig } from "../../src/disk/config-region.js";
-import { BlockType } from "../../src/disk/format.js";
+import { BlockType, FORMAT_VERSION } from "../../src/disk/format.js";
 import { decodeHeader, encodeHeader } from "../../src/disk/header-block.js";
 import { computeLayout } from "../../src/disk/layout.js";
 import { decodeLock, encodeLock } from "../../src/disk/lock-block.js";
@@ -186,6 +186,7 @@ describe("payload codecs", () => {
         const payloads = encodeConfig({ view, text }, layout);
         expect(payloads).toHaveLength(10);
         const blocks = payloads.map((payload, slot) => ({
+          version: FORMAT_VERSION,
           type: BlockType.Config,
           slot,
           generation: view,
@@ -208,6 +209,7 @@ describe("payload codecs", () => {
     const older = encodeConfig({ view: 1, text: "a".repeat(1500) }, layout);
     const newer = encodeConfig({ view: 2, text: "b".repeat(1500) }, layout);
     const blocks = [newer[0]!, newer[1]!, older[2]!, older[3]!].map((payload, slot) => ({
+      version: FORMAT_VERSION,
       type: BlockType.Config,
       slot,
       generation: slot < 2 ? 2 : 1,
@@ -250,6 +252,7 @@ describe("payload codecs", () => {
         }),
         (parts) => {
           const blocks = parts.map((p, slot) => ({
+            version: FORMAT_VERSION,
             type: BlockType.Config,
             slot,
             generation: p.generation,
