@@ -75,10 +75,10 @@ export async function* scanSlots(pair: QuorumPair): AsyncGenerator<SlotCheck> {
   for (let first = 0; first < layout.totalSlots; first += perChunk) {
     const count = Math.min(perChunk, layout.totalSlots - first);
     const offset = slotOffset(layout, first);
-    const [pBytes, bBytes] = await Promise.all([
-      readOrFail(pair.primary, offset, count * layout.slotBytes),
-      readOrFail(pair.backup, offset, count * layout.slotBytes),
-    ]);
+    // The backup first: a member writes the primary first, so a write made between the two reads
+    // shows as an older backup, never as an older primary, on a running cluster.
+    const bBytes = await readOrFail(pair.backup, offset, count * layout.slotBytes);
+    const pBytes = await readOrFail(pair.primary, offset, count * layout.slotBytes);
     for (let i = 0; i < count; i++) {
       const slot = first + i;
       if (
@@ -117,10 +117,9 @@ export async function checkConfig(
   const region = layout.regions[regionName];
   const offset = slotOffset(layout, region.firstSlot);
   const length = region.slots * layout.slotBytes;
-  const [pBytes, bBytes] = await Promise.all([
-    readOrFail(pair.primary, offset, length),
-    readOrFail(pair.backup, offset, length),
-  ]);
+  // The backup first, as scanSlots does.
+  const bBytes = await readOrFail(pair.backup, offset, length);
+  const pBytes = await readOrFail(pair.primary, offset, length);
   const decodeCopy = (read: CopyRead): Decoded<StoredConfig> =>
     read.ok
       ? decodeConfigRegion(read.bytes, layout, pair.clusterUuid, regionName)

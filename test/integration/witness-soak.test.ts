@@ -5,13 +5,14 @@
 // runs of a service may overlap in time: a survivor starts a service only after the switch
 // confirmed its owner off, which also ended the owner's witness process.
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { ClusterStatus } from "../../src/admin/cluster-status.js";
 import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
 import { Lab } from "../helpers/lab.js";
 import { describeAsRoot } from "../helpers/root.js";
+import { overlappingRuns, witnessLog, witnessRuns, writeWitness } from "../helpers/witness.js";
 
 /** The issue asks for at least 50; CLUMANAGER_SOAK_FAILURES runs more (or fewer, while debugging). */
 const FAILURES = Number(process.env.CLUMANAGER_SOAK_FAILURES ?? 52);
@@ -30,50 +31,8 @@ const lab = new Lab({
   services: "",
 });
 const script = join(lab.dir.path, "witness.sh");
-const logOf = (service: string) => join(lab.dir.path, `witness-${service}.log`);
 const hasNft = spawnSync("nft", ["--version"]).status === 0;
 const figure = (text: string) => process.stdout.write(`  [figure] ${text}\n`);
-
-interface Run {
-  service: string;
-  member: string;
-  id: string;
-  from: number;
-  to: number;
-}
-
-/** Every run of every witness: from its start line to its last line. */
-function runs(): Run[] {
-  const out = new Map<string, Run>();
-  for (const service of SERVICES) {
-    for (const line of readFileSync(logOf(service), "utf8").trim().split("\n")) {
-      if (line === "") continue;
-      const [, member, id, at] = line.split(" ") as [string, string, string, string];
-      const t = Number(at);
-      const r = out.get(id);
-      if (r === undefined) out.set(id, { service, member, id, from: t, to: t });
-      else {
-        r.from = Math.min(r.from, t);
-        r.to = Math.max(r.to, t);
-      }
-    }
-  }
-  return [...out.values()];
-}
-
-function overlaps(all: Run[]): string[] {
-  const found: string[] = [];
-  for (const service of SERVICES) {
-    const mine = all.filter((r) => r.service === service).sort((a, b) => a.from - b.from);
-    for (let i = 1; i < mine.length; i++) {
-      const a = mine[i - 1] as Run;
-      const b = mine[i] as Run;
-      if (b.from < a.to)
-        found.push(`${service}: ${a.member} ran until ${a.to}, but ${b.member} started at ${b.from}`);
-    }
-  }
-  return found;
-}
 
 function where(s: ClusterStatus, name: string): number | undefined {
   const row = s.services?.find((v) => v.name === name);
@@ -124,34 +83,8 @@ async function inject(kind: Kind, m: number): Promise<void> {
 
 describeAsRoot("the witness: no service runs twice through dozens of injected failures", () => {
   beforeAll(async () => {
-    writeFileSync(
-      script,
-      `#!/bin/sh
-# A witness: while it runs, a process appends "alive" lines with the time to the service's log.
-log=${lab.dir.path}/witness-$CLU_SERVICE.log
-pidf=${lab.dir.path}/witness-$CLU_SERVICE.$CLU_MEMBER.pid
-running() { [ -e $pidf ] && kill -0 "$(cat $pidf)" 2>/dev/null; }
-case "$1" in
-  start)
-    running && exit 0
-    run=$CLU_MEMBER-$(date +%s%N)
-    echo "start $CLU_MEMBER $run $(date +%s.%N)" >> $log
-    (while :; do echo "alive $CLU_MEMBER $run $(date +%s.%N)" >> $log; sleep 0.1; done) >/dev/null 2>&1 &
-    echo $! > $pidf
-    echo "$run" > $pidf.run ;;
-  stop)
-    if running; then
-      kill "$(cat $pidf)"
-      while kill -0 "$(cat $pidf)" 2>/dev/null; do sleep 0.02; done
-      echo "stop $CLU_MEMBER $(cat $pidf.run) $(date +%s.%N)" >> $log
-    fi
-    rm -f $pidf $pidf.run ;;
-  status) running && exit 0; exit 3 ;;
-esac
-`,
-      { mode: 0o755 },
-    );
-    for (const s of SERVICES) writeFileSync(logOf(s), "");
+    writeWitness(script, lab.dir.path);
+    for (const s of SERVICES) writeFileSync(witnessLog(lab.dir.path, s), "");
     lab.options.services = `start service0
   name = w0
   preferred_member = m0
@@ -222,10 +155,10 @@ end service1
           );
           expect(code, out.join("\n")).toBe(0);
         }
-        const bad = overlaps(runs());
+        const bad = overlappingRuns(witnessRuns(lab.dir.path, SERVICES));
         expect(bad, bad.join("\n")).toEqual([]);
       }
-      const all = runs();
+      const all = witnessRuns(lab.dir.path, SERVICES);
       const members = new Set(all.map((r) => r.member));
       figure(
         `witness soak: ${Object.entries(injected)
@@ -242,7 +175,7 @@ end service1
       expect(total).toBe(hasNft ? FAILURES : FAILURES - Math.floor(FAILURES / KINDS.length));
       expect(members.size).toBe(3);
       expect(all.length).toBeGreaterThan(FAILURES / 2);
-      expect(overlaps(all)).toEqual([]);
+      expect(overlappingRuns(all)).toEqual([]);
     },
     60_000 + FAILURES * 20_000,
   );
