@@ -5,6 +5,7 @@ import { Fencing } from "../../src/core/fencing.js";
 import { MemberCore, type Observation } from "../../src/core/member.js";
 import { ServiceCore } from "../../src/core/services.js";
 import type { ServiceRecord } from "../../src/disk/service-block.js";
+import type { GenerationScheme } from "./disk.js";
 import type { LockRules } from "./lock.js";
 import { CORRECT_RULES } from "./lock.js";
 import type { MakeCore } from "./model.js";
@@ -12,7 +13,13 @@ import type { SimOptions } from "./world.js";
 
 export type Broken = Pick<
   SimOptions,
-  "makeCore" | "makeServiceCore" | "lockRules" | "makeBakery" | "cluadminBypassesDaemon" | "fencingView"
+  | "makeCore"
+  | "makeServiceCore"
+  | "lockRules"
+  | "makeBakery"
+  | "cluadminBypassesDaemon"
+  | "fencingView"
+  | "generations"
 >;
 
 /** The bakery's old rule: a slot unchanged for this long was abandoned. */
@@ -135,4 +142,18 @@ export const placesAcrossViews: Broken = {
     core.viewsDiffer = () => false;
     return core;
   },
+};
+
+/**
+ * Case 8. A block's generation was a raw counter: a status block's was its heartbeat counter,
+ * which starts again with each life; a service block's was the writing process's own count of
+ * its writes, from 0 in each process. Readers take the higher generation, so a copy left behind
+ * by an earlier life or another writer (a lost write, a copy rolled back) beat the newer one.
+ * (Lock slots keep the growing rule: the old bakery's own counter is not this case.)
+ */
+export const rawCounterWins: Broken = {
+  generations: {
+    status: (_writer, _member, _copies, _seen, heartbeat) => heartbeat,
+    service: (writer) => ++writer.rawServiceWrites,
+  } satisfies GenerationScheme,
 };

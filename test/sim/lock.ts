@@ -3,9 +3,11 @@
 // and cluadmin changing the configuration on a member's machine.
 //
 // Every step of every bakery can stall (the whole member stops, as SIGSTOP or a VM pause does, and
-// resumes exactly where it was), and every slot write can fail, landing on the copy readers see or
-// not. The holders are tracked here, on the simulated disk's side, from the grant to the moment
-// the holder lets go: never two at once, unless one of them was granted past the other's slot
+// resumes exactly where it was), and every slot write can fail, landing on the primary or not, or
+// be acknowledged with one copy lost. The slots have two copies (disk.ts); each read takes both
+// and believes one by the real rules, never going back from what that reader read before. The
+// holders are tracked here, on the simulated disk's side, from the grant to the moment the
+// holder lets go: never two at once, unless one of them was granted past the other's slot
 // to fence that very life (the only way to take the lock back from a hung holder).
 //
 // One member's uses of its slot take turns through a lock of that machine's own (the daemon's
@@ -22,7 +24,9 @@ import {
   type PassedLife,
   type SlotVerdict,
 } from "../../src/disk/bakery-core.js";
+import { nextGeneration } from "../../src/disk/generations.js";
 import { emptyLock, type LockSlot } from "../../src/disk/lock-block.js";
+import { type CopyIndex, ownBlockGeneration, type ProcessDisk, type Region, type Version } from "./disk.js";
 import type { Random } from "./random.js";
 
 /** Who uses the lock: a member's daemon (to fence, claim a service, or change the configuration
@@ -59,6 +63,13 @@ export interface LockHost {
   status(member: number): { down: boolean; incarnation: number } | undefined;
   /** How a transfer to this member's disk ends now: the latency, and whether it fails. */
   io(member: number, kind: "write" | "read"): SimIo;
+  /** The two copies of the lock slots, and a version of one for a write being issued. */
+  readonly slots: Region<LockSlot>;
+  version(generation: number, slot: LockSlot): Version<LockSlot>;
+  /** The process or tool a use runs in, as a reader and writer of the disk. */
+  readerOf(use: LockUse): ProcessDisk;
+  /** Of the copies a write that lands was sent to, those it reaches: a lost write misses one. */
+  copiesTaken(member: number, copies: readonly CopyIndex[]): readonly CopyIndex[];
   /** Freezes the member's machine for `ms`: the next step runs once it thaws. */
   stall(member: number, ms: number): void;
   /** Whether faults may still be injected. */
@@ -66,12 +77,14 @@ export interface LockHost {
 }
 
 /** How one transfer ends: its outcome after `ms`; a write reaches the disk after `landMs` if it
- * `lands` at all (a failed write may have reached the primary; a hung one lands when the hang ends). */
+ * `lands` at all (a failed write may have reached the primary; a hung one lands when the hang
+ * ends), on `copies`. */
 export interface SimIo {
   ms: number;
   ok: boolean;
   lands: boolean;
   landMs: number;
+  copies: readonly CopyIndex[];
 }
 
 /** A bakery, or a broken stand-in for one: the simulator drives whatever it is given. */
@@ -121,7 +134,9 @@ interface Run {
 }
 
 export class SimLock {
-  readonly slots: { slot: LockSlot; changedAtMs: number }[];
+  /** When each member's slot last changed on the disk (for the old rule's "standing still"). */
+  private readonly changedAtMs: number[];
+  private readonly members: number;
   private readonly queues = new Map<string, LockUse[]>();
   private readonly runs = new Map<LockUse, Run>();
   constructor(
@@ -132,7 +147,14 @@ export class SimLock {
     private readonly makeBakery: (me: number) => BakeryLike = (me) =>
       new BakeryCore({ me, pollMs: LOCK_POLL_MS, waitMs: LOCK_WAIT_MS }),
   ) {
-    this.slots = Array.from({ length: members }, (_, m) => ({ slot: emptyLock(m), changedAtMs: 0 }));
+    this.members = members;
+    this.changedAtMs = Array.from({ length: members }, () => 0);
+    // Initialised partitions: every slot empty on both copies.
+    for (let m = 0; m < members; m++) {
+      const empty = host.version(nextGeneration([]), Object.freeze(emptyLock(m)));
+      host.slots.land(m, 0, empty);
+      host.slots.land(m, 1, empty);
+    }
   }
 
   /**
@@ -332,16 +354,24 @@ export class SimLock {
       tool: use.kind === "tool",
     };
     if (!io.ok) this.stats.slotWriteFailures++;
+    const region = this.host.slots;
+    const writer = this.host.readerOf(use);
+    const generation = ownBlockGeneration(
+      writer,
+      `lock/${use.member}`,
+      region.copies(use.member),
+      region.seenGeneration(writer, use.member),
+    );
+    const v = this.host.version(generation, Object.freeze(slot));
     // A write lands when the device takes it, whatever becomes of the writer (and even when it
     // reports failure: the primary may have taken it before the backup failed).
-    if (io.lands)
+    if (io.lands) {
+      const copies = this.host.copiesTaken(use.member, io.copies);
       this.host.at(io.landMs, () => {
-        const s = this.slots[use.member];
-        if (s !== undefined) {
-          s.slot = slot;
-          s.changedAtMs = this.host.now();
-        }
+        for (const c of copies) region.land(use.member, c, v);
+        this.changedAtMs[use.member] = this.host.now();
       });
+    }
     this.host.schedule(use, io.ms + 1, (t) =>
       this.feed(
         run,
@@ -360,15 +390,27 @@ export class SimLock {
         this.feed(run, { kind: "read", error: "EIO", nowMs: t });
         return;
       }
-      // What the disk holds as the read completes, judged by what the reader knows then.
+      // What the disk holds as the read completes, judged by what the reader knows then; as the
+      // pair, a slot believed on neither copy fails the read.
       const now = this.host.now();
-      const seen = this.slots.map((s) => ({ slot: { ...s.slot }, stillMs: now - s.changedAtMs }));
+      const region = this.host.slots;
+      const reader = this.host.readerOf(use);
+      const versions: Version<LockSlot>[] = [];
+      for (let m = 0; m < this.members; m++) {
+        const v = region.read(reader, m, region.copies(m));
+        if (v === undefined) {
+          this.host.log(`member ${use.member} cannot believe either copy of member ${m}'s lock slot`);
+          this.feed(run, { kind: "read", error: "EIO", nowMs: t });
+          return;
+        }
+        versions.push(v);
+      }
+      const slots = versions.map((v, m) => ({ ...region.feed(reader, m, v) }));
       const knows: LockKnowledge = { status: (m) => this.host.status(m), ...use.knows() };
-      const still = new Map(seen.map((s) => [s.slot.member, s.stillMs]));
       this.feed(run, {
         kind: "read",
-        slots: seen.map((s) => s.slot),
-        judge: (slot) => this.rules.judge(slot, knows, still.get(slot.member) ?? 0),
+        slots,
+        judge: (slot) => this.rules.judge(slot, knows, now - (this.changedAtMs[slot.member] ?? now)),
         nowMs: t,
       });
     });
@@ -385,8 +427,8 @@ export class SimLock {
       const io = this.host.io(run.use.member, "write");
       if (!io.lands) continue;
       this.host.at(io.landMs, () => {
-        const s = this.slots[run.use.member];
-        if (s !== undefined && s.slot.ticket !== 0) s.changedAtMs = this.host.now();
+        const s = this.host.slots.current(run.use.member);
+        if (s !== undefined && s.ticket !== 0) this.changedAtMs[run.use.member] = this.host.now();
       });
     }
   }

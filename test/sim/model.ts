@@ -5,6 +5,7 @@ import type { PeerState } from "../../src/core/liveness.js";
 import type { MemberAction, MemberCoreConfig, Observation } from "../../src/core/member.js";
 import type { MemberInfo } from "../../src/core/placement.js";
 import type { ServiceCore, ServiceCoreConfig } from "../../src/core/services.js";
+import type { ProcessDisk } from "./disk.js";
 import type { LockUse } from "./lock.js";
 
 export const SIM_STEP_MS = 100;
@@ -40,6 +41,8 @@ export interface Process {
   /** The member core's view of who is fenced, as the service core's tick is given it. */
   isFenced: (member: number, incarnation: number) => boolean;
   incarnation: number;
+  /** What this process has read of the disk and the generations it wrote. */
+  disk: ProcessDisk;
   /** The configuration view this life runs: the partitions' view when it joined. */
   configView: number;
   /** The view each peer's status block said that peer ran, as last read here (per life). */
@@ -70,6 +73,8 @@ export interface Tool {
   member: number;
   id: number;
   alive: boolean;
+  /** What it has read of the disk and the generations it wrote (its member's lock slot). */
+  disk: ProcessDisk;
 }
 
 export interface Machine {
@@ -81,7 +86,8 @@ export interface Machine {
   switchFailsUntilMs: number;
   /** Until then its switch fails every other attempt or so: a flapping relay or a flaky line. */
   switchFlapsUntilMs: number;
-  /** Until then most of its status writes report success but never land (lost or torn writes). */
+  /** Until then most of its status, lock slot and service writes report success while one copy
+   * (either) keeps its old contents: a lost or torn write. */
   losesWritesUntilMs: number;
   /** Last simulated time this machine was anything but healthy: frozen, dead, off or disk-faulty. */
   lastFaultMs: number;

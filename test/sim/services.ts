@@ -20,11 +20,13 @@ import {
   ServiceCore,
   type ServiceObservation,
 } from "../../src/core/services.js";
+import { nextGeneration } from "../../src/disk/generations.js";
 import { emptyService, NO_OWNER, type ServiceRecord, ServiceState } from "../../src/disk/service-block.js";
 import { watchdogFenceWaitMs } from "../../src/power/watchdog.js";
 import { ACTION_TIMEOUT_MS } from "../../src/services/resource.js";
 import { DRAIN_MS, KILL_GRACE_MS } from "../../src/services/run-program.js";
 import { serviceStateName } from "../../src/services/state-names.js";
+import type { Copies, CopyIndex, GenerationScheme, SimDisk, Version } from "./disk.js";
 import {
   BOOT_MS,
   type LockRequest,
@@ -77,7 +79,7 @@ const SLOW_IO_MS: [number, number] = [200, 1_500];
 const SLOW_IO = 0.02;
 /** Heartbeat reads of the service blocks are slow more often, to test the core's read epochs. */
 const SLOW_READ = 0.1;
-/** A service write that failed (an I/O error) still reached one copy this often; readers see it. */
+/** A service write that failed (an I/O error) still reached the primary this often; readers see it. */
 const FAILED_WRITE_LANDS = 0.3;
 /** An I/O error returns this quickly. */
 const EIO_MS = 5;
@@ -140,6 +142,11 @@ export interface ServiceHost {
   readonly rng: Random;
   readonly machines: readonly Machine[];
   readonly stats: ServiceStats;
+  /** The partitions: the service blocks' two copies are its `service` region. */
+  readonly disk: SimDisk;
+  readonly generations: GenerationScheme;
+  /** The copies an acknowledged write of this machine reaches (a lost write misses one). */
+  copiesTaken(m: Machine): readonly CopyIndex[];
   /** Resource actions fail and administrators ask only before this. */
   readonly faultMs: number;
   readonly makeServiceCore: MakeServiceCore | undefined;
@@ -162,11 +169,6 @@ export interface ServiceHost {
 
 export class SimServices {
   readonly specs: readonly ServiceSpec[];
-  /** The service blocks on the shared disk: the primary, which every reader sees, and the
-   * backup, which a write that failed part way may have left behind. Each is frozen: a core that
-   * changed a record it was given would throw rather than corrupt the disk. */
-  readonly disk = new Map<number, ServiceRecord>();
-  readonly backup = new Map<number, ServiceRecord>();
   /** When each service stopped running where it should, while it is down. */
   private readonly downSince = new Map<number, number>();
 
@@ -183,9 +185,13 @@ export class SimServices {
         name: s.name,
         state: s.disabled ? ServiceState.Disabled : ServiceState.Stopped,
       };
-      const first = Object.freeze(rng.chance(0.5) ? recorded : emptyService(s.id));
-      this.disk.set(s.id, first);
-      this.backup.set(s.id, first);
+      // Each record is frozen: a core that changed one it was given would throw, not corrupt the disk.
+      const first = host.disk.version(
+        nextGeneration([]),
+        Object.freeze(rng.chance(0.5) ? recorded : emptyService(s.id)),
+      );
+      host.disk.service.land(s.id, 0, first);
+      host.disk.service.land(s.id, 1, first);
     }
   }
 
@@ -236,11 +242,22 @@ export class SimServices {
     // A failing disk fails the read (or it misses its deadline): the daemon logs it, feeds nothing.
     if ((this.host.machines[member] as Machine).diskFault !== undefined) return;
     const epoch = p.services.epoch;
-    // Read as the read begins: it may land after writes made meanwhile, which it must not undo.
-    // Blocks on the disk are frozen, so readers may share them.
-    const records = [...this.disk.values()];
+    // Both copies as the read begins: it may complete after writes made meanwhile, which it must
+    // not undo. Blocks on the disk are frozen, so readers may share them.
+    const region = this.host.disk.service;
+    const read = region.keys().map((id) => ({ id, copies: region.copies(id) }));
     this.host.onProcess(member, p, this.ioMs(SLOW_READ), () => {
-      if (p.core.finished === undefined) this.feed(member, p, { kind: "records", records, epoch });
+      if (p.core.finished !== undefined) return;
+      // As the pair: one block believed on neither copy fails the whole read.
+      const versions = read.map((r) => region.read(p.disk, r.id, r.copies));
+      if (versions.some((v) => v === undefined)) {
+        this.host.log(
+          `member ${member} cannot believe either copy of a service block; it reads again next beat`,
+        );
+        return;
+      }
+      const records = read.map((r, i) => region.feed(p.disk, r.id, versions[i] as Version<ServiceRecord>));
+      this.feed(member, p, { kind: "records", records, epoch });
     });
   }
 
@@ -262,8 +279,12 @@ export class SimServices {
         this.claimFailed(req);
         return;
       }
-      const fresh = this.disk.get(service) as ServiceRecord;
-      this.host.onProcess(member, p, this.ioMs(SLOW_IO), (nowMs) => this.claimRead(req, fresh, nowMs));
+      const copies = this.host.disk.service.copies(service);
+      this.host.onProcess(member, p, this.ioMs(SLOW_IO), (nowMs) => {
+        const fresh = this.readOne(member, p, service, copies);
+        if (fresh === undefined) this.claimFailed(req);
+        else this.claimRead(req, fresh, nowMs);
+      });
     });
   }
 
@@ -314,7 +335,7 @@ export class SimServices {
   private checkRecovery(quietSinceMs: number): void {
     const now = this.host.now();
     for (const s of this.specs) {
-      const r = this.disk.get(s.id) as ServiceRecord;
+      const r = this.onDisk(s.id);
       const down = this.downSince.get(s.id);
       if (!this.shouldRun(s, r) || this.runsWhereRecorded(r)) {
         if (down !== undefined && this.shouldRun(s, r)) this.recovered(now - Math.max(down, quietSinceMs));
@@ -487,17 +508,15 @@ export class SimServices {
   }
 
   /**
-   * A service block write, as the disk pair does it: the primary, then the backup, with the
-   * machine's disk faults. An error fails it, though the primary may have taken it; a failing
-   * backup fails it after the primary took it; a hang past io_timeout misses the deadline, yet
-   * both copies take it when the hang ends, unless the machine went down first.
+   * A service block write, as the disk pair does it: its generation from both copies read just
+   * before (and what this process read and wrote of the block before), then the primary, then the
+   * backup, with the machine's disk faults. An error fails it, though the primary may have taken
+   * it; a failing backup fails it after the primary took it; a hang past io_timeout misses the
+   * deadline, yet both copies take it when the hang ends, unless the machine went down first; a
+   * lost write is acknowledged with one copy (either) left as it was.
    *
-   * Checked as the primary takes it: outside the disk lock a member writes only a block its own
-   * life holds, or it could land over another member's claim.
-   *
-   * Not modelled: a write the device acknowledges and then loses. Status blocks suffer it (the
-   * cost is a stale heartbeat), but a lost service write would let any member take a running
-   * service, and no shared-disk design survives a disk that lies about its writes.
+   * Checked as the first copy takes it: outside the disk lock a member writes only a block its
+   * own life holds (by the newest write of it), or it could land over another member's claim.
    */
   private write(
     member: number,
@@ -509,44 +528,59 @@ export class SimServices {
     const m = this.host.machines[member] as Machine;
     const resets = m.resets;
     const stamped = Object.freeze({ ...record, transitionWallMs: this.host.now() });
-    const landPrimary = () => {
+    const region = this.host.disk.service;
+    const service = stamped.index;
+    const generation = this.host.generations.service(
+      p.disk,
+      service,
+      region.copies(service),
+      region.seenGeneration(p.disk, service),
+    );
+    const v = this.host.disk.version(generation, stamped);
+    let landed = false;
+    const land = (copy: CopyIndex) => () => {
       if (m.resets !== resets) return;
-      const there = this.disk.get(stamped.index) as ServiceRecord;
-      if (!underLock && !(there.owner === member && there.ownerIncarnation === p.incarnation))
-        this.host.fail(
-          `member ${member} wrote ${stamped.name} outside the disk lock over a block it does not hold (${describe(there)})`,
+      if (!landed) {
+        landed = true;
+        const there = region.latest(service) as ServiceRecord;
+        if (!underLock && !(there.owner === member && there.ownerIncarnation === p.incarnation))
+          this.host.fail(
+            `member ${member} wrote ${stamped.name} outside the disk lock over a block it does not hold (${describe(there)})`,
+          );
+        this.host.log(
+          `member ${member} wrote ${stamped.name}: ${describe(stamped)} (generation ${generation})`,
         );
-      this.disk.set(stamped.index, stamped);
-      this.host.log(`member ${member} wrote ${stamped.name}: ${describe(stamped)}`);
-    };
-    const landBackup = () => {
-      if (m.resets === resets) this.backup.set(stamped.index, stamped);
+      }
+      region.land(service, copy, v);
     };
     const fault = m.diskFault;
     const ioTimeout = TIMING.ioTimeoutMs;
+    const badCopy = this.host.disk.badCopy(service, this.host.now());
     if (fault?.kind === "error") {
       // The primary took it before the backup failed: it is there by the time the error returns.
-      if (this.host.rng.chance(FAILED_WRITE_LANDS)) this.host.at(this.host.rng.int(1, EIO_MS), landPrimary);
+      if (this.host.rng.chance(FAILED_WRITE_LANDS)) this.host.at(this.host.rng.int(1, EIO_MS), land(0));
       this.host.onProcess(member, p, EIO_MS, () => result(false, "EIO", stamped));
     } else if (fault?.kind === "hang") {
       const hangMs = fault.untilMs - this.host.now();
-      this.host.at(hangMs, landPrimary);
-      this.host.at(hangMs + 1, landBackup);
+      this.host.at(hangMs, land(0));
+      this.host.at(hangMs + 1, land(1));
       if (hangMs <= ioTimeout) this.host.onProcess(member, p, hangMs + 2, () => result(true, "", stamped));
       else this.host.onProcess(member, p, ioTimeout, () => result(false, "missed its deadline", stamped));
-    } else if (m.backupFailsUntilMs > this.host.now()) {
+    } else if (m.backupFailsUntilMs > this.host.now() || badCopy === 1) {
       const latency = this.ioMs(SLOW_IO);
-      this.host.at(latency, landPrimary);
+      this.host.at(latency, land(0));
       this.host.onProcess(member, p, latency + EIO_MS, () => result(false, "EIO on the backup", stamped));
+    } else if (badCopy === 0) {
+      // The pair stops at the primary's error: the backup is not written.
+      this.host.onProcess(member, p, EIO_MS, () => result(false, "EIO on the primary", stamped));
     } else {
       const latency = this.ioMs(SLOW_IO);
-      this.host.at(latency, landPrimary);
-      this.host.at(latency + 1, landBackup);
+      for (const copy of this.host.copiesTaken(m)) this.host.at(latency + copy, land(copy));
       this.host.onProcess(member, p, latency + 2, () => result(true, "", stamped));
     }
   }
 
-  /** One block read back after a failed write: the primary, unless the disk fails reads too. */
+  /** One block read back after a failed write: both copies, unless the disk fails reads too. */
   private readBack(
     member: number,
     p: Process,
@@ -558,7 +592,31 @@ export class SimServices {
       this.host.onProcess(member, p, EIO_MS, () => then(undefined));
       return;
     }
-    this.host.onProcess(member, p, this.ioMs(0), () => then(this.disk.get(service)));
+    const copies = this.host.disk.service.copies(service);
+    this.host.onProcess(member, p, this.ioMs(0), () => then(this.readOne(member, p, service, copies)));
+  }
+
+  /** One service block as process `p` takes it from a read of both copies: undefined (and said
+   * so) when neither copy can be believed. */
+  private readOne(
+    member: number,
+    p: Process,
+    service: number,
+    copies: Copies<ServiceRecord>,
+  ): ServiceRecord | undefined {
+    const region = this.host.disk.service;
+    const v = region.read(p.disk, service, copies);
+    if (v === undefined) {
+      this.host.log(`member ${member} cannot believe either copy of ${this.name(service)}'s block`);
+      return undefined;
+    }
+    return region.feed(p.disk, service, v);
+  }
+
+  /** The block as readers find it now, for the checks (the newest write when none is trusted). */
+  private onDisk(service: number): ServiceRecord {
+    const region = this.host.disk.service;
+    return (region.current(service) ?? region.latest(service)) as ServiceRecord;
   }
 
   /** The resources are touched at once: from now they may be up on this machine. */

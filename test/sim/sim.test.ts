@@ -8,6 +8,7 @@ import {
   fencesWithOwnView,
   noticeFailureIgnored,
   placesAcrossViews,
+  rawCounterWins,
   releasingWhenUnhealthy,
   staleBakery,
   watchdogForgetsMovement,
@@ -106,6 +107,12 @@ describe("deterministic simulator", () => {
           "watchdogResets",
           "watchdogFences",
           "fencesByNewerView",
+          "lostWrites",
+          "rollbacks",
+          "repairs",
+          "memberRepairs",
+          "staleCopiesRead",
+          "badSectors",
         ] as const)
           expect(totals[k], k).toBeGreaterThan(0);
       }
@@ -205,6 +212,12 @@ describe("deterministic simulator", () => {
       name: "case 5: a fenced notice that failed counted as written",
       broken: noticeFailureIgnored,
       caughtBy: /let go of the fencing lock before the notice of member \d+'s fence/,
+    },
+    {
+      name: "case 8: a block's generation a raw counter, the higher one winning",
+      broken: rawCounterWins,
+      caughtBy:
+        /acted on (status|lock|service) block \d+ as written by write #\d+ \(generation \d+\), older than|repaired the (primary|backup) of (status|lock|service) block \d+, write #\d+ \(generation \d+\), with the older write|svc\d+ runs on members \d+ and \d+ at once|found a conflict: the disk says/,
     },
   ];
   for (const c of cases) {

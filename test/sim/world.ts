@@ -4,14 +4,27 @@
 //
 // Every member has its own clock offset (the core must never compare clocks across members), and
 // the disk lock is the real bakery over simulated lock slots (lock.ts), used by fencing, service
-// claims and cluadmin alike, with stalls at every step of it.
+// claims and cluadmin alike, with stalls at every step of it. The status, lock and service blocks
+// have two copies each (disk.ts), lost writes, rollbacks and repairs; fenced notices, the
+// configuration view and the mail the member reads stay one copy each.
 
 import { fencingView } from "../../src/core/fence-view.js";
-import type { DiskStatus, FencedLife } from "../../src/core/liveness.js";
+import type { FencedLife } from "../../src/core/liveness.js";
 import { type MemberAction, MemberCore, type Observation } from "../../src/core/member.js";
 import { emptyMail, MailKind } from "../../src/disk/mailbox-block.js";
 import { MemberState } from "../../src/disk/status-block.js";
 import { watchdogFenceWaitMs } from "../../src/power/watchdog.js";
+import {
+  type Copies,
+  type CopyIndex,
+  type GenerationScheme,
+  GROWING_GENERATIONS,
+  newDiskStats,
+  ProcessDisk,
+  SimDisk,
+  type SimStatus,
+  type Version,
+} from "./disk.js";
 import {
   type BakeryLike,
   CORRECT_RULES,
@@ -46,6 +59,8 @@ const MAX_PENDING_EVENTS = 10_000;
 /** The chance per simulated step, while faults last, that an administrator runs a cluadmin
  * change on some member's machine. */
 const TOOL_PER_STEP = 0.004;
+/** Higher while a machine is down: that is when an administrator recables one. */
+const TOOL_WHILE_DOWN_PER_STEP = 0.02;
 /** The chance that a configuration change records a machine (one that is down) moved to another
  * outlet. */
 const RECABLE_CHANCE = 0.5;
@@ -53,8 +68,12 @@ const RECABLE_CHANCE = 0.5;
 const IO_MS: [number, number] = [1, 40];
 const SLOW_IO_MS: [number, number] = [200, 1_500];
 const SLOW_IO = 0.01;
-/** A write that fails still reached the copy readers see (the primary) this often. */
+/** A write that fails still reached the primary this often. */
 const FAILED_WRITE_LANDS = 0.5;
+/** While a machine's disk loses writes, this share of its writes lose one copy. */
+const LOST_WRITE_CHANCE = 0.7;
+const BOTH: readonly CopyIndex[] = [0, 1];
+const PRIMARY: readonly CopyIndex[] = [0];
 
 export interface SimOptions {
   seed: number;
@@ -75,6 +94,8 @@ export interface SimOptions {
   /** The disk lock's rules and bakery: a test may break them on purpose. */
   lockRules?: LockRules;
   makeBakery?: (me: number) => BakeryLike;
+  /** How writers choose block generations: a test may put back the old counters. */
+  generations?: GenerationScheme;
 }
 
 interface SimEvent {
@@ -88,8 +109,9 @@ export class SimFailure extends Error {}
 export class World {
   readonly rng: Random;
   readonly machines: Machine[];
-  /** Each member's status block, with the configuration view that life runs. */
-  readonly disk = new Map<number, DiskStatus & { configView: number }>();
+  /** The quorum partitions' two copies of the status, lock and service blocks (disk.ts). */
+  readonly disk: SimDisk;
+  readonly generations: GenerationScheme;
   /** Fenced notices on the disk, per fenced member. */
   readonly notices = new Map<number, { incarnation: number; from: number }>();
   /** "member/incarnation" surely gone: powered off by its switch, rebooted by its own self-fence,
@@ -115,6 +137,7 @@ export class World {
     fencesByNewerView: 0,
     ...newLockStats(),
     ...newServiceStats(),
+    ...newDiskStats(),
   };
   readonly services: SimServices;
   readonly lock: SimLock;
@@ -143,6 +166,13 @@ export class World {
 
   constructor(readonly options: SimOptions) {
     this.rng = new Random(options.seed);
+    this.generations = options.generations ?? GROWING_GENERATIONS;
+    this.disk = new SimDisk({
+      rng: this.rng,
+      stats: this.stats,
+      log: (line) => this.log(line),
+      fail: (message) => this.fail(message),
+    });
     this.machines = Array.from({ length: options.members }, (_, member) => ({
       power: "on" as const,
       process: undefined,
@@ -184,6 +214,9 @@ export class World {
       rng: this.rng,
       machines: this.machines,
       stats: this.stats,
+      disk: this.disk,
+      generations: this.generations,
+      copiesTaken: (m) => this.copiesTaken(m),
       faultMs: options.faultMs,
       makeServiceCore: options.makeServiceCore,
       now: () => this.now,
@@ -229,12 +262,16 @@ export class World {
       running: (use) =>
         this.actorAlive(use) && (this.machines[use.member] as Machine).frozenUntilMs <= this.now,
       status: (member) => {
-        const s = this.disk.get(member);
+        const s = this.disk.status.current(member);
         return s === undefined || s.state === MemberState.None
           ? undefined
           : { down: s.state === MemberState.Down, incarnation: s.incarnation };
       },
       io: (member, kind) => this.io(member, kind),
+      slots: this.disk.lock,
+      version: (generation, slot) => this.disk.version(generation, slot),
+      readerOf: (use) => (use.actor as Process | Tool).disk,
+      copiesTaken: (member, copies) => this.copiesTaken(this.machines[member] as Machine, copies),
       stall: (member, ms) => {
         const m = this.machines[member] as Machine;
         m.frozenUntilMs = Math.max(m.frozenUntilMs, this.now + ms);
@@ -258,20 +295,21 @@ export class World {
     const fault = m.diskFault;
     if (fault?.kind === "error") {
       const lands = kind === "write" && this.rng.chance(FAILED_WRITE_LANDS);
-      return { ms: 5, ok: false, lands, landMs: 2 };
+      return { ms: 5, ok: false, lands, landMs: 2, copies: PRIMARY };
     }
     if (kind === "read" && m.readsFailUntilMs > this.now)
-      return { ms: 5, ok: false, lands: false, landMs: 0 };
+      return { ms: 5, ok: false, lands: false, landMs: 0, copies: [] };
     // The primary takes it; the backup refuses it.
     if (kind === "write" && m.backupFailsUntilMs > this.now)
-      return { ms: 6, ok: false, lands: true, landMs: 2 };
+      return { ms: 6, ok: false, lands: true, landMs: 2, copies: PRIMARY };
     if (fault?.kind === "hang") {
       const hangMs = fault.untilMs - this.now;
       const ok = hangMs <= TIMING.ioTimeoutMs;
-      return { ms: ok ? hangMs + 1 : TIMING.ioTimeoutMs, ok, lands: kind === "write", landMs: hangMs };
+      const lands = kind === "write";
+      return { ms: ok ? hangMs + 1 : TIMING.ioTimeoutMs, ok, lands, landMs: hangMs, copies: BOTH };
     }
     const ms = this.rng.chance(SLOW_IO) ? this.rng.int(...SLOW_IO_MS) : this.rng.int(...IO_MS);
-    return { ms, ok: true, lands: kind === "write", landMs: ms };
+    return { ms, ok: true, lands: kind === "write", landMs: ms, copies: BOTH };
   }
 
   /** A service claim's use of the disk lock, made once per request. */
@@ -332,8 +370,10 @@ export class World {
   /** Whether the disk says `member` was fenced in `incarnation` (a tool's only knowledge). */
   private fencedOnDisk(member: number, incarnation: number): boolean {
     if ((this.notices.get(member)?.incarnation ?? 0) >= incarnation) return true;
-    for (const s of this.disk.values())
-      if (s.fenced?.member === member && s.fenced.incarnation >= incarnation) return true;
+    for (const key of this.disk.status.keys()) {
+      const s = this.disk.status.current(key);
+      if (s?.fenced?.member === member && s.fenced.incarnation >= incarnation) return true;
+    }
     return false;
   }
 
@@ -360,7 +400,8 @@ export class World {
    * next view.
    */
   private maybeTool(): void {
-    if (!this.rng.chance(TOOL_PER_STEP)) return;
+    const down = this.machines.some((mm) => mm.process === undefined && mm.bootAtMs !== undefined);
+    if (!this.rng.chance(down ? TOOL_WHILE_DOWN_PER_STEP : TOOL_PER_STEP)) return;
     const member = this.rng.int(0, this.machines.length - 1);
     const m = this.machines[member] as Machine;
     if (m.power === "off") return;
@@ -379,12 +420,18 @@ export class World {
       this.lock.request(use);
       return;
     }
-    const status = this.disk.get(member);
+    const status = this.disk.status.current(member);
     if (p === undefined && status?.state === MemberState.Up) {
       this.log(`an administrator runs cluadmin on member ${member}'s machine: refused, its life may be over`);
       return;
     }
-    const tool: Tool = { kind: "tool", member, id: ++this.tools, alive: true };
+    const tool: Tool = {
+      kind: "tool",
+      member,
+      id: ++this.tools,
+      alive: true,
+      disk: new ProcessDisk(`cluadmin on member ${member}'s machine`),
+    };
     m.tools.push(tool);
     const incarnation = status?.incarnation ?? 0;
     const use: LockUse = {
@@ -432,15 +479,13 @@ export class World {
     const outlets = [...(this.outletsByView.get(view - 1) ?? [])];
     // A machine is recabled while it is down (moving the plug of a running one would switch it
     // off), with no fence of it under way; the change records its new outlet.
-    const moved = this.rng.int(0, this.machines.length - 1);
-    const m = this.machines[moved] as Machine;
-    const beingFenced = [...this.fencesInFlight.keys()].some((life) => life.startsWith(`${moved}/`));
-    if (
-      this.rng.chance(RECABLE_CHANCE) &&
-      m.process === undefined &&
-      m.bootAtMs !== undefined &&
-      !beingFenced
-    ) {
+    const down = this.machines.flatMap((mm, i) => {
+      const beingFenced = [...this.fencesInFlight.keys()].some((life) => life.startsWith(`${i}/`));
+      return mm.process === undefined && mm.bootAtMs !== undefined && !beingFenced ? [i] : [];
+    });
+    if (this.rng.chance(RECABLE_CHANCE) && down.length > 0) {
+      const moved = this.rng.pick(down);
+      const m = this.machines[moved] as Machine;
       outlets[moved] = this.nextOutlet++;
       m.outlet = outlets[moved] as number;
       this.log(
@@ -494,6 +539,7 @@ export class World {
   run(): void {
     const end = this.options.faultMs + this.options.quietMs;
     for (; this.now <= end; this.now += SIM_STEP_MS) {
+      this.disk.step(this.now, this.now < this.options.faultMs);
       if (this.now < this.options.faultMs) {
         this.injectFaults();
         this.services.maybeAdminRequest();
@@ -539,6 +585,7 @@ export class World {
       this.machines.every((m) => m.process === undefined || m.process.configView === this.configView) &&
       this.partitionUntilMs <= now &&
       this.lossyUntilMs <= now &&
+      this.disk.quiet(now) &&
       this.machines.every(
         (m) =>
           m.frozenUntilMs <= now &&
@@ -687,13 +734,17 @@ export class World {
         stopping: false,
         memberStopFed: false,
         owedNotices: [],
+        disk: new ProcessDisk(`member ${member} (incarnation ${m.incarnation})`),
       };
-      this.disk.set(member, {
+      // Joining writes the status block to both copies, above whatever generation either holds.
+      const joined = this.statusVersion(member, process, {
         state: MemberState.Up,
         incarnation: m.incarnation,
         heartbeat: 0,
         configView: process.configView,
       });
+      this.disk.status.land(member, 0, joined);
+      this.disk.status.land(member, 1, joined);
       const config = {
         ...TIMING,
         me: member,
@@ -746,12 +797,29 @@ export class World {
           p.beatReadFailed = fault?.kind === "error" || m.readsFailUntilMs > this.now;
           p.beatMailFailed = fault?.kind === "error" || m.mailReadsFailUntilMs > this.now;
           const delay = fault?.kind === "hang" ? fault.untilMs - this.now + 1 : 1;
-          for (const [peer, status] of p.beatReadFailed ? [] : this.disk) {
-            const snapshot = { ...status };
+          // Both copies of every block, as the read takes them; what it believes is settled
+          // once it completes, against what this process read before.
+          const region = this.disk.status;
+          const read: { peer: number; copies: Copies<SimStatus> }[] = p.beatReadFailed
+            ? []
+            : region.keys().map((peer) => ({ peer, copies: region.copies(peer) }));
+          const unreadable = read.filter((r) => !region.readable(r.copies)).map((r) => r.peer);
+          if (unreadable.length > 0) {
+            // As the pair: a block believed on neither copy fails the read of the region.
+            this.stats.unreadableBlocks += unreadable.length;
+            this.log(`member ${member} cannot believe either copy of status blocks ${unreadable.join(", ")}`);
+            p.beatReadFailed = true;
+          }
+          for (const { peer, copies } of p.beatReadFailed ? [] : read) {
             this.deliver(
               member,
               p,
               (t) => {
+                const v = region.read(p.disk, peer, copies) as Version<SimStatus>;
+                // A member rewrites a bad copy of its own block only, never of another's, once the
+                // read is done (its own write, begun with the read here, may have landed since).
+                if (peer === member) region.repairOwn(p.disk, peer, region.copies(peer), v);
+                const snapshot = { ...region.feed(p.disk, peer, v) };
                 if (peer !== member)
                   p.peerViews.set(peer, { incarnation: snapshot.incarnation, view: snapshot.configView });
                 return { kind: "status-read", member: peer, status: snapshot, nowMs: t };
@@ -843,6 +911,20 @@ export class World {
     }
   }
 
+  /** A status write is issued by its member's process: its generation, and its place in the
+   * real order of writes. */
+  private statusVersion(member: number, p: Process, status: SimStatus): Version<SimStatus> {
+    const region = this.disk.status;
+    const generation = this.generations.status(
+      p.disk,
+      member,
+      region.copies(member),
+      region.seenGeneration(p.disk, member),
+      status.heartbeat,
+    );
+    return this.disk.version(generation, Object.freeze(status));
+  }
+
   private writeStatus(
     member: number,
     p: Process,
@@ -851,39 +933,46 @@ export class World {
     fenced: FencedLife | undefined,
   ): void {
     const m = this.machines[member] as Machine;
-    const land = () => {
-      if (m.process === p || state === MemberState.Down) {
-        this.disk.set(member, {
-          state,
-          incarnation: p.incarnation,
-          heartbeat,
-          configView: p.configView,
-          ...(fenced !== undefined ? { fenced } : {}),
-        });
-      }
+    const v = this.statusVersion(member, p, {
+      state,
+      incarnation: p.incarnation,
+      heartbeat,
+      configView: p.configView,
+      ...(fenced !== undefined ? { fenced } : {}),
+    });
+    const land = (copies: readonly CopyIndex[]) => () => {
+      if (m.process === p || state === MemberState.Down)
+        for (const c of copies) this.disk.status.land(member, c, v);
     };
     if (state === MemberState.Down) {
-      land();
+      land([0, 1])();
       return;
     }
     const fault = m.diskFault;
     if (fault?.kind === "error") {
       // The primary may have taken it before the backup failed: readers see it move.
-      if (this.rng.chance(FAILED_WRITE_LANDS)) this.at(2, land);
+      if (this.rng.chance(FAILED_WRITE_LANDS)) this.at(2, land([0]));
       this.statusWritten(member, p, false, 5);
     } else if (m.backupFailsUntilMs > this.now) {
-      this.at(2, land);
+      this.at(2, land([0]));
       this.statusWritten(member, p, false, 6);
     } else if (fault?.kind === "hang") {
-      this.at(fault.untilMs - this.now, land);
+      this.at(fault.untilMs - this.now, land([0, 1]));
       this.statusWritten(member, p, true, fault.untilMs - this.now + 1);
     } else {
       const latency = this.rng.chance(0.01) ? this.rng.int(200, 1500) : this.rng.int(1, 40);
-      // A lost or torn write: the device said yes, but readers still find the earlier version.
-      const lost = m.losesWritesUntilMs > this.now && this.rng.chance(0.7);
-      if (!lost) this.at(latency, land);
+      this.at(latency, land(this.copiesTaken(m)));
       this.statusWritten(member, p, true, latency);
     }
+  }
+
+  /** Of the copies a write was sent to, those it reaches: a disk that loses writes loses one of
+   * two (never both: no design survives that). */
+  private copiesTaken(m: Machine, copies: readonly CopyIndex[] = BOTH): readonly CopyIndex[] {
+    if (copies.length < 2 || !(m.losesWritesUntilMs > this.now && this.rng.chance(LOST_WRITE_CHANCE)))
+      return copies;
+    this.stats.lostWrites++;
+    return this.rng.chance(0.5) ? [0] : [1];
   }
 
   /** The heartbeat write (and its reads) settled; after one that landed, the daemon reads the
@@ -1128,7 +1217,7 @@ export class World {
         this.log(`fault: the network drops every heartbeat for ${ms} ms`);
       } else if (kind === 6) {
         m.losesWritesUntilMs = this.now + ms;
-        this.log(`fault: member ${member}'s disk loses most writes for ${ms} ms`);
+        this.log(`fault: member ${member}'s disk loses one copy of most writes for ${ms} ms`);
       } else if (kind === 7) {
         this.lossyUntilMs = this.now + ms;
         this.log(`fault: the network loses most heartbeats and delays the rest for ${ms} ms`);
