@@ -72,6 +72,8 @@ export interface LockHost {
   copiesTaken(member: number, copies: readonly CopyIndex[]): readonly CopyIndex[];
   /** Freezes the member's machine for `ms`: the next step runs once it thaws. */
   stall(member: number, ms: number): void;
+  /** How many times the member's machine has gone down (power off, reset) so far. */
+  resets(member: number): number;
   /** Whether faults may still be injected. */
   faulty(): boolean;
 }
@@ -364,10 +366,14 @@ export class SimLock {
     );
     const v = this.host.version(generation, Object.freeze(slot));
     // A write lands when the device takes it, whatever becomes of the writer (and even when it
-    // reports failure: the primary may have taken it before the backup failed).
+    // reports failure: the primary may have taken it before the backup failed), unless its
+    // machine went down first: a reset ends the writes still on their way, as it does the
+    // status and service writes.
     if (io.lands) {
       const copies = this.host.copiesTaken(use.member, io.copies);
+      const resets = this.host.resets(use.member);
       this.host.at(io.landMs, () => {
+        if (this.host.resets(use.member) !== resets) return;
         for (const c of copies) region.land(use.member, c, v);
         this.changedAtMs[use.member] = this.host.now();
       });

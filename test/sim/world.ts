@@ -253,6 +253,7 @@ export class World {
       log: (line) => this.log(line),
       fail: (message) => this.fail(message),
       at: (delayMs, run) => this.at(delayMs, run),
+      resets: (member) => (this.machines[member] as Machine).resets,
       schedule: (use, delayMs, run) => {
         const actor = use.actor as Process | Tool;
         if ("kind" in actor) this.onTool(actor, delayMs, run);
