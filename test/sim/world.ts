@@ -466,7 +466,13 @@ export class World {
           return;
         }
         const write = this.io(member, "write");
-        if (write.lands) this.at(write.landMs, () => this.writeView(member, view + 1));
+        // Unless the machine went down first: a reset ends the writes still on their way.
+        const m = this.machines[member] as Machine;
+        const resets = m.resets;
+        if (write.lands)
+          this.at(write.landMs, () => {
+            if (m.resets === resets) this.writeView(member, view + 1);
+          });
         later(write.ms, () => this.lock.release(use));
       });
     });
