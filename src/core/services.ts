@@ -116,6 +116,9 @@ interface Local {
   /** A write failed and the block could not be read back: nothing of this service is written
    * outside the lock until a read shows what the disk holds. */
   unknown: boolean;
+  /** That write was a claim's Starting, over a record this member did not hold: nothing was
+   * started, so a read showing another owner (or none) is no conflict. */
+  unknownClaim: boolean;
   /** `epoch` when this service's last write settled: a read begun before then may predate it. */
   settledEpoch: number;
   /** When it last became running here, for failback's patience. */
@@ -160,6 +163,7 @@ export class ServiceCore {
         failures: [],
         pending: 0,
         unknown: false,
+        unknownClaim: false,
         settledEpoch: 0,
         runningSinceMs: 0,
         failedStarts: 0,
@@ -379,7 +383,8 @@ export class ServiceCore {
             this.mine(known) &&
             known.state !== ServiceState.Stopped &&
             known.state !== ServiceState.Disabled &&
-            !this.mine(r)
+            !this.mine(r) &&
+            !(l.unknown && l.unknownClaim)
           ) {
             out.push({
               kind: "conflict",
@@ -389,6 +394,7 @@ export class ServiceCore {
           }
           this.records.set(r.index, r);
           l.unknown = false;
+          l.unknownClaim = false;
         }
         return out;
       }
@@ -421,6 +427,7 @@ export class ServiceCore {
         if (o.ok) {
           // As written, with the wall-clock time the daemon stamped for people.
           if (o.record !== undefined && l.pending === 0) this.records.set(o.service, o.record);
+          l.unknownClaim = false;
           return [];
         }
         // Its `after` was not done: nothing was started or stopped. But the write may have
@@ -577,6 +584,7 @@ export class ServiceCore {
     l.op = undefined;
     this.records.set(service, fresh);
     l.unknown = false;
+    l.unknownClaim = !this.mine(fresh);
     l.failedClaims = 0;
     const spec = this.spec(service);
     const ours = { owner: this.config.me, ownerIncarnation: this.config.incarnation };
@@ -637,6 +645,7 @@ export class ServiceCore {
       l.unknown = true;
       return;
     }
+    l.unknownClaim = false;
     this.records.set(service, onDisk);
   }
 

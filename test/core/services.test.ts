@@ -235,6 +235,28 @@ describe("one service core driven by hand", () => {
     expect(tick(c, 20_000)).toEqual([{ kind: "check-service", service: 0 }]);
   });
 
+  it("takes a read of a claim it could neither write nor read back for what it is, not a conflict", () => {
+    const c = core();
+    c.step({ kind: "records", records: [stopped(0)], epoch: c.epoch });
+    expect(tick(c, 0)).toEqual([{ kind: "claim", service: 0 }]);
+    c.step({ kind: "claim-read", service: 0, record: stopped(0) });
+    // The Starting write reached neither copy, and the block could not be read back.
+    c.step({ kind: "written", service: 0, ok: false, detail: "EIO on the primary" });
+    // Nothing was started: a read that shows nobody owning it is what the disk should say.
+    expect(c.step({ kind: "records", records: [stopped(0)], epoch: c.epoch })).toEqual([]);
+    expect(c.record(0)).toMatchObject({ state: ServiceState.Stopped, owner: NO_OWNER });
+  });
+
+  it("still calls it a conflict once a started service's next write cannot be recorded and it reads as nobody's", () => {
+    const c = core();
+    take(c, stopped(0), 0);
+    c.step({ kind: "started", service: 0, ok: true, cleanedUp: true, detail: "", nowMs: 100 });
+    c.step({ kind: "written", service: 0, ok: false, detail: "EIO on the primary" });
+    expect(c.step({ kind: "records", records: [stopped(0)], epoch: c.epoch })).toMatchObject([
+      { kind: "conflict", message: expect.stringMatching(/the disk says nobody owns/) },
+    ]);
+  });
+
   it("ignores a read that began before its own last write settled, and flags a real conflict", () => {
     const c = core();
     const epochBefore = c.epoch;
