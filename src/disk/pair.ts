@@ -24,6 +24,7 @@ import {
   mergeConfigCopies,
   type StoredConfig,
 } from "./config-region.js";
+import { type CopyBytes, readCopyBytes } from "./copy-bytes.js";
 import { CONFLICT_PROBLEM, judgeCopies, trustedCopy } from "./copy-choice.js";
 import type { DirectDevice } from "./device.js";
 import {
@@ -31,7 +32,6 @@ import {
   BothCopiesBadError,
   type Copy,
   DiskError,
-  DiskIoError,
   DiskWriteError,
   errorMessage,
   PartitionError,
@@ -65,8 +65,6 @@ export const MAX_READ_CHUNK_BYTES = 1024 * 1024;
 
 export type { Repair } from "./errors.js";
 
-/** One copy's bytes for a range, or why they could not be read. */
-type CopyBytes = { ok: true; bytes: Buffer } | { ok: false; problem: string };
 /** One copy of one block: decoded, or why not; `raw` is empty when the copy could not be read. */
 type CopyBlock = ({ ok: true; value: Block } | { ok: false; problem: string }) & { raw: Buffer };
 
@@ -235,16 +233,9 @@ export class QuorumPair {
   }
 
   /** One copy's bytes for a range, or why they could not be read (then every block is bad there). */
-  private async readCopy(copy: Copy, offset: number, length: number): Promise<CopyBytes> {
+  private readCopy(copy: Copy, offset: number, length: number): Promise<CopyBytes> {
     const device = copy === "primary" ? this.primary : this.backup;
-    try {
-      return { ok: true, bytes: await device.read(offset, length) };
-    } catch (err) {
-      // A sector that cannot be read is a damaged copy like any other; a hung device
-      // (timeout, busy) is not, and more I/O would not help it.
-      if (!(err instanceof DiskIoError)) throw err;
-      return { ok: false, problem: `the ${copy} could not be read: ${err.code}` };
-    }
+    return readCopyBytes(device, offset, length, (code) => `the ${copy} could not be read: ${code}`);
   }
 
   /** One copy of one block, decoded (through the heartbeat cache when `cached`). */

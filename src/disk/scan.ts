@@ -2,9 +2,9 @@
 // print, which all need the whole picture rather than the daemon's fast path.
 import { type Block, type BlockExpectation, type Decoded, decodeBlock } from "./block.js";
 import { decodeConfigRegion, mergeConfigCopies, type StoredConfig } from "./config-region.js";
+import { type CopyBytes, readCopyBytes } from "./copy-bytes.js";
 import { judgeCopies, type Verdict } from "./copy-choice.js";
 import type { DirectDevice } from "./device.js";
-import { DiskIoError } from "./errors.js";
 import { CONFIG_REGIONS, type ConfigRegionName, locateSlot, type RegionName, slotOffset } from "./layout.js";
 import { MAX_READ_CHUNK_BYTES, type QuorumPair } from "./pair.js";
 
@@ -35,20 +35,12 @@ export interface ConfigCheck {
   merged?: { config: StoredConfig; bytes: Buffer };
 }
 
-/** A copy's bytes, or why it could not be read at all (then every block in the range is bad on it). */
-type CopyRead = { ok: true; bytes: Buffer } | { ok: false; problem: string };
-
-async function readOrFail(device: DirectDevice, offset: number, length: number): Promise<CopyRead> {
-  try {
-    return { ok: true, bytes: await device.read(offset, length) };
-  } catch (err) {
-    if (err instanceof DiskIoError) return { ok: false, problem: `could not be read (${err.code})` };
-    throw err;
-  }
+function readOrFail(device: DirectDevice, offset: number, length: number): Promise<CopyBytes> {
+  return readCopyBytes(device, offset, length, (code) => `could not be read (${code})`);
 }
 
 function sliceAndDecode(
-  read: CopyRead,
+  read: CopyBytes,
   start: number,
   blockSize: number,
   expect: BlockExpectation,
@@ -120,7 +112,7 @@ export async function checkConfig(
   // The backup first, as scanSlots does.
   const bBytes = await readOrFail(pair.backup, offset, length);
   const pBytes = await readOrFail(pair.primary, offset, length);
-  const decodeCopy = (read: CopyRead): Decoded<StoredConfig> =>
+  const decodeCopy = (read: CopyBytes): Decoded<StoredConfig> =>
     read.ok
       ? decodeConfigRegion(read.bytes, layout, pair.clusterUuid, regionName)
       : { ok: false, problem: read.problem };
