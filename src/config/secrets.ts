@@ -1,9 +1,13 @@
 // Which configuration values are secrets: the one rule behind every mask (logs, --json, printed
 // configuration, fence agent output). A name is judged by its last dotted part, so arg.password and
-// param.api_key count, while key_file (a path) does not.
+// param.api_key count. A name containing any of the words is a secret (privkey, apikey,
+// snmp_priv_passwd, fence_ipmilan's hexadecimal_kg), except the *_file form, which names a file
+// holding the secret: the path itself is not one.
 
-const SECRET = /pass|secret|community|token|credential|(^|[_-])key$/i;
+const SECRET = /pass|secret|community|token|credential|key|(^|[_-])kg$/i;
+const PATH_TO_SECRET = /[_-]file$/i;
 
 export function isSecretName(name: string): boolean {
-  return SECRET.test(name.split(".").at(-1) ?? name);
+  const last = name.split(".").at(-1) ?? name;
+  return SECRET.test(last) && !PATH_TO_SECRET.test(last);
 }
