@@ -7,6 +7,7 @@ import { table } from "../cli/io.js";
 import { type Block, type ConfDocument, parseDocument } from "../config/document.js";
 import { addBlock, removeBlock, setEntry } from "../config/edit.js";
 import { type ClusterConfig, LOG_LEVELS } from "../config/model.js";
+import { checkExposure } from "../config/secret-exposure.js";
 import { isSecretName } from "../config/secrets.js";
 import { writeFileAtomic } from "../config/store.js";
 import { formatErrors, validateDocument } from "../config/validate.js";
@@ -360,7 +361,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     async run(ctx, args) {
       if (args.length > 1) throw new UsageError("config check takes at most one file");
       const file = args[0] ?? ctx.configPath;
-      const result = validateDocument(parseDocument(readConfigText(file)));
+      const doc = parseDocument(readConfigText(file));
+      const result = validateDocument(doc);
+      const exposed = checkExposure(file, doc);
+      if (exposed !== undefined) ctx.err(`cluadmin: warning: ${exposed}`);
       if (ctx.json) {
         ctx.out(JSON.stringify({ file, valid: result.ok, errors: result.ok ? [] : result.errors }));
       } else if (result.ok) {

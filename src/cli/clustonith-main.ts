@@ -5,8 +5,10 @@ import { performance } from "node:perf_hooks";
 import { Command, CommanderError, Option } from "commander";
 import type { MemberConfig } from "../config/model.js";
 import { formatErrors, validateText } from "../config/validate.js";
+import { argumentNameProblem } from "../power/agent-input.js";
 import { createSwitch, describeSwitch, type SwitchConfig } from "../power/create.js";
 import { PowerSwitchError } from "../power/errors.js";
+import { readSecretFile, SecretFileError } from "../power/secret-file.js";
 import { type StepEvent, SWITCH_TYPES } from "../power/switch.js";
 import { EXIT } from "./exit-codes.js";
 import { type CommandIo, processIo, table } from "./io.js";
@@ -33,6 +35,7 @@ interface Options {
   communityFile?: string;
   snmpVersion?: string;
   agent?: string;
+  nodename?: string;
   arg: string[];
   argFile?: string;
   timeout?: string;
@@ -58,12 +61,16 @@ function program(io: CommandIo): Command {
     .option("--host <host>", "wti_nps, apc_snmp: the switch's address")
     .option("--port <port>", "wti_nps, apc_snmp: the TCP or UDP port")
     .option("--username <name>", "wti_nps: the login name, if the switch asks for one")
-    .option("--password <pw>", "wti_nps: the password (visible to ps; prefer --password-file)")
-    .option("--password-file <file>", "wti_nps: read the password from this file")
+    .option("--password <pw>", "wti_nps, fence_agent: the password (visible to ps; prefer --password-file)")
+    .option("--password-file <file>", "wti_nps, fence_agent: read the password from this file's first line")
     .option("--community <c>", "apc_snmp: the read-write community (default private)")
     .option("--community-file <file>", "apc_snmp: read the community from this file")
     .option("--snmp-version <v>", "apc_snmp: 1 or 2c (default 1)")
     .option("--agent <name>", "fence_agent: the agent program, e.g. fence_ipmilan")
+    .option(
+      "--nodename <name>",
+      "fence_agent: the member's name, sent as nodename= (with -c: the member named)",
+    )
     .option(
       "--arg <key=value>",
       "fence_agent: an argument for the agent (repeatable)",
@@ -92,11 +99,10 @@ function secret(direct: string | undefined, file: string | undefined, what: stri
     throw new UsageError(`give the ${what} or a ${what} file, not both`);
   if (file === undefined) return direct;
   try {
-    return readFileSync(file, "utf8").split(/\r?\n/)[0] ?? "";
+    return readSecretFile(file, what);
   } catch (err) {
-    throw new UsageError(
-      `cannot read the ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    if (err instanceof SecretFileError) throw new UsageError(err.message);
+    throw err;
   }
 }
 
@@ -165,7 +171,19 @@ export function switchFromOptions(o: Options): SwitchConfig {
       for (const pair of [...fromFile, ...o.arg]) {
         const at = pair.indexOf("=");
         if (at < 1) throw new UsageError(`--arg needs key=value, not "${pair}"`);
-        args[pair.slice(0, at)] = pair.slice(at + 1);
+        const key = pair.slice(0, at);
+        const problem = argumentNameProblem(key);
+        if (problem !== undefined)
+          throw new UsageError(
+            `--arg ${problem}${key.trim().toLowerCase() === "nodename" ? " (use --nodename)" : ""}`,
+          );
+        args[key] = pair.slice(at + 1);
+      }
+      const password = secret(o.password, o.passwordFile, "password");
+      if (password !== undefined) {
+        if (args.password !== undefined || args.passwd !== undefined)
+          throw new UsageError("give the password once: --password-file, or an argument password=, not both");
+        args.password = password;
       }
       const timeout = number(o.timeout, "--timeout", 1, 3600);
       return {
@@ -236,6 +254,8 @@ export async function main(argv: readonly string[], io: CommandIo = processIo): 
     if (typeof value === "string")
       throw new UsageError(`naming a member (${value}) needs -c FILE; with --type, give --outlet`);
     config = switchFromOptions(o);
+    if (o.nodename !== undefined && config.type !== "fence_agent")
+      throw new UsageError("--nodename is for --type fence_agent");
     if (action !== "switch-status" && o.outlet === undefined)
       throw new UsageError(`--${action} needs --outlet N`);
   } catch (err) {
@@ -243,13 +263,14 @@ export async function main(argv: readonly string[], io: CommandIo = processIo): 
     io.err(`clustonith: ${err.message}; ${USAGE}`);
     return STONITH_EXIT.usage;
   }
-  return run(config, action, o.outlet, o.json === true, io);
+  return run(config, action, o.outlet, o.nodename, o.json === true, io);
 }
 
 async function run(
   config: SwitchConfig,
   action: Action,
   outlet: string | undefined,
+  nodename: string | undefined,
   json: boolean,
   io: CommandIo,
 ): Promise<number> {
@@ -281,7 +302,11 @@ async function run(
     );
   let sw: ReturnType<typeof createSwitch>;
   try {
-    sw = createSwitch(config, { observer: show, warn: (m) => io.err(`clustonith: warning: ${m}`) });
+    sw = createSwitch(config, {
+      observer: show,
+      warn: (m) => io.err(`clustonith: warning: ${m}`),
+      ...(nodename !== undefined ? { nodename } : {}),
+    });
   } catch (err) {
     if (err instanceof PowerSwitchError) {
       io.err(`clustonith: ${err.message}`);
@@ -365,6 +390,8 @@ async function fromClusterConf(o: Options, action: Action, io: CommandIo): Promi
   const file = o.config!;
   if (o.type !== undefined || o.outlet !== undefined)
     throw new UsageError("with -c the switches come from the file: drop --type and --outlet");
+  if (o.nodename !== undefined)
+    throw new UsageError("with -c the nodename is the member's name: drop --nodename");
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -387,7 +414,7 @@ async function fromClusterConf(o: Options, action: Action, io: CommandIo): Promi
     throw new UsageError(
       `${file} has no member "${value}"; the members are ${members.map((m) => m.name).join(", ")}`,
     );
-  return run(member.power, action, member.power.outlet, o.json === true, io);
+  return run(member.power, action, member.power.outlet, member.name, o.json === true, io);
 }
 
 /** -S with -c: is every member's switch reachable, and what is its outlet's state? Exit 1 if any is not. */
@@ -404,7 +431,7 @@ async function allSwitches(members: readonly MemberConfig[], json: boolean, io: 
   for (const m of members) {
     let sw: ReturnType<typeof createSwitch>;
     try {
-      sw = createSwitch(m.power, { warn: () => {} });
+      sw = createSwitch(m.power, { warn: () => {}, nodename: m.name });
     } catch (err) {
       // A member whose switch cannot even be set up (an agent that is not installed) is a row too.
       const detail = err instanceof Error ? err.message : String(err);

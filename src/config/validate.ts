@@ -1,5 +1,6 @@
 // Turns a cluster.conf document into a ClusterConfig, or into every error it holds at once, each
 // naming the line and the key and saying what would be right.
+import { argumentNameProblem } from "../power/agent-input.js";
 import {
   type Block,
   type ConfDocument,
@@ -19,6 +20,7 @@ import {
   type Resource,
   type ServiceConfig,
 } from "./model.js";
+import { isSecretName } from "./secrets.js";
 import {
   absolutePath,
   cidr,
@@ -448,8 +450,9 @@ function readPower(report: Report, b: Block, member: string, timing: Timing): Me
       const h = f.required("host", host);
       const username = f.get("username", text);
       const password = f.get("password", text);
+      const passwordFile = secretFile(report, f, "password", where);
       const port = portOf();
-      f.finish(["type", "outlet", "host", "port", "username", "password"]);
+      f.finish(["type", "outlet", "host", "port", "username", "password", "password_file"]);
       if (h !== undefined && outlet !== undefined) {
         power = {
           type,
@@ -457,6 +460,7 @@ function readPower(report: Report, b: Block, member: string, timing: Timing): Me
           ...port,
           ...(username ? { username } : {}),
           ...(password ? { password } : {}),
+          ...(passwordFile !== undefined ? { passwordFile } : {}),
           outlet: String(outlet),
         };
       }
@@ -465,15 +469,17 @@ function readPower(report: Report, b: Block, member: string, timing: Timing): Me
     case "apc_snmp": {
       const h = f.required("host", host);
       const community = f.get("community", text);
+      const communityFile = secretFile(report, f, "community", where);
       const version = f.get("version", oneOf("1", "2c"));
       const port = portOf();
-      f.finish(["type", "outlet", "host", "port", "community", "version"]);
+      f.finish(["type", "outlet", "host", "port", "community", "community_file", "version"]);
       if (h !== undefined && outlet !== undefined) {
         power = {
           type,
           host: h,
           ...port,
           ...(community ? { community } : {}),
+          ...(communityFile !== undefined ? { communityFile } : {}),
           ...(version ? { version } : {}),
           outlet: String(outlet),
         };
@@ -483,13 +489,14 @@ function readPower(report: Report, b: Block, member: string, timing: Timing): Me
     case "fence_agent": {
       const agent = f.required("agent", text);
       const timeout = f.get("timeout", seconds(1, 3600));
-      const args = f.prefixed("arg.");
+      const { args, argFiles } = agentArguments(report, f, where);
       f.finish(["type", "outlet", "agent", "timeout"], ["arg."]);
       if (agent !== undefined && outlet !== undefined) {
         power = {
           type,
           agent,
           args,
+          ...(Object.keys(argFiles).length > 0 ? { argFiles } : {}),
           ...(timeout !== undefined ? { timeoutMs: timeout * 1000 } : {}),
           outlet: String(outlet),
         };
@@ -527,6 +534,69 @@ function readPower(report: Report, b: Block, member: string, timing: Timing): Me
   }
   for (const nested of f.blocks) report.add(nested.line, `${where} holds no blocks ("start ${nested.name}")`);
   return power;
+}
+
+/** KEY_file, the path of a file holding the secret KEY; an error when KEY is given inline too. */
+function secretFile(report: Report, f: Fields, key: string, where: string): string | undefined {
+  const file = f.get(`${key}_file`, absolutePath);
+  const inline = f.raw(key);
+  const entry = f.raw(`${key}_file`);
+  if (inline !== undefined && entry !== undefined) {
+    const [first, second] = inline.line < entry.line ? [inline, entry] : [entry, inline];
+    report.add(
+      second.line,
+      `${where} gives ${first.key} (line ${first.line}) and ${second.key}; keep only ${key}_file, so the disk holds a path and not the secret`,
+      second.key,
+    );
+  }
+  return file;
+}
+
+/**
+ * The arg.NAME entries of a fence_agent block. arg.NAME_file, when NAME is a secret's name, names
+ * a file whose first line is the value (arg.password_file); other names ending in _file
+ * (fence_dummy's status_file, identity_file) are ordinary arguments. The names the driver sends
+ * itself (action, plug, port, nodename) are refused: an agent keeps the last value it is given.
+ */
+function agentArguments(
+  report: Report,
+  f: Fields,
+  where: string,
+): { args: Record<string, string>; argFiles: Record<string, string> } {
+  const args: Record<string, string> = {};
+  const argFiles: Record<string, string> = {};
+  for (const [name, value] of Object.entries(f.prefixed("arg."))) {
+    const entry = f.raw(`arg.${name}`)!;
+    const problem = argumentNameProblem(name);
+    if (problem !== undefined) {
+      report.add(entry.line, `arg.${name} in ${where}: ${problem}`, entry.key);
+      continue;
+    }
+    const stem = /^(.+)[_-]file$/.exec(name)?.[1];
+    if (stem === undefined || !isSecretName(stem)) {
+      args[name] = value;
+      continue;
+    }
+    const path = absolutePath.read(value);
+    if (!path.ok) {
+      report.add(entry.line, `${entry.key} in ${where} must be ${path.expected}, not "${value}"`, entry.key);
+      continue;
+    }
+    argFiles[stem] = path.value;
+  }
+  for (const stem of Object.keys(argFiles)) {
+    const inline = f.raw(`arg.${stem}`);
+    if (inline === undefined) continue;
+    const file = [`arg.${stem}_file`, `arg.${stem}-file`].map((k) => f.raw(k)).find((e) => e !== undefined)!;
+    const [first, second] = inline.line < file.line ? [inline, file] : [file, inline];
+    report.add(
+      second.line,
+      `${where} gives ${first.key} (line ${first.line}) and ${second.key}; keep only ${file.key}, so the disk holds a path and not the secret`,
+      second.key,
+    );
+    delete args[stem];
+  }
+  return { args, argFiles };
 }
 
 function readServices(report: Report, s: Section, limits: Limits, memberNames: string[]): ServiceConfig[] {

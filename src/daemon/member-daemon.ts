@@ -747,6 +747,7 @@ export class MemberDaemon {
     const cycle = (this.switchSessions.get(key) ?? Promise.resolve()).then(() =>
       powerCycle(switchConfig, outlet, {
         warn: (m) => this.o.log.warning({ event: "fence", peer: member }, m),
+        nodename: target.name,
         // Confirmed off is what recovery waits for; switching it on again is not.
         onOff: tell,
       }),

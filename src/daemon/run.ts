@@ -6,8 +6,10 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join as joinPath } from "node:path";
 import { type ClusterStatus, serviceRows } from "../admin/cluster-status.js";
+import { parseDocument } from "../config/document.js";
 import type { ClusterConfig, LogLevel, MemberConfig } from "../config/model.js";
-import { formatErrors, validateText } from "../config/validate.js";
+import { checkExposure } from "../config/secret-exposure.js";
+import { formatErrors, validateDocument } from "../config/validate.js";
 import type { SelfFenceReason } from "../core/self-health.js";
 import { MemberState } from "../disk/status-block.js";
 import { HeartbeatChannels } from "../heartbeat/channels.js";
@@ -63,7 +65,8 @@ class StartError extends Error {
   }
 }
 
-function loadConfig(path: string): ClusterConfig {
+/** `warnings` gets what is worth saying about a valid file (secrets others can read). */
+function loadConfig(path: string, warnings: string[] = []): ClusterConfig {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -73,13 +76,16 @@ function loadConfig(path: string): ClusterConfig {
       DAEMON_EXIT.config,
     );
   }
-  const checked = validateText(text);
+  const doc = parseDocument(text);
+  const checked = validateDocument(doc);
   if (!checked.ok) {
     throw new StartError(
       `${path} is not a valid configuration:\n${formatErrors(path, checked.errors).join("\n")}`,
       DAEMON_EXIT.config,
     );
   }
+  const exposed = checkExposure(path, doc);
+  if (exposed !== undefined) warnings.push(exposed);
   return checked.config;
 }
 
@@ -116,8 +122,9 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
   let member: MemberConfig;
   let key: Buffer;
   let view: RunView;
+  const startWarnings: string[] = [];
   try {
-    const local = loadConfig(args.configPath);
+    const local = loadConfig(args.configPath, startWarnings);
     const named = pickMember(local, args.memberName, args.configPath);
     // The partitions' view, not the file, is what this member runs (config-view.ts).
     view = await startView(args.configPath, local, named.name, local.cluster.ioTimeout * 1000).catch(
@@ -141,6 +148,7 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
     member: member.id,
     memberName: member.name,
   });
+  for (const warning of startWarnings) log.warning({ event: "config" }, warning);
   if (view.keptAt !== undefined)
     log.warning(
       { event: "config", view: view.view },

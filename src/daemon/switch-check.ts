@@ -64,7 +64,8 @@ async function checkOne(member: MemberConfig): Promise<SwitchCheck> {
   if (config.type === "none") return { ok: true, at, detail: "type none: there is no switch to check" };
   let sw: ReturnType<typeof createSwitch> | undefined;
   try {
-    sw = createSwitch(config, { warn: () => {} });
+    // The member's name as nodename, as its fence would send it (a check sends no outlet).
+    sw = createSwitch(config, { warn: () => {}, nodename: member.name });
     await sw.health();
     return { ok: true, at, detail: `${sw.name} answers` };
   } catch (err) {

@@ -1,21 +1,28 @@
 // Any fence-agents program (fence_ipmilan, fence_wti, fence_apc_snmp, ...) as a power switch, so
 // the 80-odd agents of that project work unchanged. The agent gets its arguments as key=value
-// lines on stdin (no argv, so it reads them), runs in a process group of its own, and is killed
-// with its children when its deadline passes. Exit 0 is success; for status, 0 = on and 2 = off.
-import { spawn } from "node:child_process";
+// lines on stdin (no argv, so no other user sees them), the driver's own action, plug and nodename
+// last; it runs in a process group of its own, and it and whatever it started are killed when its
+// deadline passes. Exit 0 is success; for status, 0 = on and 2 = off.
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { isSecretName } from "../config/secrets.js";
+import { agentInput } from "./agent-input.js";
+import { agentWords, scrub } from "./agent-output.js";
+import {
+  AGENT_EXIT_GRACE_MS,
+  AGENT_KILL_GRACE_MS,
+  type AgentRun,
+  LEFTOVER_SCAN_BUDGET_MS,
+  runAgent,
+} from "./agent-process.js";
 import { PowerSwitchError } from "./errors.js";
 import { Steps } from "./steps.js";
 import { OffThenOnSwitch, type OutletState, type StepObserver } from "./switch.js";
 
+export { AGENT_KILL_GRACE_MS, MAX_AGENT_OUTPUT_BYTES } from "./agent-process.js";
+
 /** Default deadline for one agent run: fence-agents' own power_timeout is 20 s. */
 export const DEFAULT_AGENT_TIMEOUT_MS = 60_000;
-/** After SIGTERM, how long the agent's process group gets before SIGKILL. */
-export const AGENT_KILL_GRACE_MS = 2_000;
-/** Output kept from one run, for messages; the rest is dropped. */
-export const MAX_AGENT_OUTPUT_BYTES = 64 * 1024;
 /** Where fence-agents install on Debian and Red Hat, searched before PATH. */
 const AGENT_DIRS = ["/usr/sbin", "/sbin", "/usr/local/sbin"];
 const STATUS_ON = 0;
@@ -24,18 +31,14 @@ const STATUS_OFF = 2;
 export interface FenceAgentOptions {
   /** A program name (fence_ipmilan) or a path to one. */
   agent: string;
-  /** Extra arguments, written as key=value lines after action and plug. */
+  /** The user's arguments, written as key=value lines before the driver's own. */
   args?: Readonly<Record<string, string>>;
   /** The argument that names the outlet: fence-agents use plug (old ones: port). */
   plugArgument?: string;
+  /** The member acted on, sent as nodename= (fence_scsi and fence_kdump fence by node name). */
+  nodename?: string;
   timeoutMs?: number;
   observer?: StepObserver;
-}
-
-interface AgentRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  output: string;
 }
 
 export function resolveAgent(agent: string): string {
@@ -66,6 +69,7 @@ export class FenceAgentSwitch extends OffThenOnSwitch {
   private readonly path: string;
   private readonly steps: Steps;
   private readonly timeoutMs: number;
+  /** Every secret value the agent is sent: none may come back in a message. */
   private readonly secrets: string[];
 
   constructor(private readonly options: FenceAgentOptions) {
@@ -81,14 +85,14 @@ export class FenceAgentSwitch extends OffThenOnSwitch {
 
   async health(): Promise<void> {
     const run = await this.run(this.steps, "monitor", undefined);
-    if (run.code !== 0) throw this.failure(this.steps, "monitor", run);
+    if (run.code !== 0 || run.timedOut) throw this.failure(this.steps, "monitor", run);
   }
 
   async status(outlet: string): Promise<OutletState> {
     const steps = this.steps.forOutlet(outlet);
     const run = await this.run(steps, "status", outlet);
-    if (run.code === STATUS_ON) return "on";
-    if (run.code === STATUS_OFF) return "off";
+    if (!run.timedOut && run.code === STATUS_ON) return "on";
+    if (!run.timedOut && run.code === STATUS_OFF) return "off";
     throw this.failure(steps, "status", run);
   }
 
@@ -97,84 +101,41 @@ export class FenceAgentSwitch extends OffThenOnSwitch {
   protected async switchTo(outlet: string, action: "on" | "off"): Promise<void> {
     const steps = this.steps.forOutlet(outlet);
     const run = await this.run(steps, action, outlet);
-    if (run.code !== 0) throw this.failure(steps, action, run);
+    if (run.code !== 0 || run.timedOut) throw this.failure(steps, action, run);
     // The agent polls the device until the outlet reaches the state: exit 0 is the confirmation.
     steps.note(`${action} confirmed`, `${this.options.agent} exited 0`);
   }
 
   private failure(steps: Steps, action: string, run: AgentRun): PowerSwitchError {
-    const how = run.signal !== null ? `was killed by ${run.signal}` : `exited ${run.code}`;
-    const said = this.redact(run.output.trim().split("\n").slice(-3).join(" / "));
-    return steps.error("failed", action, `${this.options.agent} ${how}${said !== "" ? `: ${said}` : ""}`);
-  }
-
-  private redact(text: string): string {
-    let out = text;
-    for (const secret of this.secrets) out = out.split(secret).join("***");
-    return out;
-  }
-
-  private run(steps: Steps, action: string, outlet: string | undefined): Promise<AgentRun> {
-    // One line per argument: nothing may smuggle in a second "action=" (or anything else).
-    const plugArgument = this.options.plugArgument ?? "plug";
-    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(plugArgument)) {
-      throw steps.error("config", action, `the plug argument name "${plugArgument}" is not a plain name`);
-    }
-    if (outlet !== undefined && /[\r\n\0]/.test(outlet)) {
-      throw steps.error("config", action, "the outlet contains a line break");
-    }
-    const lines = [`action=${action}`];
-    if (outlet !== undefined) lines.push(`${plugArgument}=${outlet}`);
-    for (const [key, value] of Object.entries(this.options.args ?? {})) {
-      if (/[\r\n]/.test(key) || /[\r\n]/.test(value) || key.includes("=")) {
-        throw steps.error("config", action, `argument ${key} contains a line break or '='`);
-      }
-      lines.push(`${key}=${value}`);
-    }
-    return steps.run(
-      `${action} (${this.options.agent})`,
-      this.timeoutMs + AGENT_KILL_GRACE_MS + 1_000,
-      () => this.spawnAgent(`${lines.join("\n")}\n`),
-      (r) => (r.signal !== null ? `killed by ${r.signal}` : `exit ${r.code}`),
+    const how = run.timedOut
+      ? `did not finish within ${this.timeoutMs} ms and was killed`
+      : run.signal !== null
+        ? `was killed by ${run.signal}`
+        : `exited ${run.code}`;
+    // Scrubbed before it is cut to length, so no cut can leave part of a secret behind.
+    const said = agentWords(scrub(run.output, this.secrets));
+    return steps.error(
+      run.timedOut ? "timeout" : "failed",
+      action,
+      `${this.options.agent} ${how}${said !== "" ? `: ${said}` : ""}`,
     );
   }
 
-  /** Runs the agent once; kills its whole process group when the deadline passes. */
-  private spawnAgent(input: string): Promise<AgentRun> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(this.path, [], { detached: true, stdio: ["pipe", "pipe", "pipe"] });
-      let output = "";
-      const keep = (chunk: Buffer) => {
-        if (output.length < MAX_AGENT_OUTPUT_BYTES) output += chunk.toString("utf8");
-      };
-      child.stdout.on("data", keep);
-      child.stderr.on("data", keep);
-      let killTimer: NodeJS.Timeout | undefined;
-      const killGroup = (signal: NodeJS.Signals) => {
-        try {
-          if (child.pid !== undefined) process.kill(-child.pid, signal);
-        } catch {
-          // the group is already gone
-        }
-      };
-      const deadline = setTimeout(() => {
-        killGroup("SIGTERM");
-        killTimer = setTimeout(() => killGroup("SIGKILL"), AGENT_KILL_GRACE_MS);
-      }, this.timeoutMs);
-      child.on("error", (err) => {
-        clearTimeout(deadline);
-        clearTimeout(killTimer);
-        reject(new Error(`could not run ${this.path}: ${err.message}`));
-      });
-      child.on("close", (code, signal) => {
-        clearTimeout(deadline);
-        clearTimeout(killTimer);
-        // Whatever the agent left behind in its group goes with it.
-        killGroup("SIGKILL");
-        resolve({ code, signal, output });
-      });
-      child.stdin.on("error", () => {}); // an agent that exits without reading stdin
-      child.stdin.end(input);
+  private run(steps: Steps, action: string, outlet: string | undefined): Promise<AgentRun> {
+    const input = agentInput({
+      action,
+      plugArgument: this.options.plugArgument ?? "plug",
+      outlet,
+      nodename: this.options.nodename,
+      args: this.options.args ?? {},
     });
+    if (!input.ok) throw steps.error("config", action, scrub(input.problem, this.secrets));
+    return steps.run(
+      `${action} (${this.options.agent})`,
+      // runAgent settles by itself within this; the step's own deadline is only a backstop.
+      this.timeoutMs + AGENT_KILL_GRACE_MS + AGENT_EXIT_GRACE_MS + LEFTOVER_SCAN_BUDGET_MS + 1_000,
+      () => runAgent(this.path, input.text, this.timeoutMs),
+      (r) => (r.timedOut ? "timed out" : r.signal !== null ? `killed by ${r.signal}` : `exit ${r.code}`),
+    );
   }
 }

@@ -16,6 +16,8 @@ export interface PowerCycleResult {
 
 export interface PowerCycleOptions {
   warn: (message: string) => void;
+  /** The member being fenced; fence agents get it as nodename=. */
+  nodename?: string;
   observer?: StepObserver;
   /**
    * Told the moment off is confirmed, before the member is switched on again: its services may
@@ -31,6 +33,7 @@ export async function powerCycle(
 ): Promise<PowerCycleResult> {
   const sw = createSwitch(config, {
     warn: options.warn,
+    ...(options.nodename !== undefined ? { nodename: options.nodename } : {}),
     ...(options.observer !== undefined ? { observer: options.observer } : {}),
   });
   try {

@@ -138,7 +138,7 @@ describe("clustonith against the simulators", () => {
       "--json",
     );
     expect(r.code).toBe(0);
-    expect(readFileSync(seen, "utf8")).toBe("action=on\nplug=4\nip=10.0.0.21\npassword=bmc-secret\n");
+    expect(readFileSync(seen, "utf8")).toBe("ip=10.0.0.21\npassword=bmc-secret\naction=on\nplug=4\n");
     expect(JSON.parse(r.out)).toMatchObject({
       ok: true,
       confirmation: "switch",

@@ -15,6 +15,19 @@ if (!haveDummy && process.env.CI === "true")
   throw new Error("fence_dummy is missing: .ci/run installs fence-agents");
 if (!haveDummy) process.stderr.write("\n*** SKIPPED (fence-agents not installed): fence_dummy tests ***\n\n");
 
+/** Whether `pid` is gone (or dead, waiting only to be reaped) within a second. */
+async function gone(pid: number): Promise<boolean> {
+  const alive = () => {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 20));
+  return !alive();
+}
+
 function script(name: string, body: string): string {
   const path = join(dir.path, name);
   writeFileSync(path, `#!/bin/sh\n${body}\n`);
@@ -59,38 +72,45 @@ describe.skipIf(!haveDummy)("fence_agent driving Debian's fence_dummy", () => {
 });
 
 describe("fence_agent with agents that misbehave", () => {
-  it("kills an agent that hangs, and its children, at the deadline", async () => {
+  it("kills an agent that hangs, and its children, at the deadline, and says it timed out", async () => {
     const pidFile = join(dir.path, "child.pid");
     const agent = script("fence_hang", `sleep 300 & echo $! > ${pidFile}\nwait`);
     const sw = new FenceAgentSwitch({ agent, timeoutMs: 300 });
     const started = Date.now();
     const err = await sw.off("3").catch((e: unknown) => e);
-    expect(err).toMatchObject({ kind: "failed", step: "off" });
-    expect((err as Error).message).toMatch(/killed by SIGTERM/);
+    // The documented kind for a switch that does not answer in time, as every other driver says.
+    expect(err).toMatchObject({ kind: "timeout", step: "off" });
+    expect((err as Error).message).toMatch(/did not finish within 300 ms and was killed/);
     expect(Date.now() - started).toBeLessThan(5_000);
-    // The agent's child is gone too: no process, or one that is dead and only waits to be reaped.
-    const child = Number(readFileSync(pidFile, "utf8"));
-    const alive = () => {
-      try {
-        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${child}/stat`, "utf8"));
-      } catch {
-        return false;
-      }
-    };
-    for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 20));
-    expect(alive()).toBe(false);
+    expect(await gone(Number(readFileSync(pidFile, "utf8")))).toBe(true);
   });
 
-  it("passes action, plug and arguments as key=value lines on stdin, and hides secrets", async () => {
+  it("does not wait for a detached child that holds its pipes, and kills that child", async () => {
+    const pidFile = join(dir.path, "detached.pid");
+    const agent = script(
+      "fence_detach",
+      `cat > /dev/null\nsetsid sleep 300 &\necho $! > ${pidFile}\necho "ERROR: the BMC is busy" >&2\nexit 1`,
+    );
+    const err = await new FenceAgentSwitch({ agent, timeoutMs: 2_000 }).status("1").catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: "failed", step: "status" });
+    expect((err as Error).message).toMatch(/exited 1: ERROR: the BMC is busy$/);
+    expect(await gone(Number(readFileSync(pidFile, "utf8")))).toBe(true);
+  });
+
+  it("passes the arguments, then its own nodename, action and plug, as lines on stdin, and hides secrets", async () => {
     const seen = join(dir.path, "stdin.txt");
     const agent = script("fence_echo", `cat > ${seen}\necho "login failed for password hunter2" >&2\nexit 1`);
     const sw = new FenceAgentSwitch({
       agent,
       args: { ip: "10.0.0.9", password: "hunter2" },
+      nodename: "clu2",
       timeoutMs: 5_000,
     });
     const err = await sw.on("7").catch((e: unknown) => e);
-    expect(readFileSync(seen, "utf8")).toBe("action=on\nplug=7\nip=10.0.0.9\npassword=hunter2\n");
+    // fence-agents keep the last value of a name: the driver's own lines come last.
+    expect(readFileSync(seen, "utf8")).toBe(
+      "ip=10.0.0.9\npassword=hunter2\nnodename=clu2\naction=on\nplug=7\n",
+    );
     expect((err as Error).message).toContain("login failed for password ***");
     expect((err as Error).message).not.toContain("hunter2");
   });
@@ -121,5 +141,75 @@ describe("fence_agent with agents that misbehave", () => {
     const agent = script("fence_ok", "cat > /dev/null\nexit 0");
     const sw = new FenceAgentSwitch({ agent, args: { ip: "1.2.3.4\naction=off" } });
     await expect(sw.on("1")).rejects.toMatchObject({ kind: "config" });
+  });
+});
+
+describe("fence_agent and what it sends the agent", () => {
+  it("refuses action, plug, port and nodename as arguments, and never runs the agent", async () => {
+    const ran = join(dir.path, "ran-reserved");
+    const agent = script("fence_reserved", `touch ${ran}\ncat > /dev/null\nexit 0`);
+    for (const name of ["action", "plug", "port", "nodename", "Action", "node-name", "option"]) {
+      const sw = new FenceAgentSwitch({ agent, args: { [name]: "off" } });
+      const err = await sw.status("1").catch((e: unknown) => e);
+      if (name === "node-name") {
+        // Not a name fence-agents read as nodename: an ordinary argument.
+        expect(err).toBe("on");
+        continue;
+      }
+      expect(err).toMatchObject({ kind: "config", step: "status" });
+      expect((err as Error).message).toContain(`"${name}" is sent by clumanager itself`);
+    }
+    expect(existsSync(ran)).toBe(true);
+  });
+
+  it("scrubs every secret it sent from what an agent that echoes its input says", async () => {
+    const agent = script(
+      "fence_parrot",
+      // Echoes every line it reads, then prints its options as Python would (repr escapes).
+      String.raw`while read -r l; do printf 'got %s\n' "$l" >&2; done
+printf '%s\n' "ERROR: options {'--password': 'p\\'x', '--apikey': \"k\\\\q\"}" >&2
+exit 1`,
+    );
+    const sw = new FenceAgentSwitch({
+      agent,
+      args: { ip: "10.0.0.9", password: "p'x", apikey: "k\\q", privkey: "-----BEGIN-----" },
+      timeoutMs: 5_000,
+    });
+    const message = ((await sw.off("1").catch((e: unknown) => e)) as Error).message;
+    expect(message).toContain("ERROR: options {'--password': '***', '--apikey': \"***\"}");
+    const echoing = new FenceAgentSwitch({
+      agent: script(
+        "fence_echoes",
+        String.raw`while read -r l; do printf 'got %s\n' "$l"; done
+exit 1`,
+      ),
+      args: { password: "p'x", apikey: "k\\q", privkey: "-----BEGIN-----" },
+      timeoutMs: 5_000,
+    });
+    const echoed = ((await echoing.off("1").catch((e: unknown) => e)) as Error).message;
+    expect(echoed).toContain("got password=*** / got apikey=*** / got privkey=*** / got action=off");
+    for (const leak of ["p'x", "p\\'x", "k\\q", "k\\\\q", "BEGIN"]) {
+      expect(message).not.toContain(leak);
+      expect(echoed).not.toContain(leak);
+    }
+  });
+});
+
+describe.skipIf(!existsSync("/usr/sbin/fence_ipmilan"))("fence_agent and Debian's fence_ipmilan", () => {
+  it("reports the agent's real error, not its closing usage line", async () => {
+    const sw = new FenceAgentSwitch({
+      agent: "fence_ipmilan",
+      args: {
+        ip: "127.0.0.1",
+        username: "admin",
+        password: "bmc-pw",
+        ipmitool_path: "/nonexistent/ipmitool",
+      },
+      timeoutMs: 30_000,
+    });
+    const err = await sw.status("1").catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: "failed", step: "status" });
+    expect((err as Error).message).toMatch(/exited 1: ERROR: Ipmitool not found/);
+    expect((err as Error).message).not.toContain("Please use '-h' for usage");
   });
 });

@@ -1,0 +1,54 @@
+// A secret kept in a file of its own (password_file = /etc/clumanager/nps.pass), so cluster.conf,
+// and the copy of it on the shared disk, hold only a path. The secret is the file's first line.
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+
+/** A secret file is read up to this many bytes; a secret is one short line. */
+export const MAX_SECRET_FILE_BYTES = 4096;
+
+export class SecretFileError extends Error {
+  override name = "SecretFileError";
+}
+
+function reason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return "does not exist";
+  if (code === "EACCES" || code === "EPERM") return "cannot be read by this user";
+  return `cannot be read (${code ?? (err instanceof Error ? err.message : String(err))})`;
+}
+
+/**
+ * The first line of `path`, without its line break. `what` names the secret in the one sentence
+ * a missing, unreadable or empty file gets ("the password file /x does not exist; ...").
+ */
+export function readSecretFile(path: string, what: string): string {
+  const fix = `put the ${what} on its first line, in a file only root can read`;
+  let fd: number;
+  try {
+    // Non-blocking, so a FIFO named by mistake cannot hang the caller.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    throw new SecretFileError(`the ${what} file ${path} ${reason(err)}; ${fix}`);
+  }
+  try {
+    if (!fstatSync(fd).isFile())
+      throw new SecretFileError(`the ${what} file ${path} is not a regular file; ${fix}`);
+    const buffer = Buffer.alloc(MAX_SECRET_FILE_BYTES);
+    let length: number;
+    try {
+      length = readSync(fd, buffer, 0, buffer.length, 0);
+    } catch (err) {
+      throw new SecretFileError(`the ${what} file ${path} ${reason(err)}; ${fix}`);
+    }
+    const text = buffer.subarray(0, length).toString("utf8");
+    const end = text.search(/\r?\n/);
+    if (end === -1 && length === MAX_SECRET_FILE_BYTES)
+      throw new SecretFileError(
+        `the ${what} file ${path} has no line break in its first ${MAX_SECRET_FILE_BYTES} bytes; ${fix}`,
+      );
+    const secret = end === -1 ? text : text.slice(0, end);
+    if (secret === "") throw new SecretFileError(`the ${what} file ${path} is empty; ${fix}`);
+    return secret;
+  } finally {
+    closeSync(fd);
+  }
+}
