@@ -7,6 +7,7 @@ import {
   type Node,
   parseDocument,
   type Section,
+  serialise,
 } from "./document.js";
 import {
   type Channel,
@@ -19,6 +20,7 @@ import {
   type Resource,
   type ServiceConfig,
 } from "./model.js";
+import { redact, secretValues } from "./redact.js";
 import {
   absolutePath,
   cidr,
@@ -103,11 +105,8 @@ class Fields {
     if (entry === undefined) return undefined;
     const read = type.read(entry.value);
     if (read.ok) return read.value;
-    this.report.add(
-      entry.line,
-      `${key} in ${this.where} must be ${read.expected}, not "${entry.value}"`,
-      key,
-    );
+    // The value itself is not quoted: a secret typed under the wrong key would be printed.
+    this.report.add(entry.line, `${key} in ${this.where} must be ${read.expected}`, key);
     return undefined;
   }
 
@@ -198,7 +197,9 @@ export function validateDocument(doc: ConfDocument, limits: Limits = {}): Valida
   const services = readServices(report, sections.get("services") ?? empty("services"), limits, names);
 
   if (report.errors.length > 0 || cluster === undefined || quorum === undefined) {
-    return { ok: false, errors: report.errors.sort((a, b) => a.line - b.line) };
+    const secrets = secretValues(serialise(doc));
+    const errors = report.errors.map((e) => ({ ...e, message: redact(e.message, secrets) }));
+    return { ok: false, errors: errors.sort((a, b) => a.line - b.line) };
   }
   return { ok: true, config: { cluster, quorum, members, services } };
 }
