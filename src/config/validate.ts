@@ -9,6 +9,7 @@ import {
   type Section,
   serialise,
 } from "./document.js";
+import { impossibleSetups } from "./impossible.js";
 import {
   type Channel,
   type ClusterConfig,
@@ -195,6 +196,8 @@ export function validateDocument(doc: ConfDocument, limits: Limits = {}): Valida
     cluster,
   );
   const services = readServices(report, sections.get("services") ?? empty("services"), limits, names);
+
+  for (const e of impossibleSetups(doc)) report.add(e.line, e.message, e.key);
 
   if (report.errors.length > 0 || cluster === undefined || quorum === undefined) {
     const secrets = secretValues(serialise(doc));
