@@ -3,11 +3,11 @@
 // first change), apply the edit, validate it against the partitions' layout, write the new view to
 // the partitions, then rewrite /etc/cluster.conf atomically. A change that does not validate is
 // refused before anything is written.
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { type ConfDocument, parseDocument, serialise } from "../config/document.js";
 import { getEntry } from "../config/edit.js";
+import { readConfigFile } from "../config/read.js";
 import { LOCAL_LOCK_WAIT_MS, LocalLock, writeFileAtomic } from "../config/store.js";
 import { type ConfigError, validateDocument } from "../config/validate.js";
 import { SOCKET_FILE } from "../daemon/paths.js";
@@ -62,11 +62,9 @@ export function memberSlot(doc: ConfDocument, name: string): number | undefined 
 
 export function readConfigText(path: string): string {
   try {
-    return readFileSync(path, "utf8");
+    return readConfigFile(path);
   } catch (err) {
-    throw new ChangeRefused(
-      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    throw new ChangeRefused((err as Error).message);
   }
 }
 

@@ -7,6 +7,7 @@ import { table } from "../cli/io.js";
 import { type Block, type ConfDocument, parseDocument } from "../config/document.js";
 import { addBlock, removeBlock, setEntry } from "../config/edit.js";
 import { type ClusterConfig, LOG_LEVELS } from "../config/model.js";
+import { maskConfigText, redact, secretValues } from "../config/redact.js";
 import { checkExposure } from "../config/secret-exposure.js";
 import { isSecretName } from "../config/secrets.js";
 import { writeFileAtomic } from "../config/store.js";
@@ -52,6 +53,9 @@ export interface CommandContext {
   ask: (question: string) => Promise<string>;
   out: (text: string) => void;
   err: (text: string) => void;
+  /** The secret values of every configuration text a command has read: runLine masks them in
+   * all it prints, whichever key they sit under. */
+  secrets?: Set<string>;
 }
 
 /** What the argument after the command names, for tab completion. */
@@ -143,8 +147,19 @@ export function findCommand(
   return { suggestion: undefined };
 }
 
+/** Notes the secrets of a configuration text before anything of it can be printed. */
+function learned(ctx: CommandContext, text: string): string {
+  if (ctx.secrets !== undefined) for (const s of secretValues(text)) ctx.secrets.add(s);
+  return text;
+}
+
+/** The configuration in use (the partitions' copy, else the file), its secrets noted. */
+async function currentText(ctx: CommandContext): Promise<string> {
+  return learned(ctx, (await currentConfigText(ctx.configPath, ctx.member)).text);
+}
+
 async function documentOf(ctx: CommandContext): Promise<ConfDocument> {
-  return parseDocument((await currentConfigText(ctx.configPath, ctx.member)).text);
+  return parseDocument(await currentText(ctx));
 }
 
 /** The services block named NAME ("start serviceN" with name = NAME). */
@@ -319,18 +334,6 @@ function masked(value: unknown): unknown {
   );
 }
 
-/** The text with every secret value replaced by ***, for printing. */
-function maskedText(text: string): string {
-  return text
-    .split("\n")
-    .map((line) => {
-      const entry = /^(\s*)([A-Za-z0-9_.-]+)(\s*=\s*)(.*)$/.exec(line);
-      const key = entry?.[2] ?? "";
-      return entry && isSecretName(key) ? `${entry[1]}${key}${entry[3]}***` : line;
-    })
-    .join("\n");
-}
-
 export const COMMANDS: readonly CommandSpec[] = [
   {
     words: ["help"],
@@ -361,7 +364,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     async run(ctx, args) {
       if (args.length > 1) throw new UsageError("config check takes at most one file");
       const file = args[0] ?? ctx.configPath;
-      const doc = parseDocument(readConfigText(file));
+      const doc = parseDocument(learned(ctx, readConfigText(file)));
       const result = validateDocument(doc);
       const exposed = checkExposure(file, doc);
       if (exposed !== undefined) ctx.err(`cluadmin: warning: ${exposed}`);
@@ -414,9 +417,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     help: "print the configuration (--json: as data, secrets masked)",
     async run(ctx, args) {
       if (args.length > 0) throw new UsageError("cluster show config takes no arguments");
-      const { text } = await currentConfigText(ctx.configPath, ctx.member);
+      const text = await currentText(ctx);
       if (!ctx.json) {
-        ctx.out(maskedText(text).trimEnd());
+        ctx.out(maskConfigText(text, ctx.secrets ?? secretValues(text)).trimEnd());
         return ADMIN_EXIT.ok;
       }
       const result = validateDocument(parseDocument(text));
@@ -459,7 +462,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     async run(ctx, args) {
       if (args.length !== 1) throw new UsageError("cluster saveas takes a file");
       // A copy holds switch passwords: root-only, whatever a file of that name allowed before.
-      writeFileAtomic(args[0]!, (await currentConfigText(ctx.configPath, ctx.member)).text, 0o600);
+      writeFileAtomic(args[0]!, await currentText(ctx), 0o600);
       ctx.out(
         ctx.json ? JSON.stringify({ ok: true, file: args[0] }) : `Saved the configuration to ${args[0]}.`,
       );
@@ -473,7 +476,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     completes: "file",
     async run(ctx, args) {
       if (args.length !== 1) throw new UsageError("cluster restorefrom takes a file");
-      const replacement = parseDocument(readConfigText(args[0]!));
+      const replacement = parseDocument(learned(ctx, readConfigText(args[0]!)));
       return change(ctx, `cluster restorefrom ${args[0]}`, () => replacement);
     },
   },
@@ -712,8 +715,20 @@ function controlCommand(op: AdminOp, help: string): CommandSpec {
   };
 }
 
+/** The context a command runs in: whatever it prints has every secret it has read masked. */
+function guarded(ctx: CommandContext): CommandContext {
+  const secrets = new Set(ctx.secrets ?? []);
+  return {
+    ...ctx,
+    secrets,
+    out: (text) => ctx.out(redact(text, secrets)),
+    err: (text) => ctx.err(redact(text, secrets)),
+  };
+}
+
 /** Runs one command line; usage errors print one line and return 64. */
-export async function runLine(ctx: CommandContext, line: string): Promise<number> {
+export async function runLine(outer: CommandContext, line: string): Promise<number> {
+  const ctx = guarded(outer);
   let words: string[];
   try {
     words = tokenize(line);

@@ -16,6 +16,7 @@ import {
 } from "../admin/commands.js";
 import { parseDocument } from "../config/document.js";
 import { LOG_LEVELS } from "../config/model.js";
+import { readConfigFile } from "../config/read.js";
 import { DEFAULT_RUN_DIR } from "../daemon/paths.js";
 import { EXIT } from "./exit-codes.js";
 import { type CommandIo, processIo } from "./io.js";
@@ -156,7 +157,7 @@ function argumentValues(
   if (kind === "command") return [...new Set(commandWords.map((w) => w[0]!))];
   if (kind !== "service" && kind !== "member") return [];
   try {
-    const doc = parseDocument(readFileSync(configPath, "utf8"));
+    const doc = parseDocument(readConfigFile(configPath));
     return kind === "service" ? serviceNames(doc) : memberNames(doc);
   } catch {
     return [];

@@ -1,8 +1,8 @@
 // cludiskutil: the quorum partition tool. Parses arguments, calls src/disk, prints the result.
-import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { parseDocument } from "../config/document.js";
 import { getEntry } from "../config/edit.js";
+import { readConfigFile } from "../config/read.js";
 import {
   BothCopiesBadError,
   type CopyAccess,
@@ -66,11 +66,9 @@ class NoInputError extends Error {}
 function partitionsOf(file: string): { primary: string; backup: string; name: string | undefined } {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readConfigFile(file);
   } catch (err) {
-    throw new NoInputError(
-      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    throw new NoInputError((err as Error).message);
   }
   const doc = parseDocument(text);
   const primary = getEntry(doc, ["quorum"], "primary");

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Command, CommanderError, Option } from "commander";
 import type { MemberConfig } from "../config/model.js";
+import { readConfigFile } from "../config/read.js";
 import { formatErrors, validateText } from "../config/validate.js";
 import { argumentNameProblem } from "../power/agent-input.js";
 import { createSwitch, describeSwitch, type SwitchConfig } from "../power/create.js";
@@ -394,11 +395,9 @@ async function fromClusterConf(o: Options, action: Action, io: CommandIo): Promi
     throw new UsageError("with -c the nodename is the member's name: drop --nodename");
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readConfigFile(file);
   } catch (err) {
-    throw new UsageError(
-      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    throw new UsageError((err as Error).message);
   }
   const checked = validateText(text);
   if (!checked.ok) {

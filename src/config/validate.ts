@@ -8,7 +8,9 @@ import {
   type Node,
   parseDocument,
   type Section,
+  serialise,
 } from "./document.js";
+import { impossibleSetups } from "./impossible.js";
 import {
   type Channel,
   type ClusterConfig,
@@ -20,6 +22,7 @@ import {
   type Resource,
   type ServiceConfig,
 } from "./model.js";
+import { redact, secretValues } from "./redact.js";
 import { isSecretName } from "./secrets.js";
 import {
   absolutePath,
@@ -105,11 +108,8 @@ class Fields {
     if (entry === undefined) return undefined;
     const read = type.read(entry.value);
     if (read.ok) return read.value;
-    this.report.add(
-      entry.line,
-      `${key} in ${this.where} must be ${read.expected}, not "${entry.value}"`,
-      key,
-    );
+    // The value itself is not quoted: a secret typed under the wrong key would be printed.
+    this.report.add(entry.line, `${key} in ${this.where} must be ${read.expected}`, key);
     return undefined;
   }
 
@@ -199,8 +199,12 @@ export function validateDocument(doc: ConfDocument, limits: Limits = {}): Valida
   );
   const services = readServices(report, sections.get("services") ?? empty("services"), limits, names);
 
+  for (const e of impossibleSetups(doc)) report.add(e.line, e.message, e.key);
+
   if (report.errors.length > 0 || cluster === undefined || quorum === undefined) {
-    return { ok: false, errors: report.errors.sort((a, b) => a.line - b.line) };
+    const secrets = secretValues(serialise(doc));
+    const errors = report.errors.map((e) => ({ ...e, message: redact(e.message, secrets) }));
+    return { ok: false, errors: errors.sort((a, b) => a.line - b.line) };
   }
   return { ok: true, config: { cluster, quorum, members, services } };
 }

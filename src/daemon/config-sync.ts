@@ -1,7 +1,7 @@
 // Keeps this member's cluster.conf the same as the configuration in use on the quorum partitions:
 // cluadmin on any member stores a change there (a new view), and every daemon rewrites its own
 // local file when it sees the new view, so the file an administrator reads is the one in force.
-import { readFileSync } from "node:fs";
+import { readConfigFile } from "../config/read.js";
 import { LocalLock, LocalLockError, writeFileAtomic } from "../config/store.js";
 import type { StoredConfig } from "../disk/config-region.js";
 
@@ -38,7 +38,7 @@ export class ConfigSync {
     try {
       let current: string | undefined;
       try {
-        current = readFileSync(this.path, "utf8");
+        current = readConfigFile(this.path);
       } catch {
         current = undefined;
       }

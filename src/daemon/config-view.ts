@@ -2,8 +2,9 @@
 // partitions as a new view; a member that was down during a change still has the old file. If it
 // ran that file, it could fence the wrong outlet or place a service the others deleted. So a
 // member runs the partitions' view, and refuses to start when it cannot.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import type { ClusterConfig } from "../config/model.js";
+import { readConfigFile } from "../config/read.js";
 import { LocalLock, writeFileAtomic } from "../config/store.js";
 import { formatErrors, validateText } from "../config/validate.js";
 import type { StoredConfig } from "../disk/config-region.js";
@@ -84,7 +85,7 @@ export async function startView(
   try {
     // The file as it is now, under the lock: a cluadmin may have rewritten it since `local` was
     // read, and what runs must be what was compared with the partitions.
-    const text = readFileSync(path, "utf8");
+    const text = readConfigFile(path);
     const now = validateText(text);
     if (!now.ok)
       throw new ViewRefused(

@@ -2,12 +2,13 @@
 // cluster key, claims the run directory, joins, and runs the member until SIGTERM (a clean stop)
 // or a self-fence. Every step that can fail ends in one log line and a documented exit code.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join as joinPath } from "node:path";
 import { type ClusterStatus, serviceRows } from "../admin/cluster-status.js";
 import { parseDocument } from "../config/document.js";
 import type { ClusterConfig, LogLevel, MemberConfig } from "../config/model.js";
+import { ConfigFileError, readConfigFile } from "../config/read.js";
 import { checkExposure } from "../config/secret-exposure.js";
 import { formatErrors, validateDocument } from "../config/validate.js";
 import type { SelfFenceReason } from "../core/self-health.js";
@@ -69,10 +70,13 @@ class StartError extends Error {
 function loadConfig(path: string, warnings: string[] = []): ClusterConfig {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readConfigFile(path);
   } catch (err) {
+    const code = err instanceof ConfigFileError ? err.code : undefined;
     throw new StartError(
-      `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)}); pass the cluster configuration with -c FILE`,
+      code === undefined
+        ? (err as Error).message
+        : `cannot read ${path} (${code}); pass the cluster configuration with -c FILE`,
       DAEMON_EXIT.config,
     );
   }

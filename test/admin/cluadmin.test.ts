@@ -214,9 +214,7 @@ describe("cluadmin on real quorum partitions", () => {
     expect(refused.err).toMatch(
       /cluster\d+\.conf:\d+: preferred_member "nobody" of service0 is not a member/,
     );
-    expect(refused.err).toMatch(
-      /check_interval in service0 must be a number of seconds from 1 to 3600, not "0"/,
-    );
+    expect(refused.err).toMatch(/check_interval in service0 must be a number of seconds from 1 to 3600$/m);
     expect(readFileSync(c.conf)).toEqual(fileBefore);
     expect(await stored(c)).toEqual(partitionBefore);
   });
@@ -299,7 +297,7 @@ describe("cluadmin on real quorum partitions", () => {
     expect(r.code).toBe(1);
     expect(r.out.trim().split("\n")).toEqual([
       `${bad}:1: the file has no [members] section`,
-      `${bad}:3: tko in [cluster] must be a whole number from 2 to 1000, not "1"`,
+      `${bad}:3: tko in [cluster] must be a whole number from 2 to 1000`,
       `${bad}:4: [quorum] needs "backup = ..." (an absolute path)`,
     ]);
     let out = "";

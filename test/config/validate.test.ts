@@ -114,7 +114,7 @@ describe("validating cluster.conf", () => {
 
   it("reports a bad value with what it should be", () => {
     expect(errorsOf(minimal({ cluster: "tko = seven", members: "", services: "" }))).toEqual([
-      { line: 3, key: "tko", message: 'tko in [cluster] must be a whole number from 2 to 1000, not "seven"' },
+      { line: 3, key: "tko", message: "tko in [cluster] must be a whole number from 2 to 1000" },
     ]);
   });
 
