@@ -27,7 +27,7 @@ import { describeSelfFence, MemberDaemon } from "./member-daemon.js";
 import { PID_FILE, SOCKET_FILE } from "./paths.js";
 import { AlreadyRunning, PidFile } from "./pid-file.js";
 import { resolveRequest } from "./service-requests.js";
-import { SWITCH_CHECK_MS, SwitchChecker } from "./switch-check.js";
+import { describeCheck, SWITCH_CHECK_MS, SwitchChecker } from "./switch-check.js";
 
 /** The configuration on the partitions is looked at every this many heartbeat intervals. */
 export const CONFIG_SYNC_INTERVALS = 5;
@@ -235,13 +235,8 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
     peers,
     () => (running?.fencesInFlight ?? 0) > 0,
     ({ member: m, check }) => {
-      if (check.ok)
-        log.notice({ event: "switch", peer: m.id }, `the power switch of member ${m.name} answers again`);
-      else
-        log.warning(
-          { event: "switch", peer: m.id },
-          `the power switch of member ${m.name} does not answer, so fencing it would fail: ${check.detail}`,
-        );
+      if (check.ok) log.notice({ event: "switch", peer: m.id }, describeCheck(m.name, check));
+      else log.warning({ event: "switch", peer: m.id }, describeCheck(m.name, check));
     },
   );
   const startedAt = new Date().toISOString();

@@ -8,6 +8,8 @@ export type PowerFailure =
   | "garbled"
   /** The line or connection closed under us, or could not be opened. */
   | "disconnected"
+  /** Another process holds the line (a peer's check or fence on a shared serial line). */
+  | "busy"
   /** It refused the password or community. */
   | "auth"
   /** It does not have that outlet. */
@@ -24,6 +26,17 @@ export type PowerFailure =
 /** The line or connection to a switch closed while a step was waiting on it. */
 export class LineClosed extends Error {
   override name = "LineClosed";
+}
+
+/** Another process holds the line's exclusive lock: it is in use, not dead. */
+export class LineBusy extends Error {
+  override name = "LineBusy";
+}
+
+/** The switch sent more than a reply may hold without the text awaited: it is not speaking the
+ * protocol (or not that switch), and reading on would only grow our buffers. */
+export class Garbled extends Error {
+  override name = "Garbled";
 }
 
 export class PowerSwitchError extends Error {

@@ -4,23 +4,28 @@
 // with a DTR drop and waits for its "RPS-10 Ready" banner, discards anything older still in the
 // buffers, sends one frame and waits for this outlet's "Plug N ..." line and "Complete". A
 // pseudo-terminal has no modem lines: where the DTR ioctl is refused (ENOTTY), the reset and the
-// banner are skipped and the frame is sent at once.
+// banner are skipped and the frame is sent once the line is quiet.
 import { SerialPort } from "serialport";
-import { LineClosed, PowerSwitchError } from "./errors.js";
+import { LineBusy, LineClosed, PowerSwitchError } from "./errors.js";
 import {
   isRps10Address,
   LineSplitter,
   parseRps10Line,
   RPS10_BAUD,
   type Rps10Op,
-  type Rps10Reply,
   rps10Frame,
 } from "./rps10-protocol.js";
+import { ReplyWaiter } from "./rps10-replies.js";
 import { Steps } from "./steps.js";
 import type { OutletState, PowerSwitch, StepObserver } from "./switch.js";
 
 export interface Rps10Timeouts {
   open: number;
+  /**
+   * How long to keep trying to take a line another process holds (a peer's check or fence on a
+   * shared line): one session of theirs on hardware is a reset, a banner and a reply.
+   */
+  busy: number;
   /** The controller prints its banner 5-10 s after a reset, by the drivers that ran on hardware. */
   banner: number;
   /** DTR low this long resets the controller. */
@@ -36,85 +41,35 @@ export interface Rps10Timeouts {
    * earlier, abandoned command from being taken as the answer to this one.
    */
   quiet: number;
+  /**
+   * After a command on a line without modem control was abandoned: how long the line must stay
+   * silent once the switch has answered again before the next frame is sent. A switch that
+   * comes back answers the frames it still holds one after the other, with shorter gaps than
+   * this; once it has been this quiet, it holds none.
+   */
+  resync: number;
 }
 
 export const RPS10_TIMEOUTS: Rps10Timeouts = {
   open: 5_000,
+  busy: 15_000,
   banner: 12_000,
   dtrLow: 500,
   send: 10_000,
   reply: 10_000,
   complete: 14_000,
   quiet: 200,
+  resync: 1_000,
 };
+
+/** The first wait before trying a busy line again; each next wait doubles, up to the last. */
+export const LINE_BUSY_FIRST_RETRY_MS = 50;
+export const LINE_BUSY_LAST_RETRY_MS = 1_000;
 
 export interface Rps10Options {
   device: string;
   timeouts?: Partial<Rps10Timeouts>;
   observer?: StepObserver;
-}
-
-/** The replies of one command, fed as lines arrive. */
-class ReplyWaiter {
-  private lines: Rps10Reply[] = [];
-  private wake: (() => void) | undefined;
-  private closed: Error | undefined;
-
-  push(reply: Rps10Reply): void {
-    this.lines.push(reply);
-    this.wake?.();
-  }
-
-  /** Forgets every reply received so far. */
-  clear(): void {
-    this.lines = [];
-  }
-
-  fail(err: Error): void {
-    this.closed = err;
-    this.wake?.();
-  }
-
-  /** Resolves once nothing has arrived for `ms`, discarding whatever does arrive meanwhile. */
-  async quiet(ms: number, signal: AbortSignal): Promise<void> {
-    for (;;) {
-      this.lines = [];
-      const heard = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), ms);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve(true);
-        };
-        signal.addEventListener(
-          "abort",
-          () => {
-            clearTimeout(timer);
-            resolve(false);
-          },
-          { once: true },
-        );
-      });
-      this.wake = undefined;
-      if (!heard || signal.aborted) return;
-    }
-  }
-
-  /** The first reply that `match` accepts, skipping others; rejects when the line closes. */
-  async next<T>(match: (r: Rps10Reply) => T | undefined, signal: AbortSignal): Promise<T> {
-    for (;;) {
-      while (this.lines.length > 0) {
-        const found = match(this.lines.shift()!);
-        if (found !== undefined) return found;
-      }
-      if (this.closed) throw this.closed;
-      if (signal.aborted) throw new Error("aborted");
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        signal.addEventListener("abort", () => resolve(), { once: true });
-      });
-      this.wake = undefined;
-    }
-  }
 }
 
 export class Rps10Switch implements PowerSwitch {
@@ -187,62 +142,72 @@ export class Rps10Switch implements PowerSwitch {
   private async command(steps: Steps, address: string, op: Rps10Op): Promise<OutletState> {
     const t = this.timeouts;
     const device = this.options.device;
-    const port = new SerialPort({
-      path: device,
-      baudRate: RPS10_BAUD,
-      dataBits: 8,
-      parity: "none",
-      stopBits: 1,
-      autoOpen: false,
-      lock: true,
-    });
-    const waiter = new ReplyWaiter();
+    const waiter = new ReplyWaiter(`the switch on ${device}`);
     const splitter = new LineSplitter();
-    port.on("data", (chunk: Buffer) => {
-      for (const line of splitter.push(chunk)) waiter.push(parseRps10Line(line));
-    });
-    port.on("close", () => waiter.fail(new LineClosed("the serial line closed")));
-    port.on("error", (err: Error) => waiter.fail(new LineClosed(err.message)));
+    let port: SerialPort | undefined;
+    // A frame is on the wire whose answer was not read to its "Complete": the switch may still
+    // answer it, late.
+    let sent = false;
+    let completed = false;
     const line = (what: string, work: (cb: (err: Error | null) => void) => void) =>
       call(work).catch((err: unknown) => {
         throw steps.error("disconnected", what, err instanceof Error ? err.message : String(err));
       });
-    let timedOut = false;
-    try {
-      await steps.run(
-        "opening the line",
-        t.open,
-        (signal) => openPort(port, signal),
-        () => `${device} at 9600 8N1`,
+    const send = (what: string, frame: Buffer) => {
+      sent = true;
+      const p = port!;
+      return steps.run(what, t.send, () =>
+        line(what, (cb) => p.write(frame, (err) => cb(err ?? null))).then(() =>
+          line(what, (cb) => p.drain(cb)),
+        ),
       );
+    };
+    try {
+      const open = await this.openLine(
+        steps,
+        () =>
+          new SerialPort({
+            path: device,
+            baudRate: RPS10_BAUD,
+            dataBits: 8,
+            parity: "none",
+            stopBits: 1,
+            autoOpen: false,
+            lock: true,
+          }),
+      );
+      port = open;
+      // Listened to only once open: a refused open of a busy line must not close this session.
+      open.on("data", (chunk: Buffer) => {
+        for (const text of splitter.push(chunk)) waiter.push(parseRps10Line(text));
+      });
+      open.on("close", () => waiter.fail(new LineClosed("the serial line closed")));
+      open.on("error", (err: Error) => waiter.fail(new LineClosed(err.message)));
       // Whatever is waiting on the line is older than this command: discard it before the reset,
       // so that only a banner printed after the reset counts.
-      await line("flushing the line", (cb) => port.flush(cb));
+      await line("flushing the line", (cb) => open.flush(cb));
       splitter.clear();
       waiter.clear();
-      const reset = await this.resetController(steps, port);
+      const reset = await this.resetController(steps, open);
       if (reset) {
         await steps.run("banner", t.banner, (signal) =>
           waiter.next((r) => (r.kind === "ready" ? true : undefined), signal),
         );
         waiter.clear();
+      } else if (abandonedUntil(device) > Date.now()) {
+        await this.resynchronise(steps, waiter, send);
+        abandoned.delete(device);
       } else {
-        // No reset on this line: wait until it is quiet, for longer if an earlier command here
-        // was abandoned, since its reply may still come.
-        const quietMs = Math.max(t.quiet, abandonedUntil(device) - Date.now());
+        // No reset on this line: send once it is quiet, so no stray output is taken for the answer.
         await steps.run(
           "line quiet",
-          quietMs + t.reply + t.complete,
-          (signal) => waiter.quiet(quietMs, signal),
-          () => `${quietMs} ms`,
+          t.quiet + t.reply + t.complete,
+          (signal) => waiter.quiet(t.quiet, signal),
+          () => `${t.quiet} ms`,
         );
       }
       const verb = op === "0" ? "off" : op === "1" ? "on" : "status";
-      await steps.run(`${verb} sent`, t.send, () =>
-        line(`${verb} sent`, (cb) => port.write(rps10Frame(address, op), (err) => cb(err ?? null))).then(() =>
-          line(`${verb} sent`, (cb) => port.drain(cb)),
-        ),
-      );
+      await send(`${verb} sent`, rps10Frame(address, op));
       let state: OutletState = "off";
       if (address !== "*") {
         state = await steps.run(
@@ -256,13 +221,78 @@ export class Rps10Switch implements PowerSwitch {
       await steps.run("complete", t.complete, (signal) =>
         waiter.next((r) => (r.kind === "complete" ? true : undefined), signal),
       );
+      completed = true;
       return state;
-    } catch (err) {
-      timedOut = err instanceof PowerSwitchError && err.kind === "timeout";
-      throw err;
     } finally {
-      if (timedOut) markAbandoned(device, t.reply + t.complete);
-      if (port.isOpen) await call((cb) => port.close(cb)).catch(() => {});
+      if (sent && !completed) markAbandoned(device, t.reply + t.complete);
+      if (port?.isOpen) await call((cb) => port!.close(cb)).catch(() => {});
+    }
+  }
+
+  /**
+   * Brings a line without modem control back in step after a command on it was abandoned (the
+   * switch hung, or answered too late). Frames the switch still holds are answered in order, and
+   * their replies must not be taken for this command's. Waiting out the abandoned command's whole
+   * reply budget would keep a fenced member's services down that long even after the switch came
+   * back and cut the power; instead ask the switch for its status, read and discard everything
+   * until it has answered something, then until it has been quiet for `resync`: every frame it
+   * held before is answered by then. A switch that still says nothing fails the command here,
+   * before its frame is sent.
+   */
+  private async resynchronise(
+    steps: Steps,
+    waiter: ReplyWaiter,
+    send: (what: string, frame: Buffer) => Promise<unknown>,
+  ): Promise<void> {
+    const t = this.timeouts;
+    steps.note(
+      "resynchronising",
+      "a command on this line was abandoned; asking the switch for its status first",
+    );
+    await send("status probe sent", rps10Frame("*", "?"));
+    await steps.run(
+      "switch answers",
+      t.reply + t.complete,
+      (signal) => waiter.next((r) => (r.kind === "other" ? undefined : r.kind), signal),
+      (kind) => (kind === "plug" ? "a plug line" : kind),
+    );
+    await steps.run(
+      "line quiet",
+      t.resync + t.reply + t.complete,
+      (signal) => waiter.quiet(t.resync, signal),
+      () => `${t.resync} ms after the switch answered`,
+    );
+  }
+
+  /**
+   * Opens the line. A line another process holds (serialport's lock, EBUSY) is busy, not dead:
+   * try again, waiting a little longer each time, until the busy budget is spent.
+   */
+  private async openLine(steps: Steps, create: () => SerialPort): Promise<SerialPort> {
+    const t = this.timeouts;
+    const device = this.options.device;
+    const giveUp = Date.now() + t.busy;
+    for (let wait = LINE_BUSY_FIRST_RETRY_MS; ; wait = Math.min(wait * 2, LINE_BUSY_LAST_RETRY_MS)) {
+      const port = create();
+      try {
+        await steps.run(
+          "opening the line",
+          t.open,
+          (signal) => openPort(port, signal),
+          () => `${device} at 9600 8N1`,
+        );
+        return port;
+      } catch (err) {
+        if (!(err instanceof PowerSwitchError && err.kind === "busy")) throw err;
+        if (Date.now() + wait > giveUp)
+          throw steps.error(
+            "busy",
+            "opening the line",
+            `${device} stayed in use by another process for ${t.busy} ms (${err.detail}): a peer's check or fence holds it; try again later`,
+          );
+        steps.note("line busy", `${err.detail}; trying again in ${wait} ms`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
     }
   }
 
@@ -295,16 +325,30 @@ export class Rps10Switch implements PowerSwitch {
 function openPort(port: SerialPort, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     let gaveUp = false;
-    signal.addEventListener("abort", () => (gaveUp = true), { once: true });
+    const giveUp = () => {
+      gaveUp = true;
+    };
+    signal.addEventListener("abort", giveUp, { once: true });
     port.open((err) => {
+      signal.removeEventListener("abort", giveUp);
       if (gaveUp) {
         if (!err) port.close(() => {});
         return;
       }
-      if (err) reject(new LineClosed(err.message.replace(/^Error: /, "")));
-      else resolve();
+      if (!err) return resolve();
+      const message = err.message.replace(/^Error:? /, "");
+      reject(
+        isLockRefusal(message)
+          ? new LineBusy(`in use by another process: ${message}`)
+          : new LineClosed(message),
+      );
     });
   });
+}
+
+/** serialport's own lock ("Cannot lock port", flock's EAGAIN) or the tty's exclusive mode (EBUSY). */
+function isLockRefusal(message: string): boolean {
+  return /Cannot lock port|EBUSY|Device or resource busy/i.test(message);
 }
 
 /**

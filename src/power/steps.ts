@@ -2,7 +2,7 @@
 // its duration. A step that misses its deadline becomes a PowerSwitchError naming the switch,
 // the outlet and the step, so no switch can hang its caller.
 import { performance } from "node:perf_hooks";
-import { LineClosed, PowerSwitchError } from "./errors.js";
+import { Garbled, LineBusy, LineClosed, PowerSwitchError } from "./errors.js";
 import type { StepObserver } from "./switch.js";
 
 export class Steps {
@@ -42,6 +42,8 @@ export class Steps {
       abort.abort();
       if (err instanceof PowerSwitchError) throw err;
       if (err instanceof LineClosed) throw this.error("disconnected", step, err.message);
+      if (err instanceof LineBusy) throw this.error("busy", step, err.message);
+      if (err instanceof Garbled) throw this.error("garbled", step, err.message);
       throw this.error("failed", step, err instanceof Error ? err.message : String(err));
     } finally {
       clearTimeout(timer);
@@ -86,6 +88,7 @@ export class Steps {
       );
     }
     if (lastError instanceof PowerSwitchError) throw this.error(lastError.kind, step, lastError.detail);
+    if (lastError instanceof Garbled) throw this.error("garbled", step, lastError.message);
     throw this.error("timeout", step, `no reading of the outlet within ${deadlineMs} ms`);
   }
 

@@ -4,10 +4,10 @@
 // in, read the /S plug table, act, and log out with /X. A change is confirmed by reading the table
 // again until the plug shows the new state, never by the command's own echo.
 import { connect, type Socket } from "node:net";
-import { LineClosed, PowerSwitchError } from "./errors.js";
+import { Garbled, LineClosed, PowerSwitchError } from "./errors.js";
 import { Steps, within } from "./steps.js";
 import { OffThenOnSwitch, type OutletState, type StepObserver } from "./switch.js";
-import { TelnetFilter } from "./telnet.js";
+import { TelnetSession as Session } from "./telnet-session.js";
 import {
   NPS_CONFIRM_PROMPT,
   NPS_PASSWORD_PROMPT,
@@ -17,8 +17,12 @@ import {
 } from "./wti-nps-protocol.js";
 
 export const NPS_DEFAULT_PORT = 23;
-/** Output kept while waiting for a prompt; a switch that sends more without one is garbled. */
-const MAX_SESSION_OUTPUT = 64 * 1024;
+/**
+ * Pages of /S output read at most, and their bytes together. A 64-plug switch shows its table
+ * on a few pages of a few KiB; a switch that pages on and on never reaches its prompt.
+ */
+export const MAX_STATUS_PAGES = 16;
+export const MAX_STATUS_OUTPUT = 64 * 1024;
 const LOGIN_PROMPT = /(?:login|login name|username|user name)\s*:\s*$/i;
 const PAGER_PROMPT = /Enter:\s*$/;
 const INVALID_PASSWORD = /invalid password|access denied/i;
@@ -52,80 +56,6 @@ export interface WtiNpsOptions {
   password?: string;
   timeouts?: Partial<NpsTimeouts>;
   observer?: StepObserver;
-}
-
-/** One telnet session: text in, lines out, and waiting for the output to end in a pattern. */
-class Session {
-  private text = "";
-  private wake: (() => void) | undefined;
-  private closedBecause: string | undefined;
-  private readonly filter = new TelnetFilter();
-
-  constructor(private readonly socket: Socket) {
-    socket.on("data", (chunk: Buffer) => {
-      const { data, replies } = this.filter.push(chunk, "client");
-      if (replies.length > 0) socket.write(replies);
-      this.text = (this.text + data.toString("latin1")).slice(-MAX_SESSION_OUTPUT);
-      this.wake?.();
-    });
-    socket.on("close", () => {
-      this.closedBecause ??= "the switch closed the connection";
-      this.wake?.();
-    });
-    socket.on("error", (err) => {
-      this.closedBecause = err.message;
-      this.wake?.();
-    });
-  }
-
-  send(line: string): void {
-    this.socket.write(`${line}\r\n`);
-  }
-
-  /** Waits until the output ends in one of `patterns`; returns its index and the output, consumed. */
-  async until(patterns: readonly RegExp[], signal: AbortSignal): Promise<{ index: number; output: string }> {
-    for (;;) {
-      const index = patterns.findIndex((p) => p.test(this.text));
-      if (index !== -1) {
-        const output = this.text;
-        this.text = "";
-        return { index, output };
-      }
-      if (this.closedBecause !== undefined) throw new LineClosed(this.closedBecause);
-      if (signal.aborted) throw new Error("aborted");
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        signal.addEventListener("abort", () => resolve(), { once: true });
-      });
-      this.wake = undefined;
-    }
-  }
-
-  /**
-   * Logs out; resolves once the switch has hung up, or after `waitMs`, with the connection
-   * closed either way. The switch serves one session at a time: a next session opened before it
-   * hangs up would find it busy.
-   */
-  logOut(waitMs: number): Promise<void> {
-    if (this.closedBecause !== undefined) {
-      this.close();
-      return Promise.resolve();
-    }
-    this.send("/X");
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.close();
-        resolve();
-      };
-      const timer = setTimeout(done, waitMs);
-      this.socket.once("close", done);
-    });
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
 }
 
 export class WtiNpsSwitch extends OffThenOnSwitch {
@@ -202,7 +132,7 @@ export class WtiNpsSwitch extends OffThenOnSwitch {
       s.close();
       throw err;
     }
-    this.hangingUp = s.logOut(LOGOUT_WAIT_MS);
+    this.hangingUp = s.logOut("/X", LOGOUT_WAIT_MS);
     return result;
   }
 
@@ -223,7 +153,7 @@ export class WtiNpsSwitch extends OffThenOnSwitch {
         (signal) => openSocket(host, port, signal),
         () => `${host}:${port}`,
       );
-      const s = new Session(socket);
+      const s = new Session(socket, `the switch at ${host}:${port}`);
       try {
         await this.login(steps, s);
         return s;
@@ -265,10 +195,14 @@ export class WtiNpsSwitch extends OffThenOnSwitch {
   private async readTable(steps: Steps, s: Session, signal: AbortSignal): Promise<PlugRow[]> {
     s.send("/S");
     let output = "";
-    for (;;) {
+    for (let page = 1; ; page++) {
       const answer = await s.until([NPS_PROMPT, PAGER_PROMPT], signal);
       output += answer.output;
       if (answer.index === 0) break;
+      if (page >= MAX_STATUS_PAGES || output.length > MAX_STATUS_OUTPUT)
+        throw new Garbled(
+          `the switch at ${this.options.host}:${this.options.port ?? NPS_DEFAULT_PORT} sent ${page} pages (${output.length} bytes) of /S output without its command prompt, more than a plug table holds (${MAX_STATUS_PAGES} pages, ${MAX_STATUS_OUTPUT} bytes)`,
+        );
       s.send(""); // next page
     }
     const rows = parseStatusTable(output);

@@ -86,12 +86,17 @@ describe("rps10 driver against the simulator", () => {
   it("never confirms off from a switch that goes silent mid-command", async () => {
     sim.fault = "stall";
     await expect(driver().off("3")).rejects.toMatchObject({ kind: "timeout", step: "complete" });
+    // The stalled command was abandoned: the next one asks the silent switch for its status
+    // first, and gives up there, without sending its off.
     sim.fault = "silent";
-    await expect(driver().off("3")).rejects.toMatchObject({ kind: "timeout", step: "reply" });
+    await expect(driver().off("3")).rejects.toMatchObject({ kind: "timeout", step: "switch answers" });
+    expect(sim.frames.at(-1)).toEqual({ address: "*", op: "?" });
     sim.fault = "none";
   });
 
   it("does not take garbage for an answer", async () => {
+    sim.fault = "none";
+    await driver().status("0"); // brings the line back in step after the tests before
     sim.fault = "garbage";
     await expect(driver().status("0")).rejects.toMatchObject({ kind: "timeout", step: "reply" });
     sim.fault = "none";
@@ -100,8 +105,8 @@ describe("rps10 driver against the simulator", () => {
   it("does not take a late reply to an abandoned command as the answer to the next one", async () => {
     // The switch answers an off only after the driver gave up on it; the next command on the
     // line (to which the switch now says nothing) must not take that late "Plug 0 Off" /
-    // "Complete" as its own answer. With no DTR reset on a pty, the driver waits out the rest of
-    // the abandoned command's reply window before it sends.
+    // "Complete" as its own answer. With no DTR reset on a pty, the driver asks for the status
+    // first and sends only once the line has been quiet after the switch answered.
     sim.fault = "late";
     await expect(driver().off("0")).rejects.toMatchObject({ kind: "timeout" });
     sim.fault = "silent";

@@ -23,8 +23,16 @@ export type Rps10Fault =
   /** Answers correctly, but only after LATE_REPLY_MS, when a driver may have given up. */
   | "late"
   /** A relay that no longer switches: commands are answered with the outlet's unchanged state. */
-  | "stuck";
+  | "stuck"
+  /**
+   * A controller that froze: it takes frames and answers none, until resume() brings it back and
+   * it answers every frame it took, in order, as a hung switch that recovers does.
+   */
+  | "hung";
+/** The faults a program can be started with (a hung one could never be brought back). */
 const RPS10_FAULTS: readonly Rps10Fault[] = ["none", "silent", "stall", "garbage", "late", "stuck"];
+/** Frames a hung controller keeps to answer once it is back; older ones are lost. */
+const MAX_HELD_FRAMES = 64;
 
 export const LATE_REPLY_MS = 1_200;
 
@@ -46,6 +54,7 @@ export class Rps10Simulator {
   readonly frames: { address: string; op: string }[] = [];
   private socat: ChildProcess | undefined;
   private readonly scanner = new FrameScanner();
+  private held: { address: string; op: string }[] = [];
 
   constructor(private readonly options: Rps10SimOptions) {
     const count = options.outlets ?? 10;
@@ -104,8 +113,21 @@ export class Rps10Simulator {
     }
   }
 
+  /** Brings a hung controller back: it answers every frame it took while hung, in order. */
+  resume(): void {
+    this.fault = "none";
+    const held = this.held;
+    this.held = [];
+    for (const frame of held) this.answer(frame.address, frame.op);
+  }
+
   private handle(address: string, op: string): void {
     if (this.fault === "silent") return;
+    if (this.fault === "hung") {
+      if (this.held.length >= MAX_HELD_FRAMES) this.held.shift();
+      this.held.push({ address, op });
+      return;
+    }
     if (this.fault === "late") {
       setTimeout(() => this.answer(address, op), LATE_REPLY_MS);
       return;
