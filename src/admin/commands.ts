@@ -37,6 +37,7 @@ import {
   slotReusable,
 } from "./change.js";
 import { renderStatus } from "./cluster-status.js";
+import { DaemonUnreachable } from "./daemon-client.js";
 import { controlService, SERVICE_WAIT_MS, type ServiceControl } from "./service-control.js";
 import { clusterStatus } from "./status-source.js";
 
@@ -69,7 +70,8 @@ export interface CommandSpec {
   run(ctx: CommandContext, args: string[]): Promise<number>;
 }
 
-export const ADMIN_EXIT = { ok: 0, failed: 1, usage: 64 } as const;
+/** unavailable: the local daemon could not be asked (none runs, it hung up, or it did not answer). */
+export const ADMIN_EXIT = { ok: 0, failed: 1, usage: 64, unavailable: 69 } as const;
 const MONITOR_DEFAULT_S = 2;
 /** Home and clear: each refresh of cluster monitor replaces the last on a terminal. */
 const CLEAR_SCREEN = "\x1b[H\x1b[2J";
@@ -753,6 +755,6 @@ export async function runLine(outer: CommandContext, line: string): Promise<numb
     }
     // A disk, lock or edit error fails this command only: a script or shell goes on.
     ctx.err(`cluadmin: ${words.join(" ")}: ${err instanceof Error ? err.message : String(err)}`);
-    return ADMIN_EXIT.failed;
+    return err instanceof DaemonUnreachable ? ADMIN_EXIT.unavailable : ADMIN_EXIT.failed;
   }
 }

@@ -85,8 +85,12 @@ export async function controlService(
   const t0 = Date.now();
   const before = row(
     await daemonStatus(socket).catch((err: unknown) => {
-      throw err instanceof DaemonUnreachable
-        ? new Error(`${err.message}: service requests go through the local clumanager daemon; start it first`)
+      // Still a DaemonUnreachable, so cluadmin exits with the code for an unreachable daemon.
+      throw err instanceof DaemonUnreachable && err.reason === "absent"
+        ? new DaemonUnreachable(
+            `${err.message}: service requests go through the local clumanager daemon; start it first`,
+            err.reason,
+          )
         : err;
     }),
     req.service,

@@ -26,7 +26,13 @@ export async function clusterStatus(
     if (!(err instanceof DaemonUnreachable)) throw err;
     why = err.message;
   }
-  const { text } = await currentConfigText(configPath, member);
+  let text: string;
+  try {
+    ({ text } = await currentConfigText(configPath, member));
+  } catch (err) {
+    // Say first why the daemon gave no status: that is what the administrator asked about.
+    throw new ChangeRefused(`${why}, and the configuration cannot be read either: ${(err as Error).message}`);
+  }
   const checked = validateDocument(parseDocument(text));
   if (!checked.ok) {
     throw new ChangeRefused(

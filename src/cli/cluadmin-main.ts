@@ -20,6 +20,7 @@ import { readConfigFile } from "../config/read.js";
 import { DEFAULT_RUN_DIR } from "../daemon/paths.js";
 import { EXIT } from "./exit-codes.js";
 import { type CommandIo, processIo } from "./io.js";
+import { jsonRequested, withJsonErrors } from "./json-errors.js";
 
 export const DEFAULT_CONFIG = "/etc/cluster.conf";
 export const PROMPT = "cluadmin> ";
@@ -40,11 +41,17 @@ export interface ShellStreams {
   output: NodeJS.WritableStream;
 }
 
-export async function main(
+export function main(
   argv: readonly string[],
   io: CommandIo = processIo,
   streams: ShellStreams = { input: process.stdin, output: process.stdout },
 ): Promise<number> {
+  return withJsonErrors("cluadmin", jsonRequested(argv), io, (watched) =>
+    parseAndRun(argv, watched, streams),
+  );
+}
+
+async function parseAndRun(argv: readonly string[], io: CommandIo, streams: ShellStreams): Promise<number> {
   const program = new Command("cluadmin")
     .description("Administer a clumanager cluster: its configuration, members and services.")
     .option("-c, --config <file>", "the cluster configuration", process.env.CLUSTER_CONF ?? DEFAULT_CONFIG)
@@ -98,6 +105,13 @@ function quote(word: string): string {
   return /^[A-Za-z0-9_./:=@,+-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
+/** One line of a script or the shell: with --json, its own error object when it fails. */
+function runEach(ctx: CommandContext, text: string): Promise<number> {
+  return withJsonErrors("cluadmin", ctx.json, ctx, (io) =>
+    runLine({ ...ctx, out: io.out, err: io.err }, text),
+  );
+}
+
 /** Runs every line of a non-terminal standard input; exits with the first failure's status. */
 async function runScript(ctx: CommandContext, input: NodeJS.ReadableStream): Promise<number> {
   const lines = createInterface({ input, terminal: false });
@@ -105,7 +119,7 @@ async function runScript(ctx: CommandContext, input: NodeJS.ReadableStream): Pro
   for await (const line of lines) {
     const text = line.trim();
     if (text === "" || text.startsWith("#")) continue;
-    const code = await runLine(ctx, text);
+    const code = await runEach(ctx, text);
     if (status === ADMIN_EXIT.ok) status = code;
   }
   return status;
@@ -192,7 +206,7 @@ async function runShell(ctx: CommandContext, rl: Interface): Promise<number> {
   for await (const line of rl) {
     const text = line.trim();
     if (text === "exit" || text === "quit") break;
-    if (text !== "") last = await runLine(ctx, text);
+    if (text !== "") last = await runEach(ctx, text);
     rl.prompt();
   }
   const kept = (rl as Interface & { history?: string[] }).history ?? [];

@@ -34,6 +34,7 @@ import {
 } from "./disk-output.js";
 import { EXIT } from "./exit-codes.js";
 import { type CommandIo, processIo } from "./io.js";
+import { jsonRequested, withJsonErrors } from "./json-errors.js";
 
 const USAGE =
   "usage: cludiskutil {-I|-p|-t|--verify|--repair|--upgrade} {-c FILE | --primary PATH --backup PATH} [options]; see cludiskutil(8)";
@@ -133,7 +134,11 @@ function buildProgram(io: CommandIo): Command {
     .allowExcessArguments(false);
 }
 
-export async function main(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
+export function main(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
+  return withJsonErrors("cludiskutil", jsonRequested(argv), io, (watched) => parseAndRun(argv, watched));
+}
+
+async function parseAndRun(argv: readonly string[], io: CommandIo): Promise<number> {
   const program = buildProgram(io);
   let opts: Options;
   try {

@@ -13,6 +13,7 @@ import { readSecretFile, SecretFileError } from "../power/secret-file.js";
 import { type StepEvent, SWITCH_TYPES } from "../power/switch.js";
 import { EXIT } from "./exit-codes.js";
 import { type CommandIo, processIo, table } from "./io.js";
+import { jsonRequested, withJsonErrors } from "./json-errors.js";
 
 /** clustonith's own exit codes, as its man page lists them. */
 export const STONITH_EXIT = { ok: 0, failed: 1, off: 2, usage: 64 } as const;
@@ -226,7 +227,11 @@ function actionOf(o: Options): Action {
   return chosen[0]![0];
 }
 
-export async function main(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
+export function main(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
+  return withJsonErrors("clustonith", jsonRequested(argv), io, (watched) => parseAndRun(argv, watched));
+}
+
+async function parseAndRun(argv: readonly string[], io: CommandIo): Promise<number> {
   let o: Options;
   try {
     o = program(io)
@@ -353,11 +358,13 @@ async function run(
             action,
             caught instanceof Error ? caught.message : String(caught),
           );
-    if (json) printJson({ ok: false }, { error: { kind: err.kind, step: err.step, message: err.message } });
+    const exitCode = err.kind === "config" ? STONITH_EXIT.usage : STONITH_EXIT.failed;
+    if (json)
+      printJson({ ok: false }, { error: { kind: err.kind, step: err.step, message: err.message, exitCode } });
     else io.err(`clustonith: ${err.message}`);
     if (action === "switch-status" && !json)
       printTable(io, sw.name, config.type, reachable, outlet, undefined);
-    return err.kind === "config" ? STONITH_EXIT.usage : STONITH_EXIT.failed;
+    return exitCode;
   } finally {
     await sw.close();
   }

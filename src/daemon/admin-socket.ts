@@ -1,17 +1,24 @@
 // The admin socket: a Unix domain socket in the run directory, mode 0600 so only root talks to
-// the daemon. One JSON request per line, one JSON answer per line.
+// the daemon. One JSON request per line, one JSON answer per line, one request at a time per
+// connection. No client can take the daemon down or keep an administrator out: a handler's
+// failure answers that request, a connection that sends no request or takes no answer is dropped,
+// and a new connection at the limit pushes out the oldest one that is not being served.
 import { chmodSync, rmSync } from "node:fs";
 import net from "node:net";
 import type { AdminOp } from "../core/services.js";
 import { MAX_CONFIG_BYTES } from "../disk/format.js";
 import { ADMIN_OPS } from "./service-requests.js";
 
+/** Connections held at once; the next one replaces the oldest that no handler is working for. */
 export const MAX_ADMIN_CLIENTS = 16;
 /** A configuration change carries two configurations, each at most MAX_CONFIG_BYTES, as JSON
- * strings (escaping adds a byte per newline or quote). Only root can connect. */
+ * strings (escaping adds a byte per newline or quote). Counted per request line. */
 export const MAX_REQUEST_BYTES = 3 * MAX_CONFIG_BYTES;
-/** A client that sends nothing for this long is dropped, so none can hold the daemon open. */
-export const ADMIN_IDLE_MS = 60_000;
+/** How long a connection has to send a whole request line, from its start or its last answer.
+ * cluadmin writes its request the moment it connects, so this is generous. */
+export const ADMIN_REQUEST_MS = 10_000;
+/** How long an answer may wait for the client to read it before the connection is dropped. */
+export const ADMIN_WRITE_MS = 10_000;
 
 export type AdminRequest =
   | { command: "status" }
@@ -26,6 +33,17 @@ export type AdminAnswer = { ok: true; status: unknown } | { ok: false; error: st
 
 export type AdminHandler = (request: AdminRequest) => Promise<AdminAnswer> | AdminAnswer;
 
+export interface AdminServerOptions {
+  maxClients?: number;
+  requestMs?: number;
+  writeMs?: number;
+  maxRequestBytes?: number;
+  /** Told of every handler failure (the daemon logs it); the request is answered with an error. */
+  onHandlerError?: (command: string, err: unknown) => void;
+}
+
+const NOT_AN_OBJECT = "a request must be a JSON object with a command field";
+
 function parseRequest(line: string): AdminRequest | string {
   let value: unknown;
   try {
@@ -33,7 +51,9 @@ function parseRequest(line: string): AdminRequest | string {
   } catch {
     return "the request is not JSON";
   }
-  const v = (value ?? {}) as { command?: unknown; op?: unknown; service?: unknown; target?: unknown };
+  if (value === null || typeof value !== "object" || Array.isArray(value) || !("command" in value))
+    return NOT_AN_OBJECT;
+  const v = value as { command?: unknown; op?: unknown; service?: unknown; target?: unknown };
   if (v.command === "status") return { command: v.command };
   if (v.command === "service") {
     const op = ADMIN_OPS.find((o) => o === v.op);
@@ -60,25 +80,176 @@ function parseRequest(line: string): AdminRequest | string {
   return `unknown command ${JSON.stringify(v.command)}; the daemon answers "status", "service", "config-change" and "config-backup"`;
 }
 
+function line(answer: AdminAnswer): string {
+  return `${JSON.stringify(answer)}\n`;
+}
+
+function failure(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/** The answer line for one request line; never throws, whatever the handler does. */
+async function answerLine(
+  text: string,
+  handler: AdminHandler,
+  onError: (command: string, err: unknown) => void,
+): Promise<string> {
+  const request = parseRequest(text);
+  if (typeof request === "string") return line({ ok: false, error: request });
+  try {
+    // Inside the try: a handler that throws at once is caught like one that rejects.
+    return line(await handler(request));
+  } catch (err) {
+    onError(request.command, err);
+    return line({
+      ok: false,
+      error: `the daemon failed to answer this ${request.command} request (${failure(err)}); it goes on running, and its log has the details`,
+    });
+  }
+}
+
+const NEWLINE = 0x0a;
+
+/** One client: the bytes of its unfinished request line, and whether a handler works for it. */
+class Connection {
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+  private readonly queued: string[] = [];
+  /** A handler is working on this connection's request: it is not pushed out for a newcomer. */
+  serving = false;
+  /** The client has sent all it will: answer what it asked, then close. */
+  private ended = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly socket: net.Socket,
+    private readonly handler: AdminHandler,
+    private readonly o: Required<AdminServerOptions>,
+  ) {
+    socket.on("error", () => socket.destroy());
+    socket.on("close", () => clearTimeout(this.timer));
+    socket.on("data", (chunk: Buffer) => this.receive(chunk));
+    socket.on("end", () => {
+      this.ended = true;
+      if (!this.serving && this.queued.length === 0) socket.end();
+    });
+    this.waitForRequest();
+  }
+
+  private arm(ms: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.socket.destroy(), ms);
+  }
+
+  private waitForRequest(): void {
+    this.arm(this.o.requestMs);
+  }
+
+  private receive(chunk: Buffer): void {
+    let start = 0;
+    for (let nl = chunk.indexOf(NEWLINE, start); nl >= 0; nl = chunk.indexOf(NEWLINE, start)) {
+      if (this.partialBytes + (nl - start) > this.o.maxRequestBytes) {
+        this.refuseLong();
+        return;
+      }
+      this.partial.push(chunk.subarray(start, nl));
+      this.queued.push(Buffer.concat(this.partial).toString("utf8"));
+      this.partial = [];
+      this.partialBytes = 0;
+      start = nl + 1;
+    }
+    if (start < chunk.length) {
+      this.partialBytes += chunk.length - start;
+      if (this.partialBytes > this.o.maxRequestBytes) {
+        this.refuseLong();
+        return;
+      }
+      this.partial.push(chunk.subarray(start));
+    }
+    if (this.queued.length > 0 && !this.serving) void this.serveQueued();
+  }
+
+  private refuseLong(): void {
+    this.partial = [];
+    this.queued.length = 0;
+    this.socket.removeAllListeners("data");
+    this.socket.pause();
+    void this.reply(line({ ok: false, error: `a request is at most ${this.o.maxRequestBytes} bytes` }), true);
+  }
+
+  /** Answers the queued lines in order; reading waits meanwhile, so a client can queue only
+   * what one read brought. */
+  private async serveQueued(): Promise<void> {
+    this.socket.pause();
+    clearTimeout(this.timer);
+    for (let text = this.queued.shift(); text !== undefined; text = this.queued.shift()) {
+      this.serving = true;
+      const answer = await answerLine(text, this.handler, this.o.onHandlerError);
+      this.serving = false;
+      if (this.socket.destroyed) return;
+      if (!(await this.reply(answer, false))) return;
+    }
+    if (this.ended) {
+      this.socket.end();
+      return;
+    }
+    this.waitForRequest();
+    this.socket.resume();
+  }
+
+  /** Writes one answer; true once the client has taken it, false if it was dropped instead. */
+  private reply(text: string, last: boolean): Promise<boolean> {
+    this.arm(this.o.writeMs);
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (taken: boolean) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(this.timer);
+        // One listener per answer, removed with it: a long queue must not pile them up.
+        this.socket.off("close", dropped);
+        resolve(taken);
+      };
+      const dropped = () => settle(false);
+      this.socket.once("close", dropped);
+      const written = (err?: Error | null) => {
+        if (last || err) this.socket.destroy();
+        settle(!err && !last);
+      };
+      if (last) this.socket.end(text, written);
+      else this.socket.write(text, written);
+    });
+  }
+}
+
 export class AdminServer {
-  private readonly clients = new Set<net.Socket>();
+  private readonly connections = new Set<Connection>();
 
   private constructor(
     private readonly server: net.Server,
     readonly path: string,
-  ) {
-    server.on("connection", (socket) => {
-      this.clients.add(socket);
-      socket.on("close", () => this.clients.delete(socket));
-    });
-  }
+  ) {}
 
-  static async listen(path: string, handler: AdminHandler): Promise<AdminServer> {
+  static async listen(
+    path: string,
+    handler: AdminHandler,
+    options: AdminServerOptions = {},
+  ): Promise<AdminServer> {
+    const o: Required<AdminServerOptions> = {
+      maxClients: MAX_ADMIN_CLIENTS,
+      requestMs: ADMIN_REQUEST_MS,
+      writeMs: ADMIN_WRITE_MS,
+      maxRequestBytes: MAX_REQUEST_BYTES,
+      onHandlerError: () => {},
+      ...options,
+    };
     // The pid file already proved no other daemon uses this run directory: a socket left here
     // is a dead daemon's.
     rmSync(path, { force: true });
-    const server = net.createServer((socket) => serve(socket, handler));
-    server.maxConnections = MAX_ADMIN_CLIENTS;
+    // Half-open: a client that sends its request and then shuts its side still gets the answer.
+    const server = net.createServer({ allowHalfOpen: true });
+    const admin = new AdminServer(server, path);
+    server.on("connection", (socket) => admin.accept(socket, handler, o));
     // Created with no permission for group and others, so there is no moment it is open to them.
     const umask = process.umask(0o177);
     try {
@@ -93,46 +264,35 @@ export class AdminServer {
       process.umask(umask);
     }
     chmodSync(path, 0o600);
-    return new AdminServer(server, path);
+    return admin;
+  }
+
+  private accept(socket: net.Socket, handler: AdminHandler, o: Required<AdminServerOptions>): void {
+    if (this.connections.size >= o.maxClients) {
+      // Oldest first (a Set keeps insertion order): one that sends nothing or reads nothing.
+      const idle = [...this.connections].find((c) => !c.serving);
+      if (idle === undefined) {
+        const give = setTimeout(() => socket.destroy(), o.writeMs);
+        socket.on("error", () => socket.destroy());
+        socket.on("close", () => clearTimeout(give));
+        const refusal = `the daemon is working on ${o.maxClients} requests already; ask again in a moment`;
+        socket.end(line({ ok: false, error: refusal }), () => socket.destroy());
+        return;
+      }
+      idle.socket.destroy();
+      this.connections.delete(idle);
+    }
+    const connection = new Connection(socket, handler, o);
+    this.connections.add(connection);
+    socket.on("close", () => this.connections.delete(connection));
   }
 
   close(): Promise<void> {
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       // A monitor left open must not keep a stopping daemon alive.
-      for (const socket of this.clients) socket.destroy();
+      for (const c of this.connections) c.socket.destroy();
       rmSync(this.path, { force: true });
     });
   }
-}
-
-function serve(socket: net.Socket, handler: AdminHandler): void {
-  let buffered = "";
-  socket.setEncoding("utf8");
-  socket.setTimeout(ADMIN_IDLE_MS, () => socket.destroy());
-  socket.on("error", () => socket.destroy());
-  socket.on("data", (chunk: string) => {
-    buffered += chunk;
-    if (buffered.length > MAX_REQUEST_BYTES) {
-      socket.end(
-        `${JSON.stringify({ ok: false, error: `a request is at most ${MAX_REQUEST_BYTES} bytes` })}\n`,
-      );
-      return;
-    }
-    for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      const request = parseRequest(line);
-      void Promise.resolve(
-        typeof request === "string" ? { ok: false as const, error: request } : handler(request),
-      )
-        .catch((err: unknown) => ({
-          ok: false as const,
-          error: err instanceof Error ? err.message : String(err),
-        }))
-        .then((answer) => {
-          if (!socket.destroyed) socket.write(`${JSON.stringify(answer)}\n`);
-        });
-    }
-  });
 }

@@ -272,37 +272,47 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
   });
   let admin: AdminServer;
   try {
-    admin = await AdminServer.listen(joinPath(args.runDir, SOCKET_FILE), (request) => {
-      if (running === undefined)
-        return { ok: false, error: "the member is still joining; ask again in a moment" };
-      if (request.command === "status") return { ok: true, status: status(running) };
-      if (request.command === "config-change" || request.command === "config-backup") {
-        const work =
-          request.command === "config-change"
-            ? running.configChange(request)
-            : running.configBackup(request.text, request.view);
-        return work.then(
-          (done): AdminAnswer => {
-            log.notice(
-              { event: "config", command: request.command, view: done.view },
-              `cluadmin's ${request.command} is on the quorum partitions`,
-            );
-            // The view (and backup number) only: cluadmin has the text, which may be large.
-            return { ok: true, status: "backup" in done ? done : { view: done.view } };
-          },
-          (err: unknown): AdminAnswer => ({
-            ok: false,
-            error: err instanceof Error ? err.message : String(err),
-          }),
-        );
-      }
-      const resolved = resolveRequest(config, request.op, request.service, request.target);
-      if (typeof resolved === "string") return { ok: false, error: resolved };
-      const answer = running.services.ask(resolved);
-      return answer.ok
-        ? { ok: true, status: { message: answer.message } }
-        : { ok: false, error: answer.message };
-    });
+    admin = await AdminServer.listen(
+      joinPath(args.runDir, SOCKET_FILE),
+      (request) => {
+        if (running === undefined)
+          return { ok: false, error: "the member is still joining; ask again in a moment" };
+        if (request.command === "status") return { ok: true, status: status(running) };
+        if (request.command === "config-change" || request.command === "config-backup") {
+          const work =
+            request.command === "config-change"
+              ? running.configChange(request)
+              : running.configBackup(request.text, request.view);
+          return work.then(
+            (done): AdminAnswer => {
+              log.notice(
+                { event: "config", command: request.command, view: done.view },
+                `cluadmin's ${request.command} is on the quorum partitions`,
+              );
+              // The view (and backup number) only: cluadmin has the text, which may be large.
+              return { ok: true, status: "backup" in done ? done : { view: done.view } };
+            },
+            (err: unknown): AdminAnswer => ({
+              ok: false,
+              error: err instanceof Error ? err.message : String(err),
+            }),
+          );
+        }
+        const resolved = resolveRequest(config, request.op, request.service, request.target);
+        if (typeof resolved === "string") return { ok: false, error: resolved };
+        const answer = running.services.ask(resolved);
+        return answer.ok
+          ? { ok: true, status: { message: answer.message } }
+          : { ok: false, error: answer.message };
+      },
+      {
+        onHandlerError: (command, err) =>
+          log.err(
+            { event: "admin", command, err: err instanceof Error ? (err.stack ?? err.message) : String(err) },
+            `the admin socket's ${command} request failed; it was answered with the error, and the member goes on`,
+          ),
+      },
+    );
   } catch (err) {
     log.err({ event: "start" }, `cannot open the admin socket in ${args.runDir}: ${String(err)}`);
     watchdog?.disarm();
