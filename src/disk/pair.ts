@@ -14,7 +14,7 @@
 // rewrites them. A copy that is good but older is not rewritten by a read: that is what a write in
 // flight looks like, and the block's next write mends it. A pair opened without a member (the
 // tools) repairs every damaged copy.
-import { type Block, type Decoded, decodeBlock, encodeBlock } from "./block.js";
+import { type Block, type Decoded, encodeBlock } from "./block.js";
 import { BlockCache } from "./block-cache.js";
 import {
   configCapacity,
@@ -55,6 +55,7 @@ import {
 import { decodeLock, encodeLock, type LockSlot } from "./lock-block.js";
 import { decodeMail, encodeMail, type Mail } from "./mailbox-block.js";
 import { openBoth } from "./open-pair.js";
+import { decodeRegionBlock } from "./region-payload.js";
 import { decodeService, encodeService, type ServiceRecord } from "./service-block.js";
 import { decodeStatus, encodeStatus, type MemberStatus } from "./status-block.js";
 
@@ -397,8 +398,11 @@ export class QuorumPair {
     return repair;
   }
 
+  /** A copy of a block: its envelope and its payload, which must both pass (region-payload.ts). */
   private decodeSlot(raw: Buffer, region: Region, slot: number): Decoded<Block> {
-    return decodeBlock(raw, { type: region.type, slot, clusterUuid: this.clusterUuid });
+    const { block, record } = decodeRegionBlock(raw, this.layout, region, slot, this.clusterUuid);
+    if (block.ok && record !== undefined) this.records.set(block.value, record);
+    return block;
   }
 
   /**
@@ -560,10 +564,10 @@ export class QuorumPair {
       // Each Block object maps to one region and so to one decoder: the cast is to that T.
       const known = this.records.get(block) as T | undefined;
       if (known !== undefined) return known;
+      // Decoded already when the copy was judged (decodeSlot): a payload that fails is damage
+      // there. This is only for a block that reached here some other way.
       const decoded = decode(block.payload);
       if (!decoded.ok) {
-        // The checksum passed, so this is not damage on the disk: the writer wrote a payload this
-        // program cannot read. Repairing from the other copy would not help.
         throw new PartitionError(
           `${regionName} block at slot ${block.slot} of ${this.primary.path} has a valid checksum but ` +
             `unreadable contents (${decoded.problem}); it was written by an incompatible version`,
