@@ -3,6 +3,7 @@ import type { Block } from "./block.js";
 import { BothCopiesBadError, type Copy, PartitionError } from "./errors.js";
 import type { PartitionHeader } from "./header-block.js";
 import type { HeaderFault, HeaderRead } from "./header-read.js";
+import { tooSmallError } from "./too-small.js";
 
 export interface ChosenHeader {
   header: PartitionHeader;
@@ -24,6 +25,8 @@ function describeFault(path: string, read: Extract<HeaderRead, { ok: false }>): 
       return `${path} ${read.problem}`;
     case "old-format":
       return `${path} holds a quorum partition in an earlier format (${read.problem})`;
+    case "too-small":
+      return `${path} ${read.problem}`;
   }
 }
 
@@ -52,6 +55,20 @@ export function chooseHeader(
         "sector-size-changed",
       );
     }
+  }
+  // A copy too small for even block 0 cannot be read or repaired: say by how much, from the
+  // other copy's layout where it has one.
+  for (const [path, read, other, otherPath] of [
+    [primaryPath, p, b, backupPath],
+    [backupPath, b, p, primaryPath],
+  ] as const) {
+    if (read.ok || read.fault !== "too-small") continue;
+    if (other.ok) throw tooSmallError(path, read.sizeBytes ?? 0, other.header.layout);
+    throw new PartitionError(
+      `${describeFault(path, read)}, so it holds no quorum partition, and ${describeFault(otherPath, other)}; ` +
+        "name the right devices, or initialise partitions large enough with cludiskutil -I",
+      "too-small",
+    );
   }
   if (p.ok && b.ok) {
     if (!p.block.clusterUuid.equals(b.block.clusterUuid)) {

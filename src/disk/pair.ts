@@ -44,7 +44,6 @@ import { readHeader } from "./header-read.js";
 import {
   type ConfigRegionName,
   checkMember,
-  formatBytes,
   type Layout,
   mailboxIndex,
   ownerOf,
@@ -58,6 +57,7 @@ import { openBoth } from "./open-pair.js";
 import { decodeRegionBlock } from "./region-payload.js";
 import { decodeService, encodeService, type ServiceRecord } from "./service-block.js";
 import { decodeStatus, encodeStatus, type MemberStatus } from "./status-block.js";
+import { tooSmallError } from "./too-small.js";
 
 export { openBoth } from "./open-pair.js";
 
@@ -133,13 +133,8 @@ export class QuorumPair {
     const [p, b] = await Promise.all([readHeader(primary), readHeader(backup)]);
     const chosen = chooseHeader(primary.path, p, backup.path, b, options.tolerateOneBadHeader ?? false);
     for (const device of [primary, backup]) {
-      if (device.geometry.sizeBytes < chosen.header.layout.totalBytes) {
-        throw new PartitionError(
-          `${device.path} is ${formatBytes(device.geometry.sizeBytes)} but its header describes a layout of ` +
-            `${formatBytes(chosen.header.layout.totalBytes)}; the partition was shrunk or is the wrong device`,
-          "too-small",
-        );
-      }
+      if (device.geometry.sizeBytes < chosen.header.layout.totalBytes)
+        throw tooSmallError(device.path, device.geometry.sizeBytes, chosen.header.layout);
     }
     const repairs: Repair[] = [];
     if (chosen.stale !== undefined) {

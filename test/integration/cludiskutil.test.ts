@@ -218,14 +218,34 @@ describe("cludiskutil", () => {
     );
   });
 
-  it("refuses an uninitialised or foreign pair with exit 65 and says what to do", async () => {
-    const f = files();
-    const r = await run("-p", ...f.args);
-    expect(r.code).toBe(65);
-    expect(r.err).toMatch(
-      /neither partition holds a usable header: .* is not initialised .* initialise them with cludiskutil -I/,
-    );
-  });
+  it.each([
+    ["shorter than one block", 100, "337820 bytes (660 blocks)"],
+    ["shorter than its layout", 100_000, "237920 bytes (465 blocks)"],
+  ])(
+    "a partition %s: --verify, -p and --repair say by how much and what to do, exit 65",
+    async (_what, size, short) => {
+      const f = await initialised();
+      execFileSync("truncate", ["-s", String(size), f.b]);
+      for (const mode of ["--verify", "-p", "--repair"]) {
+        const r = await run(mode, ...f.args);
+        expect(r.code).toBe(65);
+        expect(r.err.trim()).toBe(
+          `cludiskutil: ${f.b} is ${size} bytes, ${short} short of the 337920-byte layout (660 blocks) recorded ` +
+            "in the header: it was shrunk or is the wrong device; grow it to at least 337920 bytes, name the right " +
+            "device, or re-initialise both partitions with cludiskutil -I --force for a layout that fits",
+        );
+      }
+      // With the primary gone too, the copy that still has a header gives the layout to grow to.
+      execFileSync("truncate", ["-s", "0", f.p]);
+      const both = await run("--verify", ...f.args);
+      expect(both.code).toBe(65);
+      expect(both.err).toMatch(
+        size < 512
+          ? `${f.p} is 0 bytes, smaller than one 512-byte block, so it holds no quorum partition, and ${f.b} is ${size} bytes, smaller than one 512-byte block; name the right devices`
+          : `${f.p} is 0 bytes, 337920 bytes (660 blocks) short of the 337920-byte layout`,
+      );
+    },
+  );
 
   it("names a missing path and why, with exit 66", async () => {
     const f = await initialised();
