@@ -10,7 +10,14 @@ export interface ChosenHeader {
   block: Block;
   raw: Buffer;
   /** The other copy's header, when it is not the same as the chosen one. */
-  stale?: { copy: Copy; problem: string; fault: HeaderFault | "older"; repairable: boolean };
+  stale?: {
+    copy: Copy;
+    problem: string;
+    fault: HeaderFault | "older";
+    repairable: boolean;
+    /** What else the copy holds, where the pair looked (copy-evidence.ts). */
+    content?: string;
+  };
 }
 
 function describeFault(path: string, read: Extract<HeaderRead, { ok: false }>): string {

@@ -26,6 +26,7 @@ import {
 } from "./config-region.js";
 import { type CopyBytes, readCopyBytes } from "./copy-bytes.js";
 import { CONFLICT_PROBLEM, judgeCopies, trustedCopy } from "./copy-choice.js";
+import { copyEvidence } from "./copy-evidence.js";
 import type { DirectDevice } from "./device.js";
 import {
   type BadBlock,
@@ -131,10 +132,32 @@ export class QuorumPair {
 
   private static async fromDevices(primary: DirectDevice, backup: DirectDevice, options: PairOptions) {
     const [p, b] = await Promise.all([readHeader(primary), readHeader(backup)]);
-    const chosen = chooseHeader(primary.path, p, backup.path, b, options.tolerateOneBadHeader ?? false);
+    let chosen = chooseHeader(primary.path, p, backup.path, b, true);
     for (const device of [primary, backup]) {
       if (device.geometry.sizeBytes < chosen.header.layout.totalBytes)
         throw tooSmallError(device.path, device.geometry.sizeBytes, chosen.header.layout);
+    }
+    // A block 0 that is not a header (no magic, or zeroed) while the other copy's is good: look at
+    // the rest of the copy before calling it foreign (copy-evidence.ts).
+    const stale = chosen.stale;
+    if (stale !== undefined && (stale.fault === "foreign" || stale.fault === "empty")) {
+      const device = stale.copy === "primary" ? primary : backup;
+      const evidence = await copyEvidence(device, chosen.header.layout, chosen.block.clusterUuid);
+      if (evidence.ours) {
+        chosen = {
+          ...chosen,
+          stale: {
+            ...stale,
+            fault: "damaged",
+            repairable: true,
+            problem: `${stale.problem}, while ${evidence.blocks} other blocks of this copy are this cluster's: a damaged header`,
+          },
+        };
+      } else if (!(options.tolerateOneBadHeader ?? false)) {
+        chooseHeader(primary.path, p, backup.path, b, false); // throws: not shown to be ours
+        throw new Error("unreachable: an untolerated bad header was refused");
+      } else if (evidence.foreign !== undefined)
+        chosen = { ...chosen, stale: { ...stale, content: evidence.foreign } };
     }
     const repairs: Repair[] = [];
     if (chosen.stale !== undefined) {
