@@ -1,6 +1,7 @@
 // Joining the cluster: open both quorum partitions, check they are this cluster's, take a fresh
 // incarnation and write it to both copies. A member that cannot do all of that does not join.
 import type { ClusterConfig, MemberConfig } from "../config/model.js";
+import type { Repair } from "../disk/errors.js";
 import { QuorumPair } from "../disk/pair.js";
 import { SlotLock, SlotLockError } from "../disk/slot-lock.js";
 import { MemberState } from "../disk/status-block.js";
@@ -30,6 +31,16 @@ export interface Joined {
   incarnation: number;
   /** This member's slot of the disk lock on this machine: let go only once the daemon is done. */
   slot: SlotLock;
+  /** A header copy found damaged or older when the partitions were opened, and what was done. */
+  headerRepairs: readonly Repair[];
+}
+
+/** One log line for a header copy found bad at join: which copy, what was wrong, what was done. */
+export function describeHeaderRepair(r: Repair): string {
+  const outcome = r.done
+    ? `rewrote it from the ${r.repaired === "primary" ? "backup" : "primary"}`
+    : `it needs cludiskutil --repair (${r.deferred ?? r.error ?? "not repaired"})`;
+  return `joined on the good header; the ${r.repaired} copy's header (block 0) was bad: ${r.problem}; ${outcome}`;
 }
 
 export async function join(
@@ -81,7 +92,7 @@ export async function join(
     });
     // Held for the daemon's whole life: a cluadmin run here meanwhile hands its change to it.
     try {
-      return { io, incarnation: await takeLife(io, config, member), slot };
+      return { io, incarnation: await takeLife(io, config, member), slot, headerRepairs: pair.openRepairs };
     } catch (err) {
       slot.release();
       throw err;

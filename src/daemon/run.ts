@@ -21,7 +21,7 @@ import { createResource } from "../services/create.js";
 import { type AdminAnswer, AdminServer } from "./admin-socket.js";
 import { ConfigSync } from "./config-sync.js";
 import { type RunView, startView, ViewRefused } from "./config-view.js";
-import { JoinError, type Joined, join } from "./join.js";
+import { describeHeaderRepair, JoinError, type Joined, join } from "./join.js";
 import { createLogger, type Logger } from "./logger.js";
 import { describeSelfFence, MemberDaemon } from "./member-daemon.js";
 import { PID_FILE, SOCKET_FILE } from "./paths.js";
@@ -356,6 +356,8 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
   }
   log = log.child({ incarnation: joined.incarnation }) as Logger;
   log.notice({ event: "join" }, `joined as member${member.id} in incarnation ${joined.incarnation}`);
+  for (const repair of joined.headerRepairs)
+    log.warning({ event: "repair", repair }, `quorum partition: ${describeHeaderRepair(repair)}`);
 
   let daemon: MemberDaemon;
   try {

@@ -4,7 +4,7 @@
 // the previous complete view.
 import { crc32 } from "node:zlib";
 import { type Block, type Decoded, decodeBlock, payloadCapacity } from "./block.js";
-import { readU64, writeU64 } from "./fields.js";
+import { u64In, writeU64 } from "./fields.js";
 import { CONFIG_STREAM_HEADER_BYTES, type ConfigRegionName, type Layout } from "./layout.js";
 
 export interface StoredConfig {
@@ -54,9 +54,15 @@ export function decodeConfig(blocks: readonly Block[]): Decoded<StoredConfig> {
   if (stream.length < CONFIG_STREAM_HEADER_BYTES) {
     return { ok: false, problem: "the configuration stream is too short" };
   }
-  const storedView = readU64(stream, 0);
+  const storedView = u64In(stream, 0, "view");
+  if (typeof storedView !== "number")
+    return { ok: false, problem: `the configuration's ${storedView.problem}` };
   const length = stream.readUInt32LE(8);
-  if (storedView !== view) return { ok: false, problem: "the configuration view does not match its blocks" };
+  if (storedView !== view)
+    return {
+      ok: false,
+      problem: `the configuration's field view holds ${storedView} but its blocks carry generation ${view}`,
+    };
   if (CONFIG_STREAM_HEADER_BYTES + length !== stream.length) {
     return { ok: false, problem: `the configuration length ${length} does not match the stored bytes` };
   }

@@ -49,3 +49,55 @@ export function isAllZero(buf: Uint8Array): boolean {
   for (let i = 0; i < buf.length; i++) if (buf[i] !== 0) return false;
   return true;
 }
+
+/** The latest time a JavaScript Date can hold (year 275760): a stored wall-clock time beyond it
+ * is damage, and would make every later formatting of it throw. */
+export const MAX_WALL_CLOCK_MS = 8.64e15;
+
+/** Why a field is not readable: one phrase naming it and its value, for a block's problem. */
+export interface BadField {
+  ok: false;
+  problem: string;
+}
+
+/** A whole number from a field, checked to lie in [min, max]; the field is named if it does not. */
+export function fieldIn(field: string, value: number, min: number, max: number): number | BadField {
+  if (Number.isInteger(value) && value >= min && value <= max) return value;
+  return { ok: false, problem: `field ${field} holds ${value}, outside ${min} to ${max}` };
+}
+
+/** A u64 field, checked to lie in [0, max] (at most 2^53 - 1, the largest exact number). */
+export function u64In(
+  buf: Buffer,
+  offset: number,
+  field: string,
+  max: number = Number.MAX_SAFE_INTEGER,
+): number | BadField {
+  const value = readU64(buf, offset);
+  if (value === undefined)
+    return {
+      ok: false,
+      problem: `field ${field} holds ${buf.readBigUInt64LE(offset)}, beyond the largest exact number 2^53 - 1`,
+    };
+  return fieldIn(field, value, 0, max);
+}
+
+/** A wall-clock time field (milliseconds since 1970), checked to be a time a Date can hold. */
+export function wallClockIn(buf: Buffer, offset: number, field: string): number | BadField {
+  return u64In(buf, offset, field, MAX_WALL_CLOCK_MS);
+}
+
+/** A NUL-padded UTF-8 name field, or why not. */
+export function nameIn(buf: Buffer, offset: number, size: number, field: string): string | BadField {
+  const name = readName(buf, offset, size);
+  return name ?? { ok: false, problem: `field ${field} is not NUL-padded UTF-8 text` };
+}
+
+/** Writes a wall-clock time; refuses one no Date can hold, which no reader would accept. */
+export function writeWallClock(buf: Buffer, offset: number, ms: number): void {
+  if (ms > MAX_WALL_CLOCK_MS)
+    throw new RangeError(
+      `a wall-clock time of ${ms} ms is beyond the latest valid time (${MAX_WALL_CLOCK_MS})`,
+    );
+  writeU64(buf, offset, ms);
+}

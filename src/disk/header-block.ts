@@ -1,6 +1,6 @@
 // Block 0: who this partition belongs to and how it is laid out.
 import type { Decoded } from "./block.js";
-import { readName, readU64, writeName, writeU64 } from "./fields.js";
+import { nameIn, readName, wallClockIn, writeName, writeWallClock } from "./fields.js";
 import { NAME_BYTES } from "./format.js";
 import { computeLayout, type Layout, REGION_NAMES } from "./layout.js";
 
@@ -35,7 +35,7 @@ export function encodeHeader(h: PartitionHeader): Buffer {
   buf.writeUInt32LE(h.layout.maxServices, F.maxServices);
   buf.writeUInt32LE(h.layout.configBlocks, F.configBlocks);
   buf.writeUInt32LE(h.layout.totalSlots, F.totalSlots);
-  writeU64(buf, F.initialisedAtMs, h.initialisedAtMs);
+  writeWallClock(buf, F.initialisedAtMs, h.initialisedAtMs);
   writeName(buf, F.initialisedBy, NAME_BYTES, h.initialisedBy, "the host name");
   REGION_NAMES.forEach((name, i) => {
     buf.writeUInt32LE(h.layout.regions[name].firstSlot, F.regionTable + i * 8);
@@ -52,13 +52,12 @@ export function decodeHeader(payload: Buffer): Decoded<PartitionHeader> {
     };
   }
   const clusterName = readName(payload, F.clusterName, NAME_BYTES);
-  const initialisedBy = readName(payload, F.initialisedBy, NAME_BYTES);
-  const initialisedAtMs = readU64(payload, F.initialisedAtMs);
   if (clusterName === undefined || clusterName === "")
     return { ok: false, problem: "header has no valid cluster name" };
-  if (initialisedBy === undefined || initialisedAtMs === undefined) {
-    return { ok: false, problem: "header has a damaged initialisation record" };
-  }
+  const initialisedBy = nameIn(payload, F.initialisedBy, NAME_BYTES, "initialisedBy");
+  if (typeof initialisedBy !== "string") return initialisedBy;
+  const initialisedAtMs = wallClockIn(payload, F.initialisedAtMs, "initialisedAtMs");
+  if (typeof initialisedAtMs !== "number") return initialisedAtMs;
   let layout: Layout;
   try {
     layout = computeLayout({

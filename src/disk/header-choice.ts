@@ -3,13 +3,21 @@ import type { Block } from "./block.js";
 import { BothCopiesBadError, type Copy, PartitionError } from "./errors.js";
 import type { PartitionHeader } from "./header-block.js";
 import type { HeaderFault, HeaderRead } from "./header-read.js";
+import { tooSmallError } from "./too-small.js";
 
 export interface ChosenHeader {
   header: PartitionHeader;
   block: Block;
   raw: Buffer;
   /** The other copy's header, when it is not the same as the chosen one. */
-  stale?: { copy: Copy; problem: string; fault: HeaderFault | "older"; repairable: boolean };
+  stale?: {
+    copy: Copy;
+    problem: string;
+    fault: HeaderFault | "older";
+    repairable: boolean;
+    /** What else the copy holds, where the pair looked (copy-evidence.ts). */
+    content?: string;
+  };
 }
 
 function describeFault(path: string, read: Extract<HeaderRead, { ok: false }>): string {
@@ -24,6 +32,8 @@ function describeFault(path: string, read: Extract<HeaderRead, { ok: false }>): 
       return `${path} ${read.problem}`;
     case "old-format":
       return `${path} holds a quorum partition in an earlier format (${read.problem})`;
+    case "too-small":
+      return `${path} ${read.problem}`;
   }
 }
 
@@ -52,6 +62,20 @@ export function chooseHeader(
         "sector-size-changed",
       );
     }
+  }
+  // A copy too small for even block 0 cannot be read or repaired: say by how much, from the
+  // other copy's layout where it has one.
+  for (const [path, read, other, otherPath] of [
+    [primaryPath, p, b, backupPath],
+    [backupPath, b, p, primaryPath],
+  ] as const) {
+    if (read.ok || read.fault !== "too-small") continue;
+    if (other.ok) throw tooSmallError(path, read.sizeBytes ?? 0, other.header.layout);
+    throw new PartitionError(
+      `${describeFault(path, read)}, so it holds no quorum partition, and ${describeFault(otherPath, other)}; ` +
+        "name the right devices, or initialise partitions large enough with cludiskutil -I",
+      "too-small",
+    );
   }
   if (p.ok && b.ok) {
     if (!p.block.clusterUuid.equals(b.block.clusterUuid)) {

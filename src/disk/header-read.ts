@@ -14,17 +14,32 @@ import { decodeHeader, type PartitionHeader } from "./header-block.js";
 
 /** Why block 0 is not a usable header: damaged (ours, repairable from the other copy), empty
  * (never initialised), foreign (someone else's data), written for a different sector size, or in
- * the earlier format that cludiskutil --upgrade rewrites. */
-export type HeaderFault = "damaged" | "empty" | "foreign" | "sector-size" | "old-format";
+ * the earlier format that cludiskutil --upgrade rewrites; or too small to hold even block 0. */
+export type HeaderFault = "damaged" | "empty" | "foreign" | "sector-size" | "old-format" | "too-small";
 
 export type HeaderRead =
   | { ok: true; header: PartitionHeader; block: Block; raw: Buffer }
-  | { ok: false; fault: HeaderFault; problem: string; raw: Buffer };
+  | {
+      ok: false;
+      fault: HeaderFault;
+      problem: string;
+      raw: Buffer /** too-small: the size */;
+      sizeBytes?: number;
+    };
 
 export async function readHeader(
   device: DirectDevice,
   versions: readonly number[] = [FORMAT_VERSION],
 ): Promise<HeaderRead> {
+  if (device.geometry.sizeBytes < device.sectorSize) {
+    return {
+      ok: false,
+      fault: "too-small",
+      problem: `is ${device.geometry.sizeBytes} bytes, smaller than one ${device.sectorSize}-byte block`,
+      raw: Buffer.alloc(0),
+      sizeBytes: device.geometry.sizeBytes,
+    };
+  }
   // Read the largest block size, so a header written for another sector size is recognised as such.
   const span = device.geometry.sizeBytes >= MAX_BLOCK_SIZE ? MAX_BLOCK_SIZE : device.sectorSize;
   const head = await device.read(0, Math.max(span, device.sectorSize));

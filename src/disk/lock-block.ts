@@ -1,7 +1,8 @@
 // One per member: that member's ticket in the disk lock (Lamport's bakery, src/disk/bakery-core.ts)
 // that serialises fencing, service claims and configuration changes.
 import type { Decoded } from "./block.js";
-import { readU64, writeU64 } from "./fields.js";
+import { fieldIn, u64In, writeU64 } from "./fields.js";
+import { MAX_MEMBERS_LIMIT } from "./format.js";
 
 export interface LockSlot {
   member: number;
@@ -38,25 +39,24 @@ export function encodeLock(l: LockSlot): Buffer {
   return buf;
 }
 
+/** Every field is range-checked: a value no writer of this format produces is damage. */
 export function decodeLock(payload: Buffer): Decoded<LockSlot> {
   if (payload.length !== F.end) return { ok: false, problem: `lock payload is ${payload.length} bytes` };
+  const member = fieldIn("member", payload.readUInt16LE(F.member), 0, MAX_MEMBERS_LIMIT - 1);
+  if (typeof member !== "number") return member;
   const choosing = payload.readUInt8(F.choosing);
   if (choosing > 1) return { ok: false, problem: `lock choosing flag ${choosing} is not 0 or 1` };
   const tool = payload.readUInt8(F.tool);
   if (tool > 1) return { ok: false, problem: `lock tool flag ${tool} is not 0 or 1` };
-  const ticket = readU64(payload, F.ticket);
-  const incarnation = readU64(payload, F.incarnation);
-  if (ticket === undefined || incarnation === undefined)
-    return { ok: false, problem: "lock block has a damaged field" };
+  const ticket = u64In(payload, F.ticket, "ticket");
+  if (typeof ticket !== "number") return ticket;
+  const incarnation = u64In(payload, F.incarnation, "incarnation");
+  if (typeof incarnation !== "number") return incarnation;
+  const rawTarget = payload.readUInt16LE(F.target);
+  const target = rawTarget === NO_TARGET ? rawTarget : fieldIn("target", rawTarget, 0, MAX_MEMBERS_LIMIT - 1);
+  if (typeof target !== "number") return target;
   return {
     ok: true,
-    value: {
-      member: payload.readUInt16LE(F.member),
-      choosing: choosing === 1,
-      ticket,
-      incarnation,
-      target: payload.readUInt16LE(F.target),
-      tool: tool === 1,
-    },
+    value: { member, choosing: choosing === 1, ticket, incarnation, target, tool: tool === 1 },
   };
 }

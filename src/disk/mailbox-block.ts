@@ -1,6 +1,7 @@
 // One per (recipient, sender) pair, written only by the sender: fence notices and admin requests.
 import type { Decoded } from "./block.js";
-import { readU64, writeU64 } from "./fields.js";
+import { fieldIn, u64In, wallClockIn, writeU64, writeWallClock } from "./fields.js";
+import { MAX_MEMBERS_LIMIT } from "./format.js";
 
 export enum MailKind {
   Empty = 0,
@@ -49,32 +50,37 @@ export function encodeMail(m: Mail): Buffer {
   buf.writeUInt8(m.kind, F.kind);
   writeU64(buf, F.sequence, m.sequence);
   writeU64(buf, F.incarnation, m.incarnation);
-  writeU64(buf, F.wallClockMs, m.wallClockMs);
+  writeWallClock(buf, F.wallClockMs, m.wallClockMs);
   buf.writeUInt16LE(m.argument.length, F.argLength);
   m.argument.copy(buf, F.arg);
   return buf;
 }
 
+/** Every field is range-checked: a value no writer of this format produces is damage. */
 export function decodeMail(payload: Buffer): Decoded<Mail> {
   if (payload.length < F.arg)
     return { ok: false, problem: `mailbox payload is only ${payload.length} bytes` };
+  const to = fieldIn("to", payload.readUInt16LE(F.to), 0, MAX_MEMBERS_LIMIT - 1);
+  if (typeof to !== "number") return to;
+  const from = fieldIn("from", payload.readUInt16LE(F.from), 0, MAX_MEMBERS_LIMIT - 1);
+  if (typeof from !== "number") return from;
   const kind = payload.readUInt8(F.kind);
   if (!(kind in MailKind)) return { ok: false, problem: `unknown mailbox message kind ${kind}` };
   const argLength = payload.readUInt16LE(F.argLength);
   if (argLength > MAX_MAIL_ARGUMENT_BYTES || F.arg + argLength !== payload.length) {
     return { ok: false, problem: `mailbox argument length ${argLength} is inconsistent` };
   }
-  const sequence = readU64(payload, F.sequence);
-  const incarnation = readU64(payload, F.incarnation);
-  const wallClockMs = readU64(payload, F.wallClockMs);
-  if (sequence === undefined || incarnation === undefined || wallClockMs === undefined) {
-    return { ok: false, problem: "mailbox block has a damaged field" };
-  }
+  const sequence = u64In(payload, F.sequence, "sequence");
+  if (typeof sequence !== "number") return sequence;
+  const incarnation = u64In(payload, F.incarnation, "incarnation");
+  if (typeof incarnation !== "number") return incarnation;
+  const wallClockMs = wallClockIn(payload, F.wallClockMs, "wallClockMs");
+  if (typeof wallClockMs !== "number") return wallClockMs;
   return {
     ok: true,
     value: {
-      to: payload.readUInt16LE(F.to),
-      from: payload.readUInt16LE(F.from),
+      to,
+      from,
       kind,
       sequence,
       incarnation,

@@ -14,7 +14,7 @@
 // rewrites them. A copy that is good but older is not rewritten by a read: that is what a write in
 // flight looks like, and the block's next write mends it. A pair opened without a member (the
 // tools) repairs every damaged copy.
-import { type Block, type Decoded, decodeBlock, encodeBlock } from "./block.js";
+import { type Block, type Decoded, encodeBlock } from "./block.js";
 import { BlockCache } from "./block-cache.js";
 import {
   configCapacity,
@@ -26,6 +26,7 @@ import {
 } from "./config-region.js";
 import { type CopyBytes, readCopyBytes } from "./copy-bytes.js";
 import { CONFLICT_PROBLEM, judgeCopies, trustedCopy } from "./copy-choice.js";
+import { copyEvidence } from "./copy-evidence.js";
 import type { DirectDevice } from "./device.js";
 import {
   type BadBlock,
@@ -44,7 +45,6 @@ import { readHeader } from "./header-read.js";
 import {
   type ConfigRegionName,
   checkMember,
-  formatBytes,
   type Layout,
   mailboxIndex,
   ownerOf,
@@ -55,8 +55,10 @@ import {
 import { decodeLock, encodeLock, type LockSlot } from "./lock-block.js";
 import { decodeMail, encodeMail, type Mail } from "./mailbox-block.js";
 import { openBoth } from "./open-pair.js";
+import { decodeRegionBlock } from "./region-payload.js";
 import { decodeService, encodeService, type ServiceRecord } from "./service-block.js";
 import { decodeStatus, encodeStatus, type MemberStatus } from "./status-block.js";
+import { tooSmallError } from "./too-small.js";
 
 export { openBoth } from "./open-pair.js";
 
@@ -130,15 +132,32 @@ export class QuorumPair {
 
   private static async fromDevices(primary: DirectDevice, backup: DirectDevice, options: PairOptions) {
     const [p, b] = await Promise.all([readHeader(primary), readHeader(backup)]);
-    const chosen = chooseHeader(primary.path, p, backup.path, b, options.tolerateOneBadHeader ?? false);
+    let chosen = chooseHeader(primary.path, p, backup.path, b, true);
     for (const device of [primary, backup]) {
-      if (device.geometry.sizeBytes < chosen.header.layout.totalBytes) {
-        throw new PartitionError(
-          `${device.path} is ${formatBytes(device.geometry.sizeBytes)} but its header describes a layout of ` +
-            `${formatBytes(chosen.header.layout.totalBytes)}; the partition was shrunk or is the wrong device`,
-          "too-small",
-        );
-      }
+      if (device.geometry.sizeBytes < chosen.header.layout.totalBytes)
+        throw tooSmallError(device.path, device.geometry.sizeBytes, chosen.header.layout);
+    }
+    // A block 0 that is not a header (no magic, or zeroed) while the other copy's is good: look at
+    // the rest of the copy before calling it foreign (copy-evidence.ts).
+    const stale = chosen.stale;
+    if (stale !== undefined && (stale.fault === "foreign" || stale.fault === "empty")) {
+      const device = stale.copy === "primary" ? primary : backup;
+      const evidence = await copyEvidence(device, chosen.header.layout, chosen.block.clusterUuid);
+      if (evidence.ours) {
+        chosen = {
+          ...chosen,
+          stale: {
+            ...stale,
+            fault: "damaged",
+            repairable: true,
+            problem: `${stale.problem}, while ${evidence.blocks} other blocks of this copy are this cluster's: a damaged header`,
+          },
+        };
+      } else if (!(options.tolerateOneBadHeader ?? false)) {
+        chooseHeader(primary.path, p, backup.path, b, false); // throws: not shown to be ours
+        throw new Error("unreachable: an untolerated bad header was refused");
+      } else if (evidence.foreign !== undefined)
+        chosen = { ...chosen, stale: { ...stale, content: evidence.foreign } };
     }
     const repairs: Repair[] = [];
     if (chosen.stale !== undefined) {
@@ -397,8 +416,11 @@ export class QuorumPair {
     return repair;
   }
 
+  /** A copy of a block: its envelope and its payload, which must both pass (region-payload.ts). */
   private decodeSlot(raw: Buffer, region: Region, slot: number): Decoded<Block> {
-    return decodeBlock(raw, { type: region.type, slot, clusterUuid: this.clusterUuid });
+    const { block, record } = decodeRegionBlock(raw, this.layout, region, slot, this.clusterUuid);
+    if (block.ok && record !== undefined) this.records.set(block.value, record);
+    return block;
   }
 
   /**
@@ -560,10 +582,10 @@ export class QuorumPair {
       // Each Block object maps to one region and so to one decoder: the cast is to that T.
       const known = this.records.get(block) as T | undefined;
       if (known !== undefined) return known;
+      // Decoded already when the copy was judged (decodeSlot): a payload that fails is damage
+      // there. This is only for a block that reached here some other way.
       const decoded = decode(block.payload);
       if (!decoded.ok) {
-        // The checksum passed, so this is not damage on the disk: the writer wrote a payload this
-        // program cannot read. Repairing from the other copy would not help.
         throw new PartitionError(
           `${regionName} block at slot ${block.slot} of ${this.primary.path} has a valid checksum but ` +
             `unreadable contents (${decoded.problem}); it was written by an incompatible version`,

@@ -1,12 +1,20 @@
 // Reads every block of both copies and judges each pair of copies. Shared by verify, repair and
 // print, which all need the whole picture rather than the daemon's fast path.
-import { type Block, type BlockExpectation, type Decoded, decodeBlock } from "./block.js";
+import type { Block, Decoded } from "./block.js";
 import { decodeConfigRegion, mergeConfigCopies, type StoredConfig } from "./config-region.js";
 import { type CopyBytes, readCopyBytes } from "./copy-bytes.js";
 import { judgeCopies, type Verdict } from "./copy-choice.js";
 import type { DirectDevice } from "./device.js";
-import { CONFIG_REGIONS, type ConfigRegionName, locateSlot, type RegionName, slotOffset } from "./layout.js";
+import {
+  CONFIG_REGIONS,
+  type ConfigRegionName,
+  locateSlot,
+  type Region,
+  type RegionName,
+  slotOffset,
+} from "./layout.js";
 import { MAX_READ_CHUNK_BYTES, type QuorumPair } from "./pair.js";
+import { decodeRegionBlock } from "./region-payload.js";
 
 export type { Verdict } from "./copy-choice.js";
 
@@ -39,15 +47,17 @@ function readOrFail(device: DirectDevice, offset: number, length: number): Promi
   return readCopyBytes(device, offset, length, (code) => `could not be read (${code})`);
 }
 
+/** One copy of a block out of a read, judged on its envelope and its payload (region-payload.ts). */
 function sliceAndDecode(
   read: CopyBytes,
   start: number,
-  blockSize: number,
-  expect: BlockExpectation,
+  pair: QuorumPair,
+  region: Region,
+  slot: number,
 ): [Buffer, Decoded<Block>] {
   if (!read.ok) return [Buffer.alloc(0), { ok: false, problem: read.problem }];
-  const raw = Buffer.from(read.bytes.subarray(start, start + blockSize));
-  return [raw, decodeBlock(raw, expect)];
+  const raw = Buffer.from(read.bytes.subarray(start, start + pair.layout.blockSize));
+  return [raw, decodeRegionBlock(raw, pair.layout, region, slot, pair.clusterUuid).block];
 }
 
 function judge(
@@ -83,9 +93,8 @@ export async function* scanSlots(pair: QuorumPair): AsyncGenerator<SlotCheck> {
         continue;
       const { region, index } = locateSlot(layout, slot);
       const start = i * layout.slotBytes;
-      const expect = { type: region.type, slot, clusterUuid: pair.clusterUuid };
-      const [primaryRaw, primary] = sliceAndDecode(pBytes, start, layout.blockSize, expect);
-      const [backupRaw, backup] = sliceAndDecode(bBytes, start, layout.blockSize, expect);
+      const [primaryRaw, primary] = sliceAndDecode(pBytes, start, pair, region, slot);
+      const [backupRaw, backup] = sliceAndDecode(bBytes, start, pair, region, slot);
       yield {
         region: region.name,
         index,

@@ -1,8 +1,8 @@
 // One per service: its state and owner, written before and after every transition, so a member
 // taking over knows where the failed owner stopped.
 import type { Decoded } from "./block.js";
-import { readName, readU64, writeName, writeU64 } from "./fields.js";
-import { NAME_BYTES } from "./format.js";
+import { fieldIn, nameIn, u64In, wallClockIn, writeName, writeU64, writeWallClock } from "./fields.js";
+import { MAX_MEMBERS_LIMIT, MAX_SERVICES_LIMIT, NAME_BYTES } from "./format.js";
 
 export enum ServiceState {
   /** The slot holds no service. */
@@ -76,39 +76,45 @@ export function encodeService(s: ServiceRecord): Buffer {
   buf.writeInt16LE(s.lastOwner, F.lastOwner);
   buf.writeUInt32LE(s.restarts, F.restarts);
   buf.writeInt16LE(s.adminTarget, F.adminTarget);
-  writeU64(buf, F.transitionWallMs, s.transitionWallMs);
+  writeWallClock(buf, F.transitionWallMs, s.transitionWallMs);
   writeU64(buf, F.ownerIncarnation, s.ownerIncarnation);
   writeName(buf, F.name, NAME_BYTES, s.name, "the service name");
   return buf;
 }
 
+/** Every field is range-checked: a value no writer of this format produces is damage, reported
+ * as such, never a number that makes a later step throw. */
 export function decodeService(payload: Buffer): Decoded<ServiceRecord> {
   if (payload.length !== SERVICE_PAYLOAD_BYTES) {
     return { ok: false, problem: `service payload is ${payload.length} bytes` };
   }
+  const index = fieldIn("index", payload.readUInt16LE(F.index), 0, MAX_SERVICES_LIMIT - 1);
+  if (typeof index !== "number") return index;
   const state = payload.readUInt8(F.state);
   if (!(state in ServiceState)) return { ok: false, problem: `unknown service state ${state}` };
-  const owner = payload.readInt16LE(F.owner);
-  const lastOwner = payload.readInt16LE(F.lastOwner);
-  const adminTarget = payload.readInt16LE(F.adminTarget);
-  if (owner < NO_OWNER || lastOwner < NO_OWNER)
-    return { ok: false, problem: "service owner is out of range" };
-  if (adminTarget < ANY_OTHER) return { ok: false, problem: "service's relocation target is out of range" };
-  const transitionWallMs = readU64(payload, F.transitionWallMs);
-  const ownerIncarnation = readU64(payload, F.ownerIncarnation);
-  const name = readName(payload, F.name, NAME_BYTES);
-  if (transitionWallMs === undefined || ownerIncarnation === undefined || name === undefined) {
-    return { ok: false, problem: "service block has a damaged field" };
-  }
+  const lastMember = MAX_MEMBERS_LIMIT - 1;
+  const owner = fieldIn("owner", payload.readInt16LE(F.owner), NO_OWNER, lastMember);
+  if (typeof owner !== "number") return owner;
+  const lastOwner = fieldIn("lastOwner", payload.readInt16LE(F.lastOwner), NO_OWNER, lastMember);
+  if (typeof lastOwner !== "number") return lastOwner;
+  const adminTarget = fieldIn("adminTarget", payload.readInt16LE(F.adminTarget), ANY_OTHER, lastMember);
+  if (typeof adminTarget !== "number") return adminTarget;
+  const transitionWallMs = wallClockIn(payload, F.transitionWallMs, "transitionWallMs");
+  if (typeof transitionWallMs !== "number") return transitionWallMs;
+  const ownerIncarnation = u64In(payload, F.ownerIncarnation, "ownerIncarnation");
+  if (typeof ownerIncarnation !== "number") return ownerIncarnation;
+  const name = nameIn(payload, F.name, NAME_BYTES, "name");
+  if (typeof name !== "string") return name;
   return {
     ok: true,
     value: {
-      index: payload.readUInt16LE(F.index),
+      index,
       name,
       state,
       owner,
       ownerIncarnation,
       lastOwner,
+      // A count: every value a u32 holds is one.
       restarts: payload.readUInt32LE(F.restarts),
       adminTarget,
       transitionWallMs,

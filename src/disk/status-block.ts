@@ -1,7 +1,7 @@
 // One per member, written only by that member every heartbeat interval.
 import type { Decoded } from "./block.js";
-import { readName, readU64, writeName, writeU64 } from "./fields.js";
-import { MAX_SERVICES_LIMIT, NAME_BYTES } from "./format.js";
+import { fieldIn, nameIn, u64In, wallClockIn, writeName, writeU64, writeWallClock } from "./fields.js";
+import { MAX_MEMBERS_LIMIT, MAX_SERVICES_LIMIT, NAME_BYTES } from "./format.js";
 
 export enum MemberState {
   /** The slot was never used since initialisation. */
@@ -101,7 +101,7 @@ export function encodeStatus(s: MemberStatus): Buffer {
   buf.writeUInt8(s.state, F.state);
   writeU64(buf, F.incarnation, s.incarnation);
   writeU64(buf, F.heartbeat, s.heartbeat);
-  writeU64(buf, F.wallClockMs, s.wallClockMs);
+  writeWallClock(buf, F.wallClockMs, s.wallClockMs);
   writeName(buf, F.nodeName, NAME_BYTES, s.nodeName, "the node name");
   buf.writeUInt16LE(s.fenced?.member ?? NONE_FENCED, F.fencedMember);
   writeU64(buf, F.fencedIncarnation, s.fenced?.incarnation ?? 0);
@@ -123,24 +123,25 @@ export function encodeStatus(s: MemberStatus): Buffer {
   return buf;
 }
 
+/** Every field is range-checked: a value no writer of this format produces is damage, reported
+ * as such, never a number that makes a later step throw. */
 export function decodeStatus(payload: Buffer): Decoded<MemberStatus> {
   if (payload.length < F.map) return { ok: false, problem: `status payload is only ${payload.length} bytes` };
+  const lastMember = MAX_MEMBERS_LIMIT - 1;
+  const member = fieldIn("member", payload.readUInt16LE(F.member), 0, lastMember);
+  if (typeof member !== "number") return member;
   const state = payload.readUInt8(F.state);
   if (!(state in MemberState)) return { ok: false, problem: `unknown member state ${state}` };
-  const incarnation = readU64(payload, F.incarnation);
-  const heartbeat = readU64(payload, F.heartbeat);
-  const wallClockMs = readU64(payload, F.wallClockMs);
-  const configView = readU64(payload, F.configView);
-  const nodeName = readName(payload, F.nodeName, NAME_BYTES);
-  if (
-    incarnation === undefined ||
-    heartbeat === undefined ||
-    wallClockMs === undefined ||
-    configView === undefined ||
-    nodeName === undefined
-  ) {
-    return { ok: false, problem: "status block has a damaged field" };
-  }
+  const incarnation = u64In(payload, F.incarnation, "incarnation");
+  if (typeof incarnation !== "number") return incarnation;
+  const heartbeat = u64In(payload, F.heartbeat, "heartbeat");
+  if (typeof heartbeat !== "number") return heartbeat;
+  const wallClockMs = wallClockIn(payload, F.wallClockMs, "wallClockMs");
+  if (typeof wallClockMs !== "number") return wallClockMs;
+  const configView = u64In(payload, F.configView, "configView");
+  if (typeof configView !== "number") return configView;
+  const nodeName = nameIn(payload, F.nodeName, NAME_BYTES, "nodeName");
+  if (typeof nodeName !== "string") return nodeName;
   const mapBytes = payload.readUInt16LE(F.mapLength);
   if (mapBytes > MAX_MAP_BYTES || F.map + mapBytes !== payload.length) {
     return { ok: false, problem: `status block's service map length ${mapBytes} is inconsistent` };
@@ -151,7 +152,6 @@ export function decodeStatus(payload: Buffer): Decoded<MemberStatus> {
     if (bits === 0) continue;
     for (let bit = 0; bit < 8; bit++) if (bits & (1 << bit)) services.push(byte * 8 + bit);
   }
-  const member = payload.readUInt16LE(F.member);
   const value: MemberStatus = {
     member,
     state,
@@ -164,22 +164,35 @@ export function decodeStatus(payload: Buffer): Decoded<MemberStatus> {
   };
   const fencedMember = payload.readUInt16LE(F.fencedMember);
   if (fencedMember !== NONE_FENCED) {
-    const incarnation = readU64(payload, F.fencedIncarnation);
-    if (incarnation === undefined) return { ok: false, problem: "status block has a damaged fenced life" };
-    value.fenced = { member: fencedMember, incarnation };
+    const fenced = fieldIn("fencedMember", fencedMember, 0, lastMember);
+    if (typeof fenced !== "number") return fenced;
+    const incarnation = u64In(payload, F.fencedIncarnation, "fencedIncarnation");
+    if (typeof incarnation !== "number") return incarnation;
+    value.fenced = { member: fenced, incarnation };
   }
   const op = payload.readUInt8(F.requestOp);
   if (op !== 0) {
-    const toIncarnation = readU64(payload, F.requestIncarnation);
-    const target = payload.readInt16LE(F.requestTarget);
-    if (!(op in RequestOp) || toIncarnation === undefined || target < -1)
-      return { ok: false, problem: "status block has a damaged service request" };
+    if (!(op in RequestOp)) return { ok: false, problem: `unknown service request ${op}` };
+    const to = fieldIn("requestTo", payload.readUInt16LE(F.requestTo), 0, lastMember);
+    if (typeof to !== "number") return to;
+    const service = fieldIn(
+      "requestService",
+      payload.readUInt16LE(F.requestService),
+      0,
+      MAX_SERVICES_LIMIT - 1,
+    );
+    if (typeof service !== "number") return service;
+    const target = fieldIn("requestTarget", payload.readInt16LE(F.requestTarget), -1, lastMember);
+    if (typeof target !== "number") return target;
+    const toIncarnation = u64In(payload, F.requestIncarnation, "requestIncarnation");
+    if (typeof toIncarnation !== "number") return toIncarnation;
+    // A sequence number: every value a u32 holds is one.
     value.request = {
-      to: payload.readUInt16LE(F.requestTo),
+      to,
       toIncarnation,
       sequence: payload.readUInt32LE(F.requestSequence),
       op,
-      service: payload.readUInt16LE(F.requestService),
+      service,
       target,
     };
   }

@@ -5,7 +5,7 @@
 // again afterwards.
 import type { Decoded } from "./block.js";
 import { CONFLICT_PROBLEM, staleCopy } from "./copy-choice.js";
-import { type Copy, errorMessage, PartitionError } from "./errors.js";
+import { type Copy, errorMessage, PartitionError, type Repair } from "./errors.js";
 import { foreignContent } from "./foreign-content.js";
 import { CONFIG_REGIONS, type RegionName, slotOffset } from "./layout.js";
 import type { QuorumPair } from "./pair.js";
@@ -188,7 +188,8 @@ export async function repairPair(pair: QuorumPair, options: RepairOptions = {}):
   if ((stale?.fault === "foreign" || stale?.fault === "empty") && options.force !== true) {
     const device = stale.copy === "primary" ? pair.primary : pair.backup;
     const content =
-      stale.fault === "foreign" ? `block 0 ${stale.problem}` : await foreignContent(device, pair.layout);
+      stale.content ??
+      (stale.fault === "foreign" ? `block 0 ${stale.problem}` : await foreignContent(device, pair.layout));
     if (content !== undefined) {
       throw new PartitionError(
         `the ${stale.copy} ${device.path} does not hold a clumanager quorum partition (it ${content}); ` +
@@ -214,11 +215,39 @@ export async function repairPair(pair: QuorumPair, options: RepairOptions = {}):
       failed.push({ damage, error: errorMessage(err) });
     }
   }
-  const before = report(
-    checkedBlocks,
-    found.map((f) => f.damage),
-  );
+  // A damaged header is mended when the pair is opened (the layout is read from the good one
+  // first): it is part of what this repair found and did.
+  // (One left for later is still damaged, and the survey above found it.)
+  const older = pair.staleHeader?.fault === "older";
+  const atOpen = pair.openRepairs
+    .filter((r) => r.done || r.error !== undefined)
+    .map((r) => ({ repair: r, damage: headerDamage(r, older) }));
+  for (const { repair, damage } of atOpen) {
+    if (repair.done) repaired.unshift(damage);
+    else if (repair.error !== undefined) failed.unshift({ damage, error: repair.error });
+  }
+  const before = report(checkedBlocks, [...atOpen.map((a) => a.damage), ...found.map((f) => f.damage)]);
   return { before, repaired, failed, skipped, after: await verifyPair(pair) };
+}
+
+/** The header copy the pair found damaged or older at open, as verify would have named it. */
+function headerDamage(r: Repair, older: boolean): Damage {
+  const source: Copy = r.repaired === "primary" ? "backup" : "primary";
+  const damage: Damage = {
+    region: "header",
+    index: r.index,
+    slot: r.slot,
+    verdict: `${r.repaired}-${older ? "stale" : "bad"}`,
+    source,
+  };
+  if (r.repaired === "primary") {
+    damage.primaryProblem = r.problem;
+    damage.backupGeneration = r.generation;
+  } else {
+    damage.backupProblem = r.problem;
+    damage.primaryGeneration = r.generation;
+  }
+  return damage;
 }
 
 function deviceOf(pair: QuorumPair, copy: Copy) {

@@ -1,5 +1,6 @@
 // cludiskutil as an administrator uses it: exit codes, messages and output, on files on ext4.
 import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -32,6 +33,15 @@ async function initialised(): Promise<ReturnType<typeof files>> {
   const r = await run("-I", "--name", "octane", "--members", "4", ...f.args);
   expect(r.code).toBe(0);
   return f;
+}
+
+/** 512 random bytes that cannot pass for a clumanager block or a known signature (byte 0 is not the
+ * start of a magic, bytes 510-511 never the boot-sector mark), so a test on them never flakes. */
+function garbage(): Buffer {
+  const b = randomBytes(512);
+  b[0] = 0xff;
+  b[510] = 0;
+  return b;
 }
 
 describe("cludiskutil", () => {
@@ -138,6 +148,64 @@ describe("cludiskutil", () => {
     expect((await run("--verify", ...f.args)).code).toBe(0);
   });
 
+  it("a backup whose block 0 is random bytes has a damaged header: --repair mends it without --force", async () => {
+    const f = await initialised();
+    ddWrite(f.b, 0, garbage());
+    const verify = await run("--verify", ...f.args);
+    expect(verify.code).toBe(1);
+    expect(verify.out).toMatch(
+      /header block 0 \(block 0 of the partition\): backup-bad; .*repairable from the primary/,
+    );
+    const repaired = await run("--repair", ...f.args);
+    expect(repaired).toMatchObject({ code: 0, err: "" });
+    expect(repaired.out).toBe(
+      "Repaired header block 0 (block 0) from the primary.\nBoth copies are now valid and equal.\n",
+    );
+    expect((await run("--verify", ...f.args)).code).toBe(0);
+    expect(ddRead(f.b, 0, 512).equals(ddRead(f.p, 0, 512))).toBe(true);
+  });
+
+  it("--repair names a damaged header it rewrote whose magic was intact", async () => {
+    const f = await initialised();
+    ddWrite(f.b, 60, Buffer.from("xx"));
+    const repaired = await run("--repair", "--json", ...f.args);
+    expect(repaired.code).toBe(0);
+    const report = JSON.parse(repaired.out);
+    expect(report.repaired).toEqual([
+      expect.objectContaining({ region: "header", index: 0, verdict: "backup-bad", source: "primary" }),
+    ]);
+    expect(report.before.damage).toHaveLength(1);
+    ddWrite(f.p, 60, Buffer.from("xx"));
+    expect((await run("--repair", ...f.args)).out).toMatch(
+      /^Repaired header block 0 \(block 0\) from the backup\./,
+    );
+  });
+
+  it("another cluster's partition, or other data, behind a damaged block 0 is still refused without --force", async () => {
+    const f = await initialised();
+    const other = files();
+    expect((await run("-I", "--name", "other", "--members", "4", ...other.args)).code).toBe(0);
+    execFileSync("cp", [other.b, f.b]);
+    ddWrite(f.b, 0, garbage());
+    const refused = await run("--repair", ...f.args);
+    expect(refused.code).toBe(65);
+    expect(refused.err).toMatch(
+      new RegExp(
+        `the backup ${f.b} does not hold a clumanager quorum partition \\(it holds blocks of another clumanager cluster \\(block 1\\)\\); --repair will not write over it unless you add --force`,
+      ),
+    );
+    // Ours, but with someone else's data in it beyond block 0: not shown to be only damage.
+    const g = await initialised();
+    ddWrite(g.b, 0, garbage());
+    ddWrite(g.b, 40 * 512, garbage());
+    const mixed = await run("--repair", ...g.args);
+    expect(mixed.code).toBe(65);
+    expect(mixed.err).toMatch(
+      /holds data that is not clumanager's in block 40\); --repair will not write over it/,
+    );
+    expect((await run("--repair", "--force", ...g.args)).code).toBe(0);
+  });
+
   it("exits 2 and says so when the header is damaged on both copies", async () => {
     const f = await initialised();
     ddWrite(f.p, 30, Buffer.from("xx"));
@@ -218,14 +286,34 @@ describe("cludiskutil", () => {
     );
   });
 
-  it("refuses an uninitialised or foreign pair with exit 65 and says what to do", async () => {
-    const f = files();
-    const r = await run("-p", ...f.args);
-    expect(r.code).toBe(65);
-    expect(r.err).toMatch(
-      /neither partition holds a usable header: .* is not initialised .* initialise them with cludiskutil -I/,
-    );
-  });
+  it.each([
+    ["shorter than one block", 100, "337820 bytes (660 blocks)"],
+    ["shorter than its layout", 100_000, "237920 bytes (465 blocks)"],
+  ])(
+    "a partition %s: --verify, -p and --repair say by how much and what to do, exit 65",
+    async (_what, size, short) => {
+      const f = await initialised();
+      execFileSync("truncate", ["-s", String(size), f.b]);
+      for (const mode of ["--verify", "-p", "--repair"]) {
+        const r = await run(mode, ...f.args);
+        expect(r.code).toBe(65);
+        expect(r.err.trim()).toBe(
+          `cludiskutil: ${f.b} is ${size} bytes, ${short} short of the 337920-byte layout (660 blocks) recorded ` +
+            "in the header: it was shrunk or is the wrong device; grow it to at least 337920 bytes, name the right " +
+            "device, or re-initialise both partitions with cludiskutil -I --force for a layout that fits",
+        );
+      }
+      // With the primary gone too, the copy that still has a header gives the layout to grow to.
+      execFileSync("truncate", ["-s", "0", f.p]);
+      const both = await run("--verify", ...f.args);
+      expect(both.code).toBe(65);
+      expect(both.err).toMatch(
+        size < 512
+          ? `${f.p} is 0 bytes, smaller than one 512-byte block, so it holds no quorum partition, and ${f.b} is ${size} bytes, smaller than one 512-byte block; name the right devices`
+          : `${f.p} is 0 bytes, 337920 bytes (660 blocks) short of the 337920-byte layout`,
+      );
+    },
+  );
 
   it("names a missing path and why, with exit 66", async () => {
     const f = await initialised();

@@ -14,6 +14,7 @@ import { QuorumPair } from "../../src/disk/pair.js";
 import {
   decodeService,
   emptyService,
+  NO_OWNER,
   type ServiceRecord,
   ServiceState,
 } from "../../src/disk/service-block.js";
@@ -149,7 +150,7 @@ async function history(steps: Step[], f: Fault, rotBoth: number[]) {
           ...emptyService(s.service),
           name: `svc${s.service}`,
           state: s.state,
-          owner: s.state === ServiceState.Running ? s.member : 255,
+          owner: s.state === ServiceState.Running ? s.member : NO_OWNER,
           ownerIncarnation: lives[s.member]!.incarnation,
         };
         await maybeLost(serviceAt(s.service), () => processes[s.member]!.writeService(record));

@@ -10,7 +10,7 @@ import { BlockType } from "../../src/disk/format.js";
 import { initialisePair } from "../../src/disk/initialise.js";
 import { slotOffset } from "../../src/disk/layout.js";
 import { QuorumPair } from "../../src/disk/pair.js";
-import { emptyService, ServiceState } from "../../src/disk/service-block.js";
+import { emptyService, NO_OWNER, ServiceState } from "../../src/disk/service-block.js";
 import { emptyStatus, encodeStatus, MemberState } from "../../src/disk/status-block.js";
 import { repairPair, verifyExitCode, verifyPair } from "../../src/disk/verify.js";
 import { ddRead, ddWrite, scratchDir, zeroFile } from "../helpers/scratch.js";
@@ -99,7 +99,7 @@ describe("a stale copy never wins", () => {
     const at = offset(a, "service", 0);
     const before = ddRead(t.primary, at, 512);
     await a.writeService(service(0, 1));
-    await a.writeService({ ...service(0, 1), state: ServiceState.Stopped, owner: 255 });
+    await a.writeService({ ...service(0, 1), state: ServiceState.Stopped, owner: NO_OWNER });
     a.close();
     ddWrite(t.primary, at, before); // the primary lost the last two writes
     const b = await open(t, 1);

@@ -2,10 +2,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Decoded } from "../../src/disk/block.js";
 import { decodeConfig, encodeConfig } from "../../src/disk/config-region.js";
+import { MAX_WALL_CLOCK_MS } from "../../src/disk/fields.js";
 import { BlockType, FORMAT_VERSION } from "../../src/disk/format.js";
 import { decodeHeader, encodeHeader } from "../../src/disk/header-block.js";
 import { computeLayout } from "../../src/disk/layout.js";
-import { decodeLock, encodeLock } from "../../src/disk/lock-block.js";
+import { decodeLock, encodeLock, NO_TARGET as NO_LOCK_TARGET } from "../../src/disk/lock-block.js";
 import { decodeMail, encodeMail, MailKind } from "../../src/disk/mailbox-block.js";
 import { decodeScratch, encodeScratch } from "../../src/disk/scratch-block.js";
 import { decodeService, encodeService, ServiceState } from "../../src/disk/service-block.js";
@@ -13,6 +14,8 @@ import { decodeStatus, encodeStatus, MemberState, RequestOp } from "../../src/di
 
 const name = fc.string({ maxLength: 20 }).filter((s) => !s.includes("\0"));
 const u64 = fc.nat(Number.MAX_SAFE_INTEGER);
+/** A wall-clock time a Date can hold: the decoders refuse any later one as damage. */
+const wallClock = fc.nat(MAX_WALL_CLOCK_MS);
 const enumOf = <E extends object>(e: E) =>
   fc.constantFrom(...(Object.values(e).filter((v) => typeof v === "number") as number[]));
 
@@ -34,7 +37,7 @@ describe("payload codecs", () => {
           state: enumOf(MemberState),
           incarnation: u64,
           heartbeat: u64,
-          wallClockMs: u64,
+          wallClockMs: wallClock,
           nodeName: name,
           configView: u64,
           services: fc.uniqueArray(fc.nat(1023), { maxLength: 40 }).map((a) => a.sort((x, y) => x - y)),
@@ -89,7 +92,7 @@ describe("payload codecs", () => {
           kind: enumOf(MailKind),
           sequence: u64,
           incarnation: u64,
-          wallClockMs: u64,
+          wallClockMs: wallClock,
           argument: fc.uint8Array({ maxLength: 256 }).map((a) => Buffer.from(a)),
         }),
         (m) => {
@@ -107,7 +110,7 @@ describe("payload codecs", () => {
           choosing: fc.boolean(),
           ticket: u64,
           incarnation: u64,
-          target: fc.nat(0xffff),
+          target: fc.oneof(fc.nat(127), fc.constant(NO_LOCK_TARGET)),
           tool: fc.boolean(),
         }),
         (l) => {
@@ -129,7 +132,7 @@ describe("payload codecs", () => {
           lastOwner: fc.integer({ min: -1, max: 127 }),
           restarts: fc.nat(0xffffffff),
           adminTarget: fc.integer({ min: -2, max: 127 }),
-          transitionWallMs: u64,
+          transitionWallMs: wallClock,
         }),
         (s) => {
           expect(decodeService(encodeService(s))).toEqual({ ok: true, value: s });
@@ -162,7 +165,7 @@ describe("payload codecs", () => {
           configBlocks: fc.integer({ min: 1, max: 300 }),
         }),
         name.filter((n) => n.length > 0),
-        u64,
+        wallClock,
         name,
         (p, clusterName, initialisedAtMs, initialisedBy) => {
           const layout = computeLayout({ ...p, slotBlocks: 1 });
