@@ -135,11 +135,30 @@ function required(value: string | undefined, flag: string, type: string): string
   return value;
 }
 
+/** Which types take which secret: a secret given to a type that has no use for it is refused,
+ * not dropped, so no one believes a password is being sent when none is. */
+const SECRET_OPTIONS: readonly { flag: string; key: keyof Options; types: readonly string[] }[] = [
+  { flag: "--password", key: "password", types: ["wti_nps", "fence_agent"] },
+  { flag: "--password-file", key: "passwordFile", types: ["wti_nps", "fence_agent"] },
+  { flag: "--community", key: "community", types: ["apc_snmp"] },
+  { flag: "--community-file", key: "communityFile", types: ["apc_snmp"] },
+];
+
+function refuseUnusedSecrets(o: Options, type: string): void {
+  for (const { flag, key, types } of SECRET_OPTIONS) {
+    if (o[key] !== undefined && !types.includes(type))
+      throw new UsageError(
+        `--type ${type} takes no ${flag} (only ${types.join(" and ")} take${types.length === 1 ? "s" : ""} one); leave it out`,
+      );
+  }
+}
+
 /** The switch described by the flags. */
 export function switchFromOptions(o: Options): SwitchConfig {
   const type = o.type;
   if (type === undefined)
-    throw new UsageError("say which switch with --type (or -c, once cluster.conf is supported)");
+    throw new UsageError("say which switch with --type, or take it from a cluster.conf with -c FILE");
+  refuseUnusedSecrets(o, type);
   const port = number(o.port, "--port", 1, 65535);
   switch (type) {
     case "rps10":

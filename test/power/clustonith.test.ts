@@ -220,6 +220,15 @@ describe("clustonith against the simulators", () => {
     [["-c", "/dev/null", "--type", "none", "-S"], /drop --type and --outlet/],
     [["--type", "none", "--off", "clu1"], /naming a member \(clu1\) needs -c FILE/],
     [["--bogus"], /unknown option '--bogus'/],
+    [
+      ["--type", "rps10", "--device", "/dev/null", "--password", "pw", "--outlet", "1", "--on"],
+      /--type rps10 takes no --password \(only wti_nps and fence_agent take one\)/,
+    ],
+    [
+      ["--type", "wti_nps", "--host", "h", "--community-file", "/x", "--outlet", "1", "--on"],
+      /--type wti_nps takes no --community-file \(only apc_snmp takes one\)/,
+    ],
+    [["--outlet", "1", "--on"], /say which switch with --type, or take it from a cluster.conf with -c FILE/],
   ])("usage error %j exits 64 with one line", async (argv, message) => {
     const r = await clustonith(...(argv as string[]));
     expect(r.code).toBe(64);
