@@ -144,6 +144,8 @@ export async function runDaemon(args: DaemonArgs, stderr: (line: string) => void
     member = pickMember(config, named.name, args.configPath);
     key = loadClusterKey(config.cluster.keyFile);
   } catch (err) {
+    // No logger yet: what was worth a warning is said here, so a failed start loses none of it.
+    for (const warning of startWarnings) stderr(`clumanager: warning: ${warning}`);
     stderr(`clumanager: ${err instanceof Error ? err.message : String(err)}`);
     return err instanceof StartError ? err.exitCode : DAEMON_EXIT.config;
   }

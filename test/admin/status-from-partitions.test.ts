@@ -8,7 +8,6 @@ import { afterAll, describe, expect, it } from "vitest";
 import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
 import { main as cludiskutil } from "../../src/cli/cludiskutil-main.js";
 import { decodeBlock, encodeBlock } from "../../src/disk/block.js";
-import { BlockType } from "../../src/disk/format.js";
 import { initialisePair } from "../../src/disk/initialise.js";
 import { slotOffset } from "../../src/disk/layout.js";
 import { ddRead, ddWrite, scratchDir, zeroFile } from "../helpers/scratch.js";

@@ -1,7 +1,7 @@
 // The init-service front as an administrator drives it: the SysV script in conf/ calling
 // clumanager start|stop|restart|status|reload|condrestart, with LSB exit codes.
 import { spawnSync } from "node:child_process";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
@@ -9,6 +9,7 @@ import { main as clumanager } from "../../src/cli/clumanager-main.js";
 import { DAEMON_EXIT } from "../../src/daemon/run.js";
 import { Lab } from "../helpers/lab.js";
 import { describeAsRoot } from "../helpers/root.js";
+import { scratchDir } from "../helpers/scratch.js";
 
 const INIT_SCRIPT = resolve("conf/clumanager");
 // Member 0 fences itself through a watchdog: a file stands in for the device, so the test can see
@@ -19,6 +20,8 @@ const lab = new Lab({
     m === 0 ? { type: "watchdog", device: watchdogFile } : { type: "wti_nps", host: "127.0.0.1", port: 9 },
 });
 let watchdogFile = "";
+const startDir = scratchDir("clumanager-start-");
+afterAll(() => startDir.remove());
 let wrapper = "";
 let logFile = "";
 
@@ -60,6 +63,29 @@ describe("clumanager's command line", () => {
     expect(err.join("")).toBe(
       "clumanager: cannot read /nonexistent/cluster.conf (ENOENT); pass the cluster configuration with -c FILE",
     );
+  });
+
+  it("warns at start of a cluster.conf holding secrets that others can read, even when the start fails", async () => {
+    // The example's partitions (/dev/sdb1, /dev/sdb2) are not there, so the start fails after
+    // the file was read; its warning must not go with it.
+    const file = join(startDir.path, "exposed.conf");
+    writeFileSync(
+      file,
+      readFileSync("conf/cluster.conf", "utf8").replaceAll("/dev/sdb", join(startDir.path, "none")),
+    );
+    chmodSync(file, 0o644);
+    const err: string[] = [];
+    const code = await clumanager(["daemon", "--foreground", "-c", file, "--member", "clu1", "--lab"], {
+      out: () => {},
+      err: (t) => err.push(t),
+    });
+    expect(code).toBe(DAEMON_EXIT.cannotJoin);
+    expect(err[0]).toMatch(
+      new RegExp(
+        `^clumanager: warning: ${file} holds secrets \\(password on line \\d+ and 1 more\\) and is readable by group and others \\(mode 0644\\)`,
+      ),
+    );
+    expect(err.join("\n")).not.toMatch(/change me|= secret/);
   });
 });
 
