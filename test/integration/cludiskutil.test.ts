@@ -131,7 +131,7 @@ describe("cludiskutil", () => {
     expect((await run("--verify", ...f.args)).code).toBe(0);
   });
 
-  needsTools(["mkfs.ext4"])("with an ext4 filesystem on a partition", () => {
+  needsTools(["mkfs.ext4", "dumpe2fs"])("with an ext4 filesystem on a partition", () => {
     it("--repair will not write over a filesystem on the backup unless forced", async () => {
       const f = await initialised();
       execFileSync(toolPath("mkfs.ext4"), ["-q", "-F", f.b]);
@@ -143,7 +143,7 @@ describe("cludiskutil", () => {
         new RegExp(`the backup ${f.b} does not hold a clumanager quorum partition .*unless you add --force`),
       );
       expect(
-        execFileSync("dumpe2fs", ["-h", f.b], { stdio: ["ignore", "pipe", "ignore"] }).toString(),
+        execFileSync(toolPath("dumpe2fs"), ["-h", f.b], { stdio: ["ignore", "pipe", "ignore"] }).toString(),
       ).toMatch(/Filesystem magic number/);
       const forced = await run("--repair", "--force", ...f.args);
       expect(forced.code).toBe(0);
