@@ -11,5 +11,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: ["default", "./test/summary-reporter.ts"],
+    // One scratch folder for the run, removed at its end whatever the files did.
+    globalSetup: ["./test/global-setup.ts"],
   },
 });

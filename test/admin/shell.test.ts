@@ -3,14 +3,10 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { exampleCluster } from "../helpers/example-cluster.js";
+import { needsTools } from "../helpers/needs.js";
 import { scratchDir } from "../helpers/scratch.js";
-
-const haveTmux = existsSync("/usr/bin/tmux");
-if (!haveTmux && process.env.CI === "true") throw new Error("tmux is missing: .ci/run installs it");
-if (!haveTmux)
-  process.stderr.write("\n*** SKIPPED (tmux not installed): the interactive shell tests ***\n\n");
 
 const dir = scratchDir("clumanager-shell-");
 const session = `cluadmin-test-${process.pid}`;
@@ -38,7 +34,7 @@ async function waitFor(pattern: RegExp, ms = 10_000): Promise<string> {
   }
 }
 
-describe.skipIf(!haveTmux)("the cluadmin shell in a terminal", () => {
+needsTools(["tmux"])("the cluadmin shell in a terminal", () => {
   it("prompts, completes, asks and checks, and keeps a history", async () => {
     const { conf } = await exampleCluster(dir.path, "shell");
     const history = join(dir.path, "history");

@@ -118,6 +118,34 @@ function advance(clock: { ms: number }, ms: number): void {
   }
 }
 
+/** Real time a test gives the daemon's ticks and disk I/O to get somewhere, loaded machine or not. */
+const TICKING_WAIT_MS = 15_000;
+
+/**
+ * Gives the daemon ticks, with real time between them for its disk I/O, until `done`: what a tick
+ * starts (a write, a nudge after it, a stop fed once the services are idle) may take several under
+ * load, so a test waits for it instead of expecting it after one.
+ */
+async function tickUntil(clock: { ms: number }, what: string, done: () => boolean): Promise<void> {
+  const deadline = Date.now() + TICKING_WAIT_MS;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting, with ticks: ${what}`);
+    advance(clock, TICK_MS);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A stop's outcome, ticking until it comes. */
+async function stopOutcome(clock: { ms: number }, stopped: Promise<boolean>): Promise<boolean> {
+  let settled = false;
+  const settle = () => {
+    settled = true;
+  };
+  stopped.then(settle, settle);
+  await tickUntil(clock, "the stop", () => settled);
+  return stopped;
+}
+
 /** Member `peer`'s status block as its own daemon would write it, with what the test adds. */
 async function writePeerStatus(
   peer: { io: QuorumIo; incarnation: number },
@@ -138,10 +166,11 @@ async function runningWeb(
   );
   const a = await member(c, 0, clock, sent);
   a.daemon.start();
-  for (let i = 0; i < 100 && a.daemon.services.core.record(0)?.state !== ServiceState.Running; i++) {
-    advance(clock, TICK_MS);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await tickUntil(
+    clock,
+    "web running",
+    () => a.daemon.services.core.record(0)?.state === ServiceState.Running,
+  );
   expect(a.daemon.services.core.record(0)).toMatchObject({ state: ServiceState.Running, owner: 0 });
   return a;
 }
@@ -178,8 +207,7 @@ describe("member daemon", () => {
     expect(a.beats.map((s) => s.heartbeat)).toEqual([1, 2, 3]);
 
     const stopped = a.daemon.stop();
-    advance(clock, TICK_MS);
-    expect(await stopped).toBe(true);
+    expect(await stopOutcome(clock, stopped)).toBe(true);
     a.daemon.heard(1, 0, true);
     await quiet();
     expect(a.beats).toHaveLength(3);
@@ -281,18 +309,16 @@ describe("member daemon", () => {
     // The record turns Stopped when the release is decided; the nudge follows its write. A check
     // under way when the stop came defers the stop to a tick, so ticks are given meanwhile.
     const nudges = () => sent.filter((p) => p.nudge).length;
-    for (let i = 0; i < 100 && !(state() === ServiceState.Stopped && nudges() > before); i++) {
-      advance(clock, TICK_MS);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(state()).toBe(ServiceState.Stopped);
-    expect(nudges()).toBeGreaterThan(before);
+    await tickUntil(
+      clock,
+      "web stopped, let go and nudged",
+      () => state() === ServiceState.Stopped && nudges() > before,
+    );
     expect(a.daemon.services.core.record(0)?.owner).toBe(NO_OWNER);
     await quiet();
     expect(nudges()).toBe(before + 1);
     expect(sent.map((p) => p.sequence)).toEqual(sent.map((_, i) => i + 1));
-    advance(clock, TICK_MS);
-    expect(await stopped).toBe(true);
+    expect(await stopOutcome(clock, stopped)).toBe(true);
   });
 
   it("refuses to join on a view older than the partitions', and a change handed over once it is leaving", async () => {
@@ -306,19 +332,11 @@ describe("member daemon", () => {
     const a = await member(c, 0, clock);
     a.daemon.start();
     const stopped = a.daemon.stop();
-    let left: boolean | undefined;
-    void stopped.then((v) => {
-      left = v;
-    });
     const text = "[cluster]\nname = unit\n";
     await expect(a.daemon.configChange({ baseView: 0, baseText: text, text })).rejects.toThrow(
       "this member is leaving; make the change on another member",
     );
-    for (let i = 0; i < 100 && left === undefined; i++) {
-      advance(clock, TICK_MS);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(left).toBe(true);
+    expect(await stopOutcome(clock, stopped)).toBe(true);
   });
 
   it("writes no heartbeat again, nudged or not, once it leaves with a service that failed to stop", async () => {
@@ -327,17 +345,8 @@ describe("member daemon", () => {
     vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
     const clock = { ms: 0 };
     const a = await runningWeb(script, clock);
-    const exited = a.daemon.stop();
-    let left: boolean | undefined;
-    void exited.then((v) => {
-      left = v;
-    });
-    for (let i = 0; i < 100 && left === undefined; i++) {
-      advance(clock, TICK_MS);
-      await new Promise((r) => setTimeout(r, 20));
-    }
     // It left without marking DOWN, so a peer fences it: its counter must stay still for that.
-    expect(left).toBe(false);
+    expect(await stopOutcome(clock, a.daemon.stop())).toBe(false);
     const beats = a.beats.length;
     a.daemon.heard(1, 0, true);
     advance(clock, 5 * INTERVAL_MS);

@@ -3,9 +3,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { PACKET_BYTES } from "../../src/heartbeat/packet.js";
 import { SERIAL_REOPEN_MS, SERIAL_STALE_MS, SerialChannel } from "../../src/heartbeat/serial.js";
+import { needsTools } from "../helpers/needs.js";
 import { scratchDir } from "../helpers/scratch.js";
 
 const dir = scratchDir();
@@ -40,13 +41,13 @@ async function unplugCable(): Promise<void> {
   for (const end of ends) rmSync(end, { force: true });
 }
 
-afterAll(async () => {
-  await Promise.all(channels.map((c) => c.close()));
-  await unplugCable();
-  dir.remove();
-});
+needsTools(["socat"])("the serial heartbeat line", () => {
+  afterAll(async () => {
+    await Promise.all(channels.map((c) => c.close()));
+    await unplugCable();
+    dir.remove();
+  });
 
-describe("the serial heartbeat line", () => {
   const got: Buffer[] = [];
 
   it("carries a packet from one end to the other", async () => {

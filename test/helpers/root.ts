@@ -1,17 +1,10 @@
-// Tests that need root (loop devices, blockdev --setro). CI runs as root, so there they must run:
-// a CI run without root fails rather than skipping quietly. Elsewhere they are skipped, loudly.
-import { describe } from "vitest";
+// Tests that need root (loop devices, blockdev --setro, namespaces). CI runs as root, so there they
+// must run: a CI run without root fails rather than skipping quietly. Elsewhere they are skipped,
+// and the summary says so once, with the command that runs them. Root and tools: needs.ts.
+import { isRoot, needs } from "./needs.js";
 
-export const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+export { isRoot };
 
-export function describeAsRoot(name: string, body: () => void): void {
-  if (isRoot) {
-    describe(name, body);
-    return;
-  }
-  if (process.env.CI === "true") {
-    throw new Error(`"${name}" needs root and CI must run as root; run .ci/run as root`);
-  }
-  process.stderr.write(`\n*** SKIPPED (needs root): ${name} ***\n\n`);
-  describe.skip(name, body);
+export function describeAsRoot(name: string, body: () => void, tools: readonly string[] = []): void {
+  needs({ root: true, tools })(name, body);
 }

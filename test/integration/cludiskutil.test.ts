@@ -8,6 +8,7 @@ import { main } from "../../src/cli/cludiskutil-main.js";
 import { encodeBlock } from "../../src/disk/block.js";
 import { BlockType } from "../../src/disk/format.js";
 import { encodeScratch } from "../../src/disk/scratch-block.js";
+import { needsTools, toolPath } from "../helpers/needs.js";
 import { ddRead, ddWrite, scratchDir, zeroFile } from "../helpers/scratch.js";
 
 const dir = scratchDir();
@@ -130,22 +131,24 @@ describe("cludiskutil", () => {
     expect((await run("--verify", ...f.args)).code).toBe(0);
   });
 
-  it("--repair will not write over a filesystem on the backup unless forced", async () => {
-    const f = await initialised();
-    execFileSync("mkfs.ext4", ["-q", "-F", f.b]);
-    const verify = await run("--verify", ...f.args);
-    expect(verify.code).toBe(1);
-    const refused = await run("--repair", ...f.args);
-    expect(refused.code).toBe(65);
-    expect(refused.err).toMatch(
-      new RegExp(`the backup ${f.b} does not hold a clumanager quorum partition .*unless you add --force`),
-    );
-    expect(execFileSync("dumpe2fs", ["-h", f.b], { stdio: ["ignore", "pipe", "ignore"] }).toString()).toMatch(
-      /Filesystem magic number/,
-    );
-    const forced = await run("--repair", "--force", ...f.args);
-    expect(forced.code).toBe(0);
-    expect((await run("--verify", ...f.args)).code).toBe(0);
+  needsTools(["mkfs.ext4", "dumpe2fs"])("with an ext4 filesystem on a partition", () => {
+    it("--repair will not write over a filesystem on the backup unless forced", async () => {
+      const f = await initialised();
+      execFileSync(toolPath("mkfs.ext4"), ["-q", "-F", f.b]);
+      const verify = await run("--verify", ...f.args);
+      expect(verify.code).toBe(1);
+      const refused = await run("--repair", ...f.args);
+      expect(refused.code).toBe(65);
+      expect(refused.err).toMatch(
+        new RegExp(`the backup ${f.b} does not hold a clumanager quorum partition .*unless you add --force`),
+      );
+      expect(
+        execFileSync(toolPath("dumpe2fs"), ["-h", f.b], { stdio: ["ignore", "pipe", "ignore"] }).toString(),
+      ).toMatch(/Filesystem magic number/);
+      const forced = await run("--repair", "--force", ...f.args);
+      expect(forced.code).toBe(0);
+      expect((await run("--verify", ...f.args)).code).toBe(0);
+    });
   });
 
   it("a backup whose block 0 is random bytes has a damaged header: --repair mends it without --force", async () => {
@@ -246,19 +249,21 @@ describe("cludiskutil", () => {
     expect(r.out).toMatch(/FAILED: .*gone\.img.*ENOENT/);
   });
 
-  it("-I refuses a partition holding a real ext4 filesystem, and --force overwrites it", async () => {
-    const f = files(4 << 20);
-    execFileSync("mkfs.ext4", ["-q", "-F", f.b]);
-    const refused = await run("-I", "--name", "octane", ...f.args);
-    expect(refused.code).toBe(73);
-    expect(refused.err).toMatch(
-      new RegExp(
-        `${f.b} holds an ext2/ext3/ext4 filesystem; cludiskutil -I will not overwrite it \\(use --force`,
-      ),
-    );
-    const forced = await run("-I", "--name", "octane", "--force", ...f.args);
-    expect(forced.code).toBe(0);
-    expect(forced.out).toMatch(/Erased: .* holds an ext2\/ext3\/ext4 filesystem/);
+  needsTools(["mkfs.ext4"])("with an ext4 filesystem on a partition", () => {
+    it("-I refuses a partition holding a real ext4 filesystem, and --force overwrites it", async () => {
+      const f = files(4 << 20);
+      execFileSync(toolPath("mkfs.ext4"), ["-q", "-F", f.b]);
+      const refused = await run("-I", "--name", "octane", ...f.args);
+      expect(refused.code).toBe(73);
+      expect(refused.err).toMatch(
+        new RegExp(
+          `${f.b} holds an ext2/ext3/ext4 filesystem; cludiskutil -I will not overwrite it \\(use --force`,
+        ),
+      );
+      const forced = await run("-I", "--name", "octane", "--force", ...f.args);
+      expect(forced.code).toBe(0);
+      expect(forced.out).toMatch(/Erased: .* holds an ext2\/ext3\/ext4 filesystem/);
+    });
   });
 
   it("-I refuses stray data and another cluster's partition, but re-initialises its own unused one", async () => {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { DAEMON_EXIT } from "../../src/daemon/run.js";
 import { Lab, type LogLine } from "../helpers/lab.js";
 import { setReadOnly } from "../helpers/loop.js";
+import { needsTools } from "../helpers/needs.js";
 import { describeAsRoot } from "../helpers/root.js";
 
 let working = 0;
@@ -16,7 +17,6 @@ const lab = new Lab({
   power: (m) => ({ type: "wti_nps", host: "127.0.0.1", port: m === 2 ? stuck : working }),
 });
 const NFT_TABLE = `clumanager_lab_${process.pid}`;
-const hasNft = spawnSync("nft", ["--version"]).status === 0;
 
 function since(member: number, t0: number, match: (l: LogLine) => boolean): LogLine[] {
   return lab.log(member).filter((l) => Date.parse(l.time) >= t0 && match(l));
@@ -37,50 +37,57 @@ describeAsRoot("three members fenced through WTI NPS simulators", () => {
     await lab.close();
   });
 
-  it("network heartbeats cut while the disk is healthy: channels go down, nobody is fenced", async () => {
-    if (!hasNft) {
-      if (process.env.CI === "true") throw new Error("nft is missing: .ci/run installs nftables");
-      process.stderr.write("\n*** SKIPPED (no nft): the network-cut lab test ***\n\n");
-      return;
-    }
-    await lab.waitFor("every channel to be ok", 5_000, async () =>
-      (await lab.status(0)).members.every((m) => m.channels[0] === "ok" || m.channels[0] === "self")
-        ? true
-        : undefined,
-    );
-    const t0 = Date.now();
-    const ports = lab.ports.join(", ");
-    execFileSync("nft", ["add", "table", "inet", NFT_TABLE]);
-    execFileSync("nft", [
-      "add",
-      "chain",
-      "inet",
-      NFT_TABLE,
-      "input",
-      "{ type filter hook input priority 0; }",
-    ]);
-    execFileSync("nft", ["add", "rule", "inet", NFT_TABLE, "input", "udp", "dport", `{ ${ports} }`, "drop"]);
-    try {
-      const down = await lab.waitFor("member 0 to see the channels down", 10_000, async () => {
-        const s = await lab.status(0);
-        return s.members[1]?.channels[0] === "down" && s.members[2]?.channels[0] === "down" ? s : undefined;
-      });
-      expect(down.members.map((m) => m.state)).toEqual(["up", "up", "up"]);
-      // Twice tko_netup's window with no network at all: the disk alone keeps everyone up.
-      await new Promise((r) => setTimeout(r, 4_000));
-      for (let m = 0; m < 3; m++) {
-        expect(
-          since(m, t0, (l) => l.to === "hung" || l.event === "fence" || l.event === "self-fence"),
-        ).toEqual([]);
-        expect((await lab.status(m)).members.map((row) => row.state)).toEqual(["up", "up", "up"]);
+  needsTools(["nft"])("with an nftables rule cutting the network", () => {
+    it("network heartbeats cut while the disk is healthy: channels go down, nobody is fenced", async () => {
+      await lab.waitFor("every channel to be ok", 5_000, async () =>
+        (await lab.status(0)).members.every((m) => m.channels[0] === "ok" || m.channels[0] === "self")
+          ? true
+          : undefined,
+      );
+      const t0 = Date.now();
+      const ports = lab.ports.join(", ");
+      execFileSync("nft", ["add", "table", "inet", NFT_TABLE]);
+      execFileSync("nft", [
+        "add",
+        "chain",
+        "inet",
+        NFT_TABLE,
+        "input",
+        "{ type filter hook input priority 0; }",
+      ]);
+      execFileSync("nft", [
+        "add",
+        "rule",
+        "inet",
+        NFT_TABLE,
+        "input",
+        "udp",
+        "dport",
+        `{ ${ports} }`,
+        "drop",
+      ]);
+      try {
+        const down = await lab.waitFor("member 0 to see the channels down", 10_000, async () => {
+          const s = await lab.status(0);
+          return s.members[1]?.channels[0] === "down" && s.members[2]?.channels[0] === "down" ? s : undefined;
+        });
+        expect(down.members.map((m) => m.state)).toEqual(["up", "up", "up"]);
+        // Twice tko_netup's window with no network at all: the disk alone keeps everyone up.
+        await new Promise((r) => setTimeout(r, 4_000));
+        for (let m = 0; m < 3; m++) {
+          expect(
+            since(m, t0, (l) => l.to === "hung" || l.event === "fence" || l.event === "self-fence"),
+          ).toEqual([]);
+          expect((await lab.status(m)).members.map((row) => row.state)).toEqual(["up", "up", "up"]);
+        }
+      } finally {
+        execFileSync("nft", ["delete", "table", "inet", NFT_TABLE]);
       }
-    } finally {
-      execFileSync("nft", ["delete", "table", "inet", NFT_TABLE]);
-    }
-    await lab.waitFor("the channels to come back", 5_000, async () =>
-      (await lab.status(0)).members[1]?.channels[0] === "ok" ? true : undefined,
-    );
-  }, 30_000);
+      await lab.waitFor("the channels to come back", 5_000, async () =>
+        (await lab.status(0)).members[1]?.channels[0] === "ok" ? true : undefined,
+      );
+    }, 30_000);
+  });
 
   it("a member whose path to the disk turns read-only self-fences; its stuck switch means no takeover", async () => {
     const t0 = Date.now();

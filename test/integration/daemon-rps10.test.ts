@@ -17,7 +17,7 @@ import { stop } from "../../src/daemon/service.js";
 import { mailboxIndex, slotOffset } from "../../src/disk/layout.js";
 import { QuorumPair } from "../../src/disk/pair.js";
 import { Lab, type LogLine } from "../helpers/lab.js";
-import { describeAsRoot } from "../helpers/root.js";
+import { needs } from "../helpers/needs.js";
 
 const lab = new Lab({
   members: 2,
@@ -35,7 +35,7 @@ function after(lines: LogLine[], sinceMs: number, match: (l: LogLine) => boolean
 
 const figure = (text: string) => process.stdout.write(`  [figure] ${text}\n`);
 
-describeAsRoot("two members fenced through an RPS-10 simulator", () => {
+needs({ root: true, tools: ["socat"] })("two members fenced through an RPS-10 simulator", () => {
   beforeAll(async () => {
     await lab.create();
     rps10 = await lab.startRps10PerMember();

@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Lab } from "../helpers/lab.js";
-import { describeAsRoot } from "../helpers/root.js";
+import { needs } from "../helpers/needs.js";
 
 let rps10: string[] = [];
 const lab = new Lab({
@@ -26,12 +26,14 @@ function answer(): string | undefined {
   return r.status === 0 ? r.out : undefined;
 }
 
-describeAsRoot("a floating address that moves with its service", () => {
-  beforeAll(async () => {
-    const web = join(lab.dir.path, "web.sh");
-    writeFileSync(
-      web,
-      `#!/bin/sh
+needs({ root: true, tools: ["socat", "ip", "arping"] })(
+  "a floating address that moves with its service",
+  () => {
+    beforeAll(async () => {
+      const web = join(lab.dir.path, "web.sh");
+      writeFileSync(
+        web,
+        `#!/bin/sh
 # A tiny service on the floating address that answers with the member it runs on.
 pidf=${lab.dir.path}/web.$CLU_MEMBER.pid
 case "$1" in
@@ -41,9 +43,9 @@ case "$1" in
   status) [ -f $pidf ] && kill -0 $(cat $pidf) 2> /dev/null && exit 0; exit 3 ;;
 esac
 `,
-      { mode: 0o755 },
-    );
-    lab.options.services = `start service0
+        { mode: 0o755 },
+      );
+      lab.options.services = `start service0
   name = web
   preferred_member = m0
   check_interval = 1
@@ -58,31 +60,32 @@ esac
   end resource1
 end service0
 `;
-    await lab.create();
-    rps10 = await lab.startRps10PerMember();
-    await lab.startAll();
-  }, 60_000);
-  afterAll(async () => {
-    await lab.close();
-  });
+      await lab.create();
+      rps10 = await lab.startRps10PerMember();
+      await lab.startAll();
+    }, 60_000);
+    afterAll(async () => {
+      await lab.close();
+    });
 
-  it("answers from its preferred member, then from the survivor once the owner was fenced", async () => {
-    expect(
-      await lab.waitFor("m0 to answer at the floating address", 20_000, () =>
-        answer() === "m0" ? true : undefined,
-      ),
-    ).toBe(true);
-    const t0 = Date.now();
-    lab.signal(0, "SIGSTOP");
-    await lab.waitFor("m1 to answer at the floating address", 30_000, () =>
-      answer() === "m1" ? true : undefined,
-    );
-    figure(
-      `SIGSTOP of the owner to the client reaching the floating address on the survivor: ${Date.now() - t0} ms`,
-    );
-    const fenced = lab
-      .log(1)
-      .find((l) => Date.parse(l.time) >= t0 && l.event === "fence" && / fenced: /.test(l.msg));
-    expect(fenced).toBeDefined();
-  }, 60_000);
-});
+    it("answers from its preferred member, then from the survivor once the owner was fenced", async () => {
+      expect(
+        await lab.waitFor("m0 to answer at the floating address", 20_000, () =>
+          answer() === "m0" ? true : undefined,
+        ),
+      ).toBe(true);
+      const t0 = Date.now();
+      lab.signal(0, "SIGSTOP");
+      await lab.waitFor("m1 to answer at the floating address", 30_000, () =>
+        answer() === "m1" ? true : undefined,
+      );
+      figure(
+        `SIGSTOP of the owner to the client reaching the floating address on the survivor: ${Date.now() - t0} ms`,
+      );
+      const fenced = lab
+        .log(1)
+        .find((l) => Date.parse(l.time) >= t0 && l.event === "fence" && / fenced: /.test(l.msg));
+      expect(fenced).toBeDefined();
+    }, 60_000);
+  },
+);

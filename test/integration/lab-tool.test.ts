@@ -3,64 +3,69 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { expect, it } from "vitest";
-import { describeAsRoot } from "../helpers/root.js";
+import { needs, needsTools } from "../helpers/needs.js";
 
-it("runs a piped script of faults and tears everything down", () => {
-  const script = ["sleep 1.5", "ask web0", "hang m0", "sleep 6", "ask web0", "bogus", "status m1", "quit"];
-  const r = spawnSync(process.execPath, ["--import", "tsx", "tools/lab/cli.ts", "--files"], {
-    input: `${script.join("\n")}\n`,
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
-  const out = r.stdout;
-  expect(out).toMatch(/lab: 2 members up, partitions on files in (\S+)/);
-  expect(out).toMatch(/web0: answered by m0[\s\S]*m0 hangs[\s\S]*web0: answered by m1/);
-  expect(out).toMatch(/unknown command bogus; "help" lists them/);
-  expect(out).toMatch(/web0 +running +m1/);
-  expect(out).toMatch(/tearing the lab down/);
-  const dir = /partitions on files in (\S+)/.exec(out)?.[1] as string;
-  expect(existsSync(dir)).toBe(false);
-  const leftovers = spawnSync("pgrep", ["-f", dir], { encoding: "utf8" });
-  expect(leftovers.stdout).toBe("");
-}, 70_000);
-
-it("tears everything down on Ctrl-C", async () => {
-  const child = spawn(process.execPath, ["--import", "tsx", "tools/lab/cli.ts", "--files"], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  let out = "";
-  child.stdout.setEncoding("utf8");
-  const prompted = new Promise<void>((resolve) =>
-    child.stdout.on("data", (c: string) => {
-      out += c;
-      if (out.includes("lab> ")) resolve();
-    }),
-  );
-  await prompted;
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  child.kill("SIGINT");
-  expect(await exited).toBe(130);
-  const dir = /partitions on files in (\S+)/.exec(out)?.[1] as string;
-  expect(out).toMatch(/tearing the lab down/);
-  expect(existsSync(dir)).toBe(false);
-  expect(spawnSync("pgrep", ["-f", dir], { encoding: "utf8" }).stdout).toBe("");
-}, 60_000);
-
-describeAsRoot("the lab tool with network namespaces", () => {
-  it("moves a sample service's floating address to the survivor, reached from the client", () => {
-    const script = ["sleep 3", "ask web0", "hang m0", "sleep 6", "ask web0", "quit"];
-    const r = spawnSync(process.execPath, ["--import", "tsx", "tools/lab/cli.ts", "--netns"], {
+needsTools(["pgrep"])("the lab tool on files", () => {
+  it("runs a piped script of faults and tears everything down", () => {
+    const script = ["sleep 1.5", "ask web0", "hang m0", "sleep 6", "ask web0", "bogus", "status m1", "quit"];
+    const r = spawnSync(process.execPath, ["--import", "tsx", "tools/lab/cli.ts", "--files"], {
       input: `${script.join("\n")}\n`,
       encoding: "utf8",
-      timeout: 90_000,
+      timeout: 60_000,
     });
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
-    expect(r.stdout).toMatch(/at 192\.0\.2\.50:\d+/);
-    expect(r.stdout).toMatch(/web0: answered by m0[\s\S]*m0 hangs[\s\S]*web0: answered by m1/);
-    // The lab's namespaces are named after the lab tool's pid: none of them is left.
-    expect(spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout).not.toMatch(
-      new RegExp(`^clul${(r.pid ?? 0) % 10_000}`, "m"),
+    const out = r.stdout;
+    expect(out).toMatch(/lab: 2 members up, partitions on files in (\S+)/);
+    expect(out).toMatch(/web0: answered by m0[\s\S]*m0 hangs[\s\S]*web0: answered by m1/);
+    expect(out).toMatch(/unknown command bogus; "help" lists them/);
+    expect(out).toMatch(/web0 +running +m1/);
+    expect(out).toMatch(/tearing the lab down/);
+    const dir = /partitions on files in (\S+)/.exec(out)?.[1] as string;
+    expect(existsSync(dir)).toBe(false);
+    const leftovers = spawnSync("pgrep", ["-f", dir], { encoding: "utf8" });
+    expect(leftovers.stdout).toBe("");
+  }, 70_000);
+
+  it("tears everything down on Ctrl-C", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "tools/lab/cli.ts", "--files"], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.setEncoding("utf8");
+    const prompted = new Promise<void>((resolve) =>
+      child.stdout.on("data", (c: string) => {
+        out += c;
+        if (out.includes("lab> ")) resolve();
+      }),
     );
-  }, 100_000);
+    await prompted;
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    const dir = /partitions on files in (\S+)/.exec(out)?.[1] as string;
+    expect(out).toMatch(/tearing the lab down/);
+    expect(existsSync(dir)).toBe(false);
+    expect(spawnSync("pgrep", ["-f", dir], { encoding: "utf8" }).stdout).toBe("");
+  }, 60_000);
 });
+
+needs({ root: true, tools: ["socat", "ip", "arping", "pgrep"] })(
+  "the lab tool with network namespaces",
+  () => {
+    it("moves a sample service's floating address to the survivor, reached from the client", () => {
+      const script = ["sleep 3", "ask web0", "hang m0", "sleep 6", "ask web0", "quit"];
+      const r = spawnSync(process.execPath, ["--import", "tsx", "tools/lab/cli.ts", "--netns"], {
+        input: `${script.join("\n")}\n`,
+        encoding: "utf8",
+        timeout: 90_000,
+      });
+      expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(/at 192\.0\.2\.50:\d+/);
+      expect(r.stdout).toMatch(/web0: answered by m0[\s\S]*m0 hangs[\s\S]*web0: answered by m1/);
+      // The lab's namespaces are named after the lab tool's pid: none of them is left.
+      expect(spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout).not.toMatch(
+        new RegExp(`^clul${(r.pid ?? 0) % 10_000}`, "m"),
+      );
+    }, 100_000);
+  },
+);

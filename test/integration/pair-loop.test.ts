@@ -9,8 +9,8 @@ import { QuorumPair } from "../../src/disk/pair.js";
 import { MemberState } from "../../src/disk/status-block.js";
 import { verifyPair } from "../../src/disk/verify.js";
 import { attachLoop, detachAll, detachLoop, setReadOnly } from "../helpers/loop.js";
+import { needs } from "../helpers/needs.js";
 import { pairSuite } from "../helpers/pair-suite.js";
-import { describeAsRoot } from "../helpers/root.js";
 import { ddRead, ddWrite, scratchDir, zeroFile } from "../helpers/scratch.js";
 
 const dir = scratchDir();
@@ -43,7 +43,7 @@ const sample = {
   services: [],
 };
 
-describeAsRoot("quorum partitions on loop devices", () => {
+needs({ root: true, tools: ["losetup", "blockdev"] })("quorum partitions on loop devices", () => {
   describe("512-byte sectors", () => pairSuite(() => loopPair(512)));
   describe("4096-byte sectors", () => pairSuite(() => loopPair(4096, 24 << 20)));
 

@@ -4,14 +4,13 @@
 // of a member, its quorum device made read-only, its network cut) and a few relocations, no two
 // runs of a service may overlap in time: a survivor starts a service only after the switch
 // confirmed its owner off, which also ended the owner's witness process.
-import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { ClusterStatus } from "../../src/admin/cluster-status.js";
 import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
 import { Lab } from "../helpers/lab.js";
-import { describeAsRoot } from "../helpers/root.js";
+import { needs } from "../helpers/needs.js";
 import { overlappingRuns, witnessLog, witnessRuns, writeWitness } from "../helpers/witness.js";
 
 /** The issue asks for at least 50; CLUMANAGER_SOAK_FAILURES runs more (or fewer, while debugging). */
@@ -31,7 +30,6 @@ const lab = new Lab({
   services: "",
 });
 const script = join(lab.dir.path, "witness.sh");
-const hasNft = spawnSync("nft", ["--version"]).status === 0;
 const figure = (text: string) => process.stdout.write(`  [figure] ${text}\n`);
 
 function where(s: ClusterStatus, name: string): number | undefined {
@@ -81,11 +79,13 @@ async function inject(kind: Kind, m: number): Promise<void> {
   }
 }
 
-describeAsRoot("the witness: no service runs twice through dozens of injected failures", () => {
-  beforeAll(async () => {
-    writeWitness(script, lab.dir.path);
-    for (const s of SERVICES) writeFileSync(witnessLog(lab.dir.path, s), "");
-    lab.options.services = `start service0
+needs({ root: true, tools: ["socat", "nft"] })(
+  "the witness: no service runs twice through dozens of injected failures",
+  () => {
+    beforeAll(async () => {
+      writeWitness(script, lab.dir.path);
+      for (const s of SERVICES) writeFileSync(witnessLog(lab.dir.path, s), "");
+      lab.options.services = `start service0
   name = w0
   preferred_member = m0
   failback = yes
@@ -104,79 +104,77 @@ start service1
   end resource0
 end service1
 `;
-    await lab.create();
-    rps10 = await lab.startRps10PerMember();
-    await lab.startAll();
-    await recovered();
-  }, 60_000);
-  afterAll(async () => {
-    await lab.close();
-  });
+      await lab.create();
+      rps10 = await lab.startRps10PerMember();
+      await lab.startAll();
+      await recovered();
+    }, 60_000);
+    afterAll(async () => {
+      await lab.close();
+    });
 
-  it(
-    `holds through ${FAILURES} failures`,
-    async () => {
-      if (!hasNft && process.env.CI === "true") throw new Error("nft is missing: .ci/run installs nftables");
-      if (!hasNft) process.stderr.write("\n*** no nft here: the soak skips its network cuts ***\n\n");
-      const injected: Record<string, number> = {};
-      const failover: number[] = [];
-      const t0 = Date.now();
-      for (let i = 0; i < FAILURES; i++) {
-        const kind = KINDS[i % KINDS.length] as Kind;
-        if (kind === "network-cut" && !hasNft) continue;
-        const before = await recovered();
-        // Mostly the owner of a witness, so its service must move; now and then a bystander.
-        const service = SERVICES[Math.floor(i / KINDS.length) % 2] as string;
-        const owner = where(before, service) as number;
-        const victim = i % 5 === 4 ? (owner + 1) % 3 : owner;
-        const started = Date.now();
-        await inject(kind, victim);
-        injected[kind] = (injected[kind] ?? 0) + 1;
-        const after = await recovered();
-        const lives = (st: ClusterStatus) => st.members.map((row) => row.incarnation);
-        if (kind === "network-cut") {
-          // The disk heartbeats carried on: nobody was fenced.
-          expect(lives(after)).toEqual(lives(before));
-        } else {
-          // The fault bit: the victim was power-cycled into a new life.
-          expect(after.members[victim]?.incarnation).toBeGreaterThan(
-            before.members[victim]?.incarnation ?? 0,
-          );
-          if (victim === owner) failover.push(Date.now() - started);
+    it(
+      `holds through ${FAILURES} failures`,
+      async () => {
+        const injected: Record<string, number> = {};
+        const failover: number[] = [];
+        const t0 = Date.now();
+        for (let i = 0; i < FAILURES; i++) {
+          const kind = KINDS[i % KINDS.length] as Kind;
+          const before = await recovered();
+          // Mostly the owner of a witness, so its service must move; now and then a bystander.
+          const service = SERVICES[Math.floor(i / KINDS.length) % 2] as string;
+          const owner = where(before, service) as number;
+          const victim = i % 5 === 4 ? (owner + 1) % 3 : owner;
+          const started = Date.now();
+          await inject(kind, victim);
+          injected[kind] = (injected[kind] ?? 0) + 1;
+          const after = await recovered();
+          const lives = (st: ClusterStatus) => st.members.map((row) => row.incarnation);
+          if (kind === "network-cut") {
+            // The disk heartbeats carried on: nobody was fenced.
+            expect(lives(after)).toEqual(lives(before));
+          } else {
+            // The fault bit: the victim was power-cycled into a new life.
+            expect(after.members[victim]?.incarnation).toBeGreaterThan(
+              before.members[victim]?.incarnation ?? 0,
+            );
+            if (victim === owner) failover.push(Date.now() - started);
+          }
+          // Every third round, an administrator moves a witness as well.
+          if (i % 3 === 2) {
+            const out: string[] = [];
+            const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t) };
+            const asker = (victim + 1) % 3;
+            const code = await cluadmin(
+              ["-c", lab.config, "--run-dir", lab.runDir(asker), "--", "service", "relocate", "w1"],
+              io,
+            );
+            expect(code, out.join("\n")).toBe(0);
+          }
+          const bad = overlappingRuns(witnessRuns(lab.dir.path, SERVICES));
+          expect(bad, bad.join("\n")).toEqual([]);
         }
-        // Every third round, an administrator moves a witness as well.
-        if (i % 3 === 2) {
-          const out: string[] = [];
-          const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t) };
-          const asker = (victim + 1) % 3;
-          const code = await cluadmin(
-            ["-c", lab.config, "--run-dir", lab.runDir(asker), "--", "service", "relocate", "w1"],
-            io,
-          );
-          expect(code, out.join("\n")).toBe(0);
-        }
-        const bad = overlappingRuns(witnessRuns(lab.dir.path, SERVICES));
-        expect(bad, bad.join("\n")).toEqual([]);
-      }
-      const all = witnessRuns(lab.dir.path, SERVICES);
-      const members = new Set(all.map((r) => r.member));
-      figure(
-        `witness soak: ${Object.entries(injected)
-          .map(([k, n]) => `${n} ${k}`)
-          .join(
-            ", ",
-          )} in ${Math.round((Date.now() - t0) / 1000)} s; ${all.length} witness runs on ${members.size} members, none overlapping`,
-      );
-      const sorted = [...failover].sort((a, b) => a - b);
-      figure(
-        `witness soak: fault to everything recovered (member back, services running), median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted[sorted.length - 1]} ms`,
-      );
-      const total = Object.values(injected).reduce((a, b) => a + b, 0);
-      expect(total).toBe(hasNft ? FAILURES : FAILURES - Math.floor(FAILURES / KINDS.length));
-      expect(members.size).toBe(3);
-      expect(all.length).toBeGreaterThan(FAILURES / 2);
-      expect(overlappingRuns(all)).toEqual([]);
-    },
-    60_000 + FAILURES * 20_000,
-  );
-});
+        const all = witnessRuns(lab.dir.path, SERVICES);
+        const members = new Set(all.map((r) => r.member));
+        figure(
+          `witness soak: ${Object.entries(injected)
+            .map(([k, n]) => `${n} ${k}`)
+            .join(
+              ", ",
+            )} in ${Math.round((Date.now() - t0) / 1000)} s; ${all.length} witness runs on ${members.size} members, none overlapping`,
+        );
+        const sorted = [...failover].sort((a, b) => a - b);
+        figure(
+          `witness soak: fault to everything recovered (member back, services running), median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted[sorted.length - 1]} ms`,
+        );
+        const total = Object.values(injected).reduce((a, b) => a + b, 0);
+        expect(total).toBe(FAILURES);
+        expect(members.size).toBe(3);
+        expect(all.length).toBeGreaterThan(FAILURES / 2);
+        expect(overlappingRuns(all)).toEqual([]);
+      },
+      60_000 + FAILURES * 20_000,
+    );
+  },
+);

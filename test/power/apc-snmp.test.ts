@@ -3,13 +3,13 @@
 // command-line tools.
 import { execFile } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApcSnmpSwitch } from "../../src/power/apc-snmp.js";
 import { PowerSwitchError } from "../../src/power/errors.js";
 import type { StepEvent } from "../../src/power/switch.js";
 import { ApcSimulator, freeUdpPort } from "../../tools/sim/apc-snmp.js";
+import { needsTools, toolPath } from "../helpers/needs.js";
 import { startSimProgram } from "../helpers/sim-program.js";
 
 const run = promisify(execFile);
@@ -146,50 +146,49 @@ describe("apc_snmp driver against a switch that answers garbage", () => {
   });
 });
 
-const haveFenceApc = existsSync("/usr/sbin/fence_apc_snmp") && existsSync("/usr/bin/snmpget");
-if (!haveFenceApc && process.env.CI === "true")
-  throw new Error("fence_apc_snmp or snmpget is missing: .ci/run installs them");
-if (!haveFenceApc)
-  process.stderr.write("\n*** SKIPPED (fence-agents or snmp not installed): fence_apc_snmp tests ***\n\n");
+needsTools(["fence_apc_snmp", "snmpget"])("the simulator checked by Debian's fence_apc_snmp", () => {
+  describe.each(["rpdu", "masterswitch"] as const)(
+    "a simulated %s checked by Debian's fence_apc_snmp",
+    (model) => {
+      const sim = new ApcSimulator({ port: 0, outlets: 4, model, rebootDelayMs: 100 });
+      beforeAll(() => sim.start());
+      afterAll(() => sim.stop());
+      const fenceApc = (action: string, plug = "2") =>
+        run(
+          toolPath("fence_apc_snmp"),
+          ["-a", "127.0.0.1", "-u", String(sim.port), "-c", "private", "-n", plug, "-o", action],
+          { timeout: 60_000 },
+        ).then(
+          (r) => ({ code: 0, out: r.stdout }),
+          (e: { code?: number; stdout?: string; stderr?: string }) => ({
+            code: e.code ?? -1,
+            out: `${e.stdout ?? ""}${e.stderr ?? ""}`,
+          }),
+        );
 
-describe.skipIf(!haveFenceApc).each(["rpdu", "masterswitch"] as const)(
-  "a simulated %s checked by Debian's fence_apc_snmp",
-  (model) => {
-    const sim = new ApcSimulator({ port: 0, outlets: 4, model, rebootDelayMs: 100 });
-    beforeAll(() => sim.start());
-    afterAll(() => sim.stop());
-    const fenceApc = (action: string, plug = "2") =>
-      run(
-        "fence_apc_snmp",
-        ["-a", "127.0.0.1", "-u", String(sim.port), "-c", "private", "-n", plug, "-o", action],
-        { timeout: 60_000 },
-      ).then(
-        (r) => ({ code: 0, out: r.stdout }),
-        (e: { code?: number; stdout?: string; stderr?: string }) => ({
-          code: e.code ?? -1,
-          out: `${e.stdout ?? ""}${e.stderr ?? ""}`,
-        }),
-      );
-
-    it("reads status, switches off and on, and reboots", async () => {
-      expect(await fenceApc("status")).toMatchObject({ code: 0, out: expect.stringContaining("Status: ON") });
-      expect((await fenceApc("off")).code).toBe(0);
-      expect(sim.bank.get("2")).toBe("off");
-      expect(await fenceApc("status")).toMatchObject({
-        code: 2,
-        out: expect.stringContaining("Status: OFF"),
-      });
-      expect((await fenceApc("on")).code).toBe(0);
-      expect(sim.bank.get("2")).toBe("on");
-      const changes: string[] = [];
-      const listener = (c: { outlet: string; state: string }) => changes.push(`${c.outlet}:${c.state}`);
-      sim.bank.on("change", listener);
-      expect((await fenceApc("reboot")).code).toBe(0);
-      sim.bank.off("change", listener);
-      expect(changes).toEqual(["2:off", "2:on"]);
-    }, 120_000);
-  },
-);
+      it("reads status, switches off and on, and reboots", async () => {
+        expect(await fenceApc("status")).toMatchObject({
+          code: 0,
+          out: expect.stringContaining("Status: ON"),
+        });
+        expect((await fenceApc("off")).code).toBe(0);
+        expect(sim.bank.get("2")).toBe("off");
+        expect(await fenceApc("status")).toMatchObject({
+          code: 2,
+          out: expect.stringContaining("Status: OFF"),
+        });
+        expect((await fenceApc("on")).code).toBe(0);
+        expect(sim.bank.get("2")).toBe("on");
+        const changes: string[] = [];
+        const listener = (c: { outlet: string; state: string }) => changes.push(`${c.outlet}:${c.state}`);
+        sim.bank.on("change", listener);
+        expect((await fenceApc("reboot")).code).toBe(0);
+        sim.bank.off("change", listener);
+        expect(changes).toEqual(["2:off", "2:on"]);
+      }, 120_000);
+    },
+  );
+});
 
 describe("apc-snmp simulator as a program", () => {
   it("prints listening PORT and serves the driver", async () => {

@@ -6,11 +6,11 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/clustonith-main.js";
+import { needsTools } from "../helpers/needs.js";
 import { scratchDir } from "../helpers/scratch.js";
 
 const dir = scratchDir("clumanager-clustonith-agent-");
 afterAll(() => dir.remove());
-const haveDummy = existsSync("/usr/sbin/fence_dummy");
 
 async function clustonith(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -25,7 +25,7 @@ function script(name: string, body: string): string {
   return path;
 }
 
-describe.skipIf(!haveDummy)("clustonith --type fence_agent with Debian's fence_dummy", () => {
+needsTools(["fence_dummy"])("clustonith --type fence_agent with Debian's fence_dummy", () => {
   it("a status read with --arg action=off is refused, and the outlet stays on", async () => {
     const statusFile = join(dir.path, "dummy.status");
     writeFileSync(statusFile, "on");

@@ -6,14 +6,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { PowerSwitchError } from "../../src/power/errors.js";
 import { FenceAgentSwitch } from "../../src/power/fence-agent.js";
 import type { StepEvent } from "../../src/power/switch.js";
+import { needsTools } from "../helpers/needs.js";
 import { scratchDir } from "../helpers/scratch.js";
 
 const dir = scratchDir("clumanager-agent-");
 afterAll(() => dir.remove());
-const haveDummy = existsSync("/usr/sbin/fence_dummy");
-if (!haveDummy && process.env.CI === "true")
-  throw new Error("fence_dummy is missing: .ci/run installs fence-agents");
-if (!haveDummy) process.stderr.write("\n*** SKIPPED (fence-agents not installed): fence_dummy tests ***\n\n");
 
 /** Whether `pid` is gone (or dead, waiting only to be reaped) within a second. */
 async function gone(pid: number): Promise<boolean> {
@@ -35,7 +32,7 @@ function script(name: string, body: string): string {
   return path;
 }
 
-describe.skipIf(!haveDummy)("fence_agent driving Debian's fence_dummy", () => {
+needsTools(["fence_dummy"])("fence_agent driving Debian's fence_dummy", () => {
   it("reads status as exit 2 = off and 0 = on, and switches on, off and reboot", async () => {
     const statusFile = join(dir.path, "dummy.status");
     const steps: StepEvent[] = [];
@@ -195,7 +192,7 @@ exit 1`,
   });
 });
 
-describe.skipIf(!existsSync("/usr/sbin/fence_ipmilan"))("fence_agent and Debian's fence_ipmilan", () => {
+needsTools(["fence_ipmilan"])("fence_agent and Debian's fence_ipmilan", () => {
   it("reports the agent's real error, not its closing usage line", async () => {
     const sw = new FenceAgentSwitch({
       agent: "fence_ipmilan",

@@ -1,7 +1,6 @@
 // The WTI NPS driver against the simulator over real TCP on loopback, and the simulator checked
 // by a client we did not write: Debian's fence_wti, through the system telnet client.
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { type AddressInfo, connect, createServer, Socket } from "node:net";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -10,6 +9,7 @@ import type { StepEvent } from "../../src/power/switch.js";
 import { openSocket, WtiNpsSwitch } from "../../src/power/wti-nps.js";
 import { renderStatusTable } from "../../src/power/wti-nps-protocol.js";
 import { NpsSimulator } from "../../tools/sim/wti-nps.js";
+import { needsTools, toolPath } from "../helpers/needs.js";
 import { startSimProgram } from "../helpers/sim-program.js";
 
 const run = promisify(execFile);
@@ -257,17 +257,15 @@ describe("wti_nps driver against the simulator", () => {
   });
 });
 
-const haveFenceWti = existsSync("/usr/sbin/fence_wti") && existsSync("/usr/bin/telnet");
-if (!haveFenceWti && process.env.CI === "true")
-  throw new Error("fence_wti or telnet is missing: .ci/run installs them");
-if (!haveFenceWti)
-  process.stderr.write("\n*** SKIPPED (fence-agents or telnet not installed): fence_wti tests ***\n\n");
-
-describe.skipIf(!haveFenceWti)("the simulator checked by Debian's fence_wti", () => {
+needsTools(["fence_wti", "telnet"])("the simulator checked by Debian's fence_wti", () => {
   const fenceWti = (action: string, plug = "2") =>
-    run("fence_wti", ["-a", "127.0.0.1", "-u", String(sim.port), "-p", "secret", "-n", plug, "-o", action], {
-      timeout: 60_000,
-    }).then(
+    run(
+      toolPath("fence_wti"),
+      ["-a", "127.0.0.1", "-u", String(sim.port), "-p", "secret", "-n", plug, "-o", action],
+      {
+        timeout: 60_000,
+      },
+    ).then(
       (r) => ({ code: 0, out: r.stdout }),
       (e: { code?: number; stdout?: string; stderr?: string }) => ({
         code: e.code ?? -1,

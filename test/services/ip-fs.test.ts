@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { FsResource } from "../../src/services/fs.js";
 import { IpResource } from "../../src/services/ip.js";
 import { attachLoop, detachAll } from "../helpers/loop.js";
-import { describeAsRoot } from "../helpers/root.js";
+import { needs, toolPath } from "../helpers/needs.js";
 import { scratchDir, zeroFile } from "../helpers/scratch.js";
 
 const dir = scratchDir();
@@ -54,7 +54,7 @@ function reachableFromClient(address: string, port: number): boolean {
   return spawnSync("ip", ["netns", "exec", client, process.execPath, "-e", script]).status === 0;
 }
 
-describeAsRoot("the ip resource", () => {
+needs({ root: true, tools: ["ip", "arping"] })("the ip resource", () => {
   beforeAll(() => {
     const sh = (...args: string[]) => execFileSync("ip", args);
     sh("netns", "add", member);
@@ -115,12 +115,12 @@ await r.stop(ctx);`);
   });
 });
 
-describeAsRoot("the fs resource", () => {
+needs({ root: true, tools: ["losetup", "mkfs.ext4", "mount", "fuser"] })("the fs resource", () => {
   let device = "";
   const mnt = join(dir.path, "mnt");
   beforeAll(() => {
     device = attachLoop(zeroFile(join(dir.path, "fs.img"), 32 << 20));
-    execFileSync("mkfs.ext4", ["-q", "-F", device]);
+    execFileSync(toolPath("mkfs.ext4"), ["-q", "-F", device]);
   });
 
   it("checks, mounts, keeps data across a stop and a start, and force-unmounts a busy mount", async () => {
@@ -160,7 +160,7 @@ describeAsRoot("the fs resource", () => {
 
   it("refuses to mount what another device holds at that mount point", async () => {
     const other = attachLoop(zeroFile(join(dir.path, "other.img"), 32 << 20));
-    execFileSync("mkfs.ext4", ["-q", "-F", other]);
+    execFileSync(toolPath("mkfs.ext4"), ["-q", "-F", other]);
     execFileSync("mount", [other, mnt]);
     try {
       const r = new FsResource({ device, mountPoint: mnt, fstype: "ext4", forceUnmount: false, fsck: false });

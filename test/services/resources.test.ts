@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { OcfResource } from "../../src/services/ocf.js";
 import type { ResourceContext } from "../../src/services/resource.js";
 import { ScriptResource } from "../../src/services/script.js";
+import { needsTools } from "../helpers/needs.js";
 import { scratchDir } from "../helpers/scratch.js";
 
 const dir = scratchDir();
@@ -101,16 +102,7 @@ describe("an LSB script resource", () => {
   });
 });
 
-const DUMMY = "/usr/lib/ocf/resource.d/heartbeat/Dummy";
-const haveAgents = existsSync(DUMMY);
-if (!haveAgents) {
-  if (process.env.CI === "true") throw new Error(`${DUMMY} is missing: .ci/run installs resource-agents`);
-  process.stderr.write(
-    `\n*** SKIPPED (no ${DUMMY}): the OCF agent tests; apt-get install resource-agents ***\n\n`,
-  );
-}
-
-describe.skipIf(!haveAgents)("an OCF resource agent (heartbeat:Dummy from resource-agents)", () => {
+needsTools(["ocf:heartbeat:Dummy"])("an OCF resource agent (heartbeat:Dummy from resource-agents)", () => {
   it("starts, monitors running, stops, monitors not running, with OCF_RESKEY_ parameters", async () => {
     const ctx = context();
     const state = join(dir.path, "dummy.state");

@@ -259,9 +259,11 @@ describe("clients that hold connections", () => {
     const held = new Promise<void>((r) => {
       release = r;
     });
+    let serving = 0;
     const full = await AdminServer.listen(
       sock,
       async () => {
+        serving++;
         await held;
         return { ok: true, status: "done" };
       },
@@ -269,7 +271,9 @@ describe("clients that hold connections", () => {
     );
     try {
       const waiting = [askDaemon(sock, { command: "status" }), askDaemon(sock, { command: "status" })];
-      await new Promise((r) => setTimeout(r, 100));
+      // Both are taken in before the newcomer comes, however long that takes on a loaded machine.
+      for (let i = 0; i < 500 && serving < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(serving).toBe(2);
       expect(await askDaemon(sock, { command: "status" })).toEqual({
         ok: false,
         error: "the daemon is working on 2 requests already; ask again in a moment",

@@ -5,10 +5,19 @@ import { mkdtempSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const TMPFS_MAGIC = 0x01021994;
-const SCRATCH_PARENTS = ["/var/tmp", "/tmp", process.cwd()];
+/**
+ * Set by the test run (test/global-setup.ts) to a folder of its own, which it removes at the end:
+ * a test file that is skipped or fails before its afterAll still leaves nothing behind.
+ */
+export const SCRATCH_ROOT_VARIABLE = "CLUMANAGER_SCRATCH_ROOT";
+
+function scratchParents(): string[] {
+  const root = process.env[SCRATCH_ROOT_VARIABLE];
+  return [...(root !== undefined && root !== "" ? [root] : []), "/var/tmp", "/tmp", process.cwd()];
+}
 
 export function scratchDir(prefix = "clumanager-test-"): { path: string; remove(): void } {
-  for (const parent of SCRATCH_PARENTS) {
+  for (const parent of scratchParents()) {
     try {
       if (statfsSync(parent).type === TMPFS_MAGIC) continue;
       const path = mkdtempSync(join(parent, prefix));
@@ -17,7 +26,7 @@ export function scratchDir(prefix = "clumanager-test-"): { path: string; remove(
       // try the next parent
     }
   }
-  throw new Error(`no non-tmpfs directory for scratch files among ${SCRATCH_PARENTS.join(", ")}`);
+  throw new Error(`no non-tmpfs directory for scratch files among ${scratchParents().join(", ")}`);
 }
 
 /** A zero-filled file of `bytes` bytes. */

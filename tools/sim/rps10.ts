@@ -78,11 +78,18 @@ export class Rps10Simulator {
     });
     this.socat = socat;
     socat.stdout?.on("data", (chunk: Buffer) => this.receive(chunk));
+    let failed: Error | undefined;
     socat.on("error", (err) => {
-      process.stderr.write(`rps10 simulator: cannot run socat (${err.message}); install the socat package\n`);
+      failed = err;
     });
     const started = Date.now();
     while (!existsSync(this.options.link)) {
+      if (failed !== undefined)
+        throw new Error(
+          (failed as NodeJS.ErrnoException).code === "ENOENT"
+            ? "the RPS-10 simulator needs socat, which is not installed (Debian package socat)"
+            : `the RPS-10 simulator cannot run socat: ${failed.message}`,
+        );
       if (socat.exitCode !== null || Date.now() - started > STARTUP_TIMEOUT_MS) {
         throw new Error(`socat did not create ${this.options.link}`);
       }
