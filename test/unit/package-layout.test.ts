@@ -81,10 +81,13 @@ describe("the package layout", () => {
     expect(init).toContain(`CLUMANAGER=$\{CLUMANAGER:-/usr/bin/clumanager}`);
     expect(unit).toContain("EnvironmentFile=-/etc/default/clumanager");
     expect(init).toContain(". /etc/default/clumanager");
-    // systemd reads the defaults file too: plain KEY="value" lines and comments only.
-    for (const line of read("conf/clumanager.default").split("\n")) {
-      if (line !== "" && !line.startsWith("#")) expect(line).toMatch(/^[A-Z_]+="[^"$`\\]*"$/);
-    }
+    // systemd reads the defaults file too: plain KEY="value" lines, and all of them commented
+    // out, so that installing the package changes nothing an environment sets.
+    const lines = read("conf/clumanager.default").split("\n");
+    expect(lines.filter((l) => l !== "" && !l.startsWith("#"))).toEqual([]);
+    const examples = lines.filter((l) => /^#[A-Z_]+=/.test(l)).map((l) => l.slice(1));
+    expect(examples.map((l) => l.slice(0, l.indexOf("=")))).toEqual(["CLUSTER_CONF", "CLUMANAGER_OPTS"]);
+    for (const l of examples) expect(l).toMatch(/^[A-Z_]+="[^"$`\\]*"$/);
   });
 
   it("keeps the changelog's version and the Node.js minimum in step with package.json", () => {

@@ -18,6 +18,9 @@ fi
 if [ -e /etc/clumanager ]; then
   fail "/etc/clumanager already exists; this check must see the package create it"
 fi
+if [ -e /var/log/clumanager.log ]; then
+  fail "/var/log/clumanager.log exists, and the purge at the end of this check removes it; move it away first"
+fi
 
 need=()
 command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
@@ -38,6 +41,7 @@ cleanup() {
   set +e
   [ "$installed" = yes ] && dpkg --purge clumanager >/dev/null 2>&1
   rm -rf "$work"
+  rm -f /var/log/clumanager.log
   # /etc/clumanager did not exist before the check (see above), so whatever is in it is ours.
   rm -f /etc/clumanager/authkey.check
   rmdir /etc/clumanager 2>/dev/null
@@ -107,6 +111,8 @@ systemctl enable clumanager.service >/dev/null 2>&1 || fail "systemctl enable cl
 [ -L /etc/systemd/system/multi-user.target.wants/clumanager.service ] || fail "systemctl enable made no link"
 
 echo "check-deb: dpkg --purge leaves nothing but what /etc/clumanager held"
+# And what the daemon would have made: its log.
+echo '{"msg":"a line the daemon logged"}' >/var/log/clumanager.log
 dpkg -L clumanager >"$work/files"
 dpkg --purge clumanager
 installed=no
@@ -119,7 +125,8 @@ while IFS= read -r path; do
   if [ -d "$path" ] && dpkg-query -S "$path" >/dev/null 2>&1; then continue; fi
   left+=("$path")
 done <"$work/files"
-for extra in /etc/rc?.d/[SK]??clumanager /etc/systemd/system/*.wants/clumanager.service /var/log/clumanager.log /run/clumanager; do
+# (Not /run/clumanager: a checkout's cluadmin may be holding a lock file there right now.)
+for extra in /etc/rc?.d/[SK]??clumanager /etc/systemd/system/*.wants/clumanager.service /var/log/clumanager.log; do
   if [ -e "$extra" ] || [ -L "$extra" ]; then left+=("$extra"); fi
 done
 ((${#left[@]} == 0)) || fail "dpkg --purge left: ${left[*]}"
