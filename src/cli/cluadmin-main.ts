@@ -21,6 +21,7 @@ import { DEFAULT_RUN_DIR } from "../daemon/paths.js";
 import { EXIT } from "./exit-codes.js";
 import { type CommandIo, processIo } from "./io.js";
 import { jsonRequested, withJsonErrors } from "./json-errors.js";
+import { versionLine } from "./version.js";
 
 export const DEFAULT_CONFIG = "/etc/cluster.conf";
 export const PROMPT = "cluadmin> ";
@@ -60,6 +61,7 @@ async function parseAndRun(argv: readonly string[], io: CommandIo, streams: Shel
     .option("--json", "print JSON for scripts")
     .option("-n, --no-prompt", "never ask questions (answers are the defaults)")
     .argument("[command...]", "a command to run once, after --")
+    .version(versionLine("cluadmin"), "--version", "print the version")
     .helpOption("-h, --help", "show this help")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: () => {} });
@@ -75,6 +77,7 @@ async function parseAndRun(argv: readonly string[], io: CommandIo, streams: Shel
         io.out(`\nCommands:\n${COMMANDS.map((c) => `  ${c.usage}`).join("\n")}`);
         return EXIT.ok;
       }
+      if (err.code === "commander.version") return EXIT.ok;
       io.err(`cluadmin: ${err.message.replace(/^error: /, "")}; ${USAGE}`);
       return ADMIN_EXIT.usage;
     }

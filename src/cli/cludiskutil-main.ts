@@ -35,6 +35,7 @@ import {
 import { EXIT } from "./exit-codes.js";
 import { type CommandIo, processIo } from "./io.js";
 import { jsonRequested, withJsonErrors } from "./json-errors.js";
+import { versionLine } from "./version.js";
 
 const USAGE =
   "usage: cludiskutil {-I|-p|-t|--verify|--repair|--upgrade} {-c FILE | --primary PATH --backup PATH} [options]; see cludiskutil(8)";
@@ -125,6 +126,7 @@ function buildProgram(io: CommandIo): Command {
     .option("--force", "with -I, --repair or --upgrade: overwrite what the partitions hold")
     .option("--json", "print JSON for scripts")
     .option("--timeout <seconds>", "deadline for each disk transfer", "10")
+    .version(versionLine("cludiskutil"), "--version", "print the version")
     .helpOption("-h, --help", "show this help")
     .exitOverride()
     .configureOutput({

@@ -6,6 +6,7 @@ import { DEFAULT_RUN_DIR } from "../daemon/paths.js";
 import { DAEMON_EXIT, runDaemon } from "../daemon/run.js";
 import { LSB, reload, type ServiceOptions, start, statusCode, stop } from "../daemon/service.js";
 import { type CommandIo, processIo } from "./io.js";
+import { versionLine } from "./version.js";
 
 export const DEFAULT_CONFIG = "/etc/cluster.conf";
 export const DEFAULT_LOG_FILE = "/var/log/clumanager.log";
@@ -36,6 +37,7 @@ export async function main(argv: readonly string[], io: CommandIo = processIo): 
     .option("--foreground", "run the daemon in this process (daemon only)")
     .option("--log-file <file>", "where start sends the daemon's log lines", DEFAULT_LOG_FILE)
     .option("--loglevel <level>", `override cluster.conf's loglevel (${LOG_LEVELS.join(", ")})`)
+    .version(versionLine("clumanager"), "--version", "print the version")
     .helpOption("-h, --help", "show this help")
     .exitOverride()
     .allowExcessArguments(false)
@@ -48,7 +50,7 @@ export async function main(argv: readonly string[], io: CommandIo = processIo): 
     action = program.args[0] as string;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === "commander.helpDisplayed") return LSB.ok;
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return LSB.ok;
       io.err(`clumanager: ${err.message.replace(/^error: /, "")}\n${USAGE}`);
       return LSB.invalidArgs;
     }

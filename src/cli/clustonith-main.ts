@@ -14,6 +14,7 @@ import { type StepEvent, SWITCH_TYPES } from "../power/switch.js";
 import { EXIT } from "./exit-codes.js";
 import { type CommandIo, processIo, table } from "./io.js";
 import { jsonRequested, withJsonErrors } from "./json-errors.js";
+import { versionLine } from "./version.js";
 
 /** clustonith's own exit codes, as its man page lists them. */
 export const STONITH_EXIT = { ok: 0, failed: 1, off: 2, usage: 64 } as const;
@@ -90,6 +91,7 @@ function program(io: CommandIo): Command {
     .option("--off [member]", "switch the outlet off and confirm it")
     .option("-r, --reboot [member]", "power-cycle: off, confirmed off, on, confirmed on")
     .option("--json", "print JSON for scripts")
+    .version(versionLine("clustonith"), "--version", "print the version")
     .helpOption("-h, --help", "show this help")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: () => {} })
