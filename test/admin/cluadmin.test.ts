@@ -386,4 +386,32 @@ describe("cluadmin on real quorum partitions", () => {
     expect(out).toMatch(/cluster loglevel info: done/);
     expect(out).toMatch(/^nfs1\s+clu1/m);
   });
+
+  it("ends a piped script at quit or exit, with the status of the first failure before it", async () => {
+    const c = await cluster();
+    const bin = join(process.cwd(), "dist/cli/cluadmin.js");
+    /** Writes the lines and keeps the pipe open: cluadmin must leave at the word, not at its end. */
+    const piped = (lines: string) =>
+      new Promise<{ code: number; out: string; err: string }>((resolve) => {
+        const child = spawn(process.execPath, [bin, "-c", c.conf, "-m", "clu1"], {
+          stdio: ["pipe", "pipe", "pipe"],
+        });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        child.on("exit", (code) => {
+          child.stdin.destroy();
+          resolve({ code: code ?? -1, out, err });
+        });
+        child.stdin.write(lines);
+      });
+    const quit = await piped("service show config nfs1\nquit\nservice delete nonesuch\n");
+    expect(quit).toMatchObject({ code: 0, err: "" });
+    expect(quit.out).toMatch(/^nfs1\s+clu1/m);
+    const exit = await piped("service delete nonesuch\n  exit  \nservice show config nfs1\n");
+    expect(exit.code).toBe(1);
+    expect(exit.err).toContain('there is no service named "nonesuch"');
+    expect(exit.out).not.toMatch(/nfs1/);
+  });
 });
