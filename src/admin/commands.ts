@@ -7,6 +7,7 @@ import { table } from "../cli/io.js";
 import { type Block, type ConfDocument, parseDocument } from "../config/document.js";
 import { addBlock, removeBlock, setEntry } from "../config/edit.js";
 import { type ClusterConfig, LOG_LEVELS } from "../config/model.js";
+import { noFencingWarning } from "../config/no-fencing.js";
 import { CONFIG_EXIT, ConfigFileError, readClusterConf, readConfigFile } from "../config/read.js";
 import { maskConfigText, redact, secretValues } from "../config/redact.js";
 import { checkExposure } from "../config/secret-exposure.js";
@@ -76,6 +77,11 @@ export const ADMIN_EXIT = { ok: 0, failed: 1, usage: 64, unavailable: 69, config
 const MONITOR_DEFAULT_S = 2;
 /** Home and clear: each refresh of cluster monitor replaces the last on a terminal. */
 const CLEAR_SCREEN = "\x1b[H\x1b[2J";
+
+/** "1 service", "2 services". */
+function count(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
 
 function readArg<T>(text: string, type: ValueType<T>, what: string): T {
   const r = type.read(text);
@@ -380,12 +386,13 @@ export const COMMANDS: readonly CommandSpec[] = [
       const result = validateDocument(doc);
       const exposed = checkExposure(file, doc);
       if (exposed !== undefined) ctx.err(`cluadmin: warning: ${exposed}`);
+      const unfenced = result.ok ? noFencingWarning(result.config) : undefined;
+      if (unfenced !== undefined) ctx.err(`cluadmin: warning: ${unfenced}`);
       if (ctx.json) {
         ctx.out(JSON.stringify({ file, valid: result.ok, errors: result.ok ? [] : result.errors }));
       } else if (result.ok) {
-        ctx.out(
-          `${file}: valid (${result.config.members.length} members, ${result.config.services.length} services).`,
-        );
+        const { members, services } = result.config;
+        ctx.out(`${file}: valid (${count(members.length, "member")}, ${count(services.length, "service")}).`);
       } else ctx.out(formatErrors(file, result.errors).join("\n"));
       return result.ok ? ADMIN_EXIT.ok : ADMIN_EXIT.failed;
     },
@@ -540,7 +547,8 @@ export const COMMANDS: readonly CommandSpec[] = [
               String(m.id),
               m.name,
               m.power.type,
-              m.power.outlet,
+              // Only a real switch has outlets; for these the block's name stands in.
+              m.power.type === "none" || m.power.type === "watchdog" ? "-" : m.power.outlet,
               m.channels
                 .map((c) => (c.type === "net" ? `net ${c.address}:${c.port}` : `serial ${c.device}`))
                 .join(", ") || "-",

@@ -8,6 +8,7 @@ import { join as joinPath } from "node:path";
 import { type ClusterStatus, serviceRows } from "../admin/cluster-status.js";
 import { parseDocument } from "../config/document.js";
 import type { ClusterConfig, LogLevel, MemberConfig } from "../config/model.js";
+import { noFencingWarning } from "../config/no-fencing.js";
 import { CONFIG_EXIT, readClusterConf } from "../config/read.js";
 import { checkExposure } from "../config/secret-exposure.js";
 import { formatErrors, validateDocument } from "../config/validate.js";
@@ -84,6 +85,8 @@ function loadConfig(path: string, warnings: string[] = []): ClusterConfig {
   }
   const exposed = checkExposure(path, doc);
   if (exposed !== undefined) warnings.push(exposed);
+  const unfenced = noFencingWarning(checked.config);
+  if (unfenced !== undefined) warnings.push(unfenced);
   return checked.config;
 }
 

@@ -113,6 +113,35 @@ describe("clumanager's command line", () => {
   });
 });
 
+describe("a member without fencing", () => {
+  it("is warned of at daemon start, even when the start fails", async () => {
+    const file = join(startDir.path, "unfenced.conf");
+    const text = readFileSync("conf/cluster.conf", "utf8").replaceAll(
+      "/dev/sdb",
+      join(startDir.path, "none"),
+    );
+    writeFileSync(
+      file,
+      text.replace(
+        /(start member2[\s\S]*?)start power[\s\S]*?end power/,
+        "$1start power\n    type = none\n  end power",
+      ),
+      { mode: 0o600 },
+    );
+    const err: string[] = [];
+    const code = await clumanager(["daemon", "--foreground", "-c", file, "--member", "clu1", "--lab"], {
+      out: () => {},
+      err: (t) => err.push(t),
+    });
+    expect(code).toBe(DAEMON_EXIT.cannotJoin);
+    expect(err[0]).toBe(
+      "clumanager: warning: member clu3 has power switch type none, so nothing can switch it off: once it " +
+        "stops heartbeating (hung, or its daemon died) its services are restarted on another member at once, " +
+        "while its own copies may still be running; give it a real switch, or type watchdog",
+    );
+  });
+});
+
 describeAsRoot("the SysV init script", () => {
   beforeAll(async () => {
     watchdogFile = join(lab.dir.path, "watchdog");
