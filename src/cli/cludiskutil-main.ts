@@ -24,6 +24,7 @@ import {
   verifyExitCode,
   verifyPair,
 } from "../disk/index.js";
+import { isFileOnTmpfs, tmpfsWarning } from "../disk/tmpfs.js";
 import {
   formatAccess,
   formatInit,
@@ -184,6 +185,9 @@ async function run(opts: Options, io: CommandIo): Promise<number> {
   const primary = fromConfig?.primary ?? opts.primary!;
   const backup = fromConfig?.backup ?? opts.backup!;
   const json = opts.json === true;
+  if (mode === "initialise" || mode === "test")
+    for (const path of new Set([primary, backup]))
+      if (isFileOnTmpfs(path)) io.err(`cludiskutil: warning: ${tmpfsWarning(path)}`);
 
   switch (mode) {
     case "initialise": {
