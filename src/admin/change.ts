@@ -7,7 +7,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { type ConfDocument, parseDocument, serialise } from "../config/document.js";
 import { getEntry } from "../config/edit.js";
-import { readConfigFile } from "../config/read.js";
+import { readClusterConf, readConfigFile } from "../config/read.js";
 import { LOCAL_LOCK_WAIT_MS, LocalLock, writeFileAtomic } from "../config/store.js";
 import { type ConfigError, validateDocument } from "../config/validate.js";
 import { SOCKET_FILE } from "../daemon/paths.js";
@@ -87,9 +87,11 @@ interface Opened {
  * is safe only for a life that is over cleanly (DOWN) or never began.
  */
 async function opened<T>(options: ChangeOptions, work: (o: Opened) => Promise<T>): Promise<T> {
+  // A file that is not there is said as such, before its lock file (beside it) is looked for.
+  readClusterConf(options.configPath);
   const lock = await LocalLock.acquire(options.configPath);
   try {
-    const fileDoc = parseDocument(readConfigText(options.configPath));
+    const fileDoc = parseDocument(readClusterConf(options.configPath));
     const memberName = options.member ?? hostname();
     const me = memberSlot(fileDoc, memberName);
     if (me === undefined) {
@@ -382,7 +384,7 @@ export async function currentConfigText(
   configPath: string,
   member?: string,
 ): Promise<{ text: string; source: "partitions" | "file"; view?: number }> {
-  const fileText = readConfigText(configPath);
+  const fileText = readClusterConf(configPath);
   const doc = parseDocument(fileText);
   // The member's own paths to the shared disk, if it has them, else [quorum].
   const me = memberSlot(doc, member ?? hostname());

@@ -7,6 +7,8 @@ import { table } from "../cli/io.js";
 import { type Block, type ConfDocument, parseDocument } from "../config/document.js";
 import { addBlock, removeBlock, setEntry } from "../config/edit.js";
 import { type ClusterConfig, LOG_LEVELS } from "../config/model.js";
+import { noFencingWarning } from "../config/no-fencing.js";
+import { CONFIG_EXIT, ConfigFileError, readClusterConf, readConfigFile } from "../config/read.js";
 import { maskConfigText, redact, secretValues } from "../config/redact.js";
 import { checkExposure } from "../config/secret-exposure.js";
 import { isSecretName } from "../config/secrets.js";
@@ -70,11 +72,16 @@ export interface CommandSpec {
   run(ctx: CommandContext, args: string[]): Promise<number>;
 }
 
-/** unavailable: the local daemon could not be asked (none runs, it hung up, or it did not answer). */
-export const ADMIN_EXIT = { ok: 0, failed: 1, usage: 64, unavailable: 69 } as const;
+/** config: the configuration file (-c) cannot be read; unavailable: the local daemon could not be asked (none runs, it hung up, or it did not answer). */
+export const ADMIN_EXIT = { ok: 0, failed: 1, usage: 64, unavailable: 69, config: CONFIG_EXIT } as const;
 const MONITOR_DEFAULT_S = 2;
 /** Home and clear: each refresh of cluster monitor replaces the last on a terminal. */
 const CLEAR_SCREEN = "\x1b[H\x1b[2J";
+
+/** "1 service", "2 services". */
+function count(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
 
 function readArg<T>(text: string, type: ValueType<T>, what: string): T {
   const r = type.read(text);
@@ -366,16 +373,26 @@ export const COMMANDS: readonly CommandSpec[] = [
     async run(ctx, args) {
       if (args.length > 1) throw new UsageError("config check takes at most one file");
       const file = args[0] ?? ctx.configPath;
-      const doc = parseDocument(learned(ctx, readConfigText(file)));
+      let text: string;
+      try {
+        // The file checked is this command's subject: one it cannot read is not valid (exit 1).
+        text = args[0] === undefined ? readClusterConf(file) : readConfigFile(file);
+      } catch (err) {
+        if (!(err instanceof ConfigFileError)) throw err;
+        ctx.err(`cluadmin: ${err.message}`);
+        return ADMIN_EXIT.failed;
+      }
+      const doc = parseDocument(learned(ctx, text));
       const result = validateDocument(doc);
       const exposed = checkExposure(file, doc);
       if (exposed !== undefined) ctx.err(`cluadmin: warning: ${exposed}`);
+      const unfenced = result.ok ? noFencingWarning(result.config) : undefined;
+      if (unfenced !== undefined) ctx.err(`cluadmin: warning: ${unfenced}`);
       if (ctx.json) {
         ctx.out(JSON.stringify({ file, valid: result.ok, errors: result.ok ? [] : result.errors }));
       } else if (result.ok) {
-        ctx.out(
-          `${file}: valid (${result.config.members.length} members, ${result.config.services.length} services).`,
-        );
+        const { members, services } = result.config;
+        ctx.out(`${file}: valid (${count(members.length, "member")}, ${count(services.length, "service")}).`);
       } else ctx.out(formatErrors(file, result.errors).join("\n"));
       return result.ok ? ADMIN_EXIT.ok : ADMIN_EXIT.failed;
     },
@@ -530,7 +547,8 @@ export const COMMANDS: readonly CommandSpec[] = [
               String(m.id),
               m.name,
               m.power.type,
-              m.power.outlet,
+              // Only a real switch has outlets; for these the block's name stands in.
+              m.power.type === "none" || m.power.type === "watchdog" ? "-" : m.power.outlet,
               m.channels
                 .map((c) => (c.type === "net" ? `net ${c.address}:${c.port}` : `serial ${c.device}`))
                 .join(", ") || "-",
@@ -752,6 +770,10 @@ export async function runLine(outer: CommandContext, line: string): Promise<numb
     if (err instanceof UsageError) {
       ctx.err(`cluadmin: ${err.message}; usage: ${found.spec.usage}`);
       return ADMIN_EXIT.usage;
+    }
+    if (err instanceof ConfigFileError) {
+      ctx.err(`cluadmin: ${err.message}`);
+      return ADMIN_EXIT.config;
     }
     // A disk, lock or edit error fails this command only: a script or shell goes on.
     ctx.err(`cluadmin: ${words.join(" ")}: ${err instanceof Error ? err.message : String(err)}`);

@@ -3,6 +3,7 @@
 // cluster whose daemon is down on this member.
 import { join } from "node:path";
 import { parseDocument } from "../config/document.js";
+import { ConfigFileError } from "../config/read.js";
 import { formatErrors, validateDocument } from "../config/validate.js";
 import { SOCKET_FILE } from "../daemon/paths.js";
 import { DiskError } from "../disk/errors.js";
@@ -31,7 +32,9 @@ export async function clusterStatus(
     ({ text } = await currentConfigText(configPath, member));
   } catch (err) {
     // Say first why the daemon gave no status: that is what the administrator asked about.
-    throw new ChangeRefused(`${why}, and the configuration cannot be read either: ${(err as Error).message}`);
+    const message = `${why}, and the configuration cannot be read either: ${(err as Error).message}`;
+    if (err instanceof ConfigFileError) throw new ConfigFileError(message, err.code);
+    throw new ChangeRefused(message);
   }
   const checked = validateDocument(parseDocument(text));
   if (!checked.ok) {

@@ -26,6 +26,8 @@ import { versionLine } from "./version.js";
 export const DEFAULT_CONFIG = "/etc/cluster.conf";
 export const PROMPT = "cluadmin> ";
 const HISTORY_LINES = 1000;
+/** Lines that leave the shell or end a script early (cluadmin(8)). */
+const LEAVE = new Set(["exit", "quit"]);
 const USAGE =
   "usage: cluadmin [-c FILE] [-m MEMBER] [--run-dir DIR] [--json] [-n] [-- COMMAND ...]; see cluadmin(8)";
 
@@ -115,13 +117,19 @@ function runEach(ctx: CommandContext, text: string): Promise<number> {
   );
 }
 
-/** Runs every line of a non-terminal standard input; exits with the first failure's status. */
+/** Runs every line of a non-terminal standard input, up to exit or quit; exits with the first
+ * failure's status. */
 async function runScript(ctx: CommandContext, input: NodeJS.ReadableStream): Promise<number> {
   const lines = createInterface({ input, terminal: false });
   let status: number = ADMIN_EXIT.ok;
   for await (const line of lines) {
     const text = line.trim();
     if (text === "" || text.startsWith("#")) continue;
+    if (LEAVE.has(text)) {
+      // Whatever still comes down the pipe is not ours to wait for.
+      (input as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      break;
+    }
     const code = await runEach(ctx, text);
     if (status === ADMIN_EXIT.ok) status = code;
   }
@@ -208,7 +216,7 @@ async function runShell(ctx: CommandContext, rl: Interface): Promise<number> {
   rl.prompt();
   for await (const line of rl) {
     const text = line.trim();
-    if (text === "exit" || text === "quit") break;
+    if (LEAVE.has(text)) break;
     if (text !== "") last = await runEach(ctx, text);
     rl.prompt();
   }

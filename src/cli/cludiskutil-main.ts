@@ -2,7 +2,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { parseDocument } from "../config/document.js";
 import { getEntry } from "../config/edit.js";
-import { readConfigFile } from "../config/read.js";
+import { ConfigFileError, readClusterConf } from "../config/read.js";
 import {
   BothCopiesBadError,
   type CopyAccess,
@@ -24,6 +24,7 @@ import {
   verifyExitCode,
   verifyPair,
 } from "../disk/index.js";
+import { isFileOnTmpfs, tmpfsWarning } from "../disk/tmpfs.js";
 import {
   formatAccess,
   formatInit,
@@ -61,18 +62,10 @@ interface Options {
 
 class UsageError extends Error {}
 
-/** A file named on the command line that cannot be read: exit 66, like a missing partition. */
-class NoInputError extends Error {}
-
-/** The quorum partitions and cluster name a cluster.conf gives. */
+/** The quorum partitions and cluster name a cluster.conf gives (one that cannot be read is a
+ * ConfigFileError: exit 78, as for every command). */
 function partitionsOf(file: string): { primary: string; backup: string; name: string | undefined } {
-  let text: string;
-  try {
-    text = readConfigFile(file);
-  } catch (err) {
-    throw new NoInputError((err as Error).message);
-  }
-  const doc = parseDocument(text);
+  const doc = parseDocument(readClusterConf(file));
   const primary = getEntry(doc, ["quorum"], "primary");
   const backup = getEntry(doc, ["quorum"], "backup");
   if (primary === undefined || backup === undefined) {
@@ -194,6 +187,9 @@ async function run(opts: Options, io: CommandIo): Promise<number> {
   const primary = fromConfig?.primary ?? opts.primary!;
   const backup = fromConfig?.backup ?? opts.backup!;
   const json = opts.json === true;
+  if (mode === "initialise" || mode === "test")
+    for (const path of new Set([primary, backup]))
+      if (isFileOnTmpfs(path)) io.err(`cludiskutil: warning: ${tmpfsWarning(path)}`);
 
   switch (mode) {
     case "initialise": {
@@ -304,7 +300,7 @@ function flagOf(mode: string): string {
 
 function reportFailure(err: unknown, io: CommandIo): number {
   io.err(`cludiskutil: ${errorMessage(err)}`);
-  if (err instanceof NoInputError) return EXIT.noInput;
+  if (err instanceof ConfigFileError) return EXIT.config;
   if (err instanceof BothCopiesBadError) return EXIT.unrepairable;
   if (err instanceof PartitionError) {
     if (err.reason === "not-empty") return EXIT.cantCreate;

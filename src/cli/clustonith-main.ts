@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Command, CommanderError, Option } from "commander";
 import type { MemberConfig } from "../config/model.js";
-import { readConfigFile } from "../config/read.js";
+import { CONFIG_EXIT, ConfigFileError, readClusterConf } from "../config/read.js";
 import { formatErrors, validateText } from "../config/validate.js";
 import { argumentNameProblem } from "../power/agent-input.js";
 import { createSwitch, describeSwitch, type SwitchConfig } from "../power/create.js";
@@ -17,7 +17,7 @@ import { jsonRequested, withJsonErrors } from "./json-errors.js";
 import { versionLine } from "./version.js";
 
 /** clustonith's own exit codes, as its man page lists them. */
-export const STONITH_EXIT = { ok: 0, failed: 1, off: 2, usage: 64 } as const;
+export const STONITH_EXIT = { ok: 0, failed: 1, off: 2, usage: 64, config: CONFIG_EXIT } as const;
 
 const USAGE =
   "usage: clustonith {-c FILE {-S|--status|--on|--off|-r} [MEMBER] | --type TYPE [switch options] --outlet N {-S|--status|--on|--off|-r}} [--json]; see clustonith(8)";
@@ -423,9 +423,11 @@ async function fromClusterConf(o: Options, action: Action, io: CommandIo): Promi
     throw new UsageError("with -c the nodename is the member's name: drop --nodename");
   let text: string;
   try {
-    text = readConfigFile(file);
+    text = readClusterConf(file);
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    if (!(err instanceof ConfigFileError)) throw err;
+    io.err(`clustonith: ${err.message}`);
+    return STONITH_EXIT.config;
   }
   const checked = validateText(text);
   if (!checked.ok) {

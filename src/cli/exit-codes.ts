@@ -1,4 +1,6 @@
 // Exit codes shared by the commands (sysexits.h where one fits); each man page lists its own.
+import { CONFIG_EXIT } from "../config/read.js";
+
 export const EXIT = {
   ok: 0,
   /** --verify: damage found, all repairable; -t: a partition failed the test. */
@@ -16,4 +18,6 @@ export const EXIT = {
   /** -I refused to overwrite existing data. */
   cantCreate: 73,
   ioError: 74,
+  /** The cluster configuration given with -c cannot be read (EX_CONFIG). */
+  config: CONFIG_EXIT,
 } as const;

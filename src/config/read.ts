@@ -33,6 +33,27 @@ function tooLarge(path: string): ConfigFileError {
   );
 }
 
+/** What every command adds when the configuration it was pointed at (-c FILE, or its default)
+ * cannot be opened: the usual cause is a path that is not where this cluster keeps it. */
+export const CONFIG_FILE_HINT = "pass the cluster configuration with -c FILE";
+
+/** Exit status of every command whose cluster configuration cannot be read (sysexits EX_CONFIG). */
+export const CONFIG_EXIT = 78;
+
+/**
+ * readConfigFile for the cluster configuration a command runs with: a file that cannot be opened
+ * is the one sentence every command says, "cannot read PATH (ENOENT); pass ... with -c FILE".
+ */
+export function readClusterConf(path: string): string {
+  try {
+    return readConfigFile(path);
+  } catch (err) {
+    if (err instanceof ConfigFileError && err.code !== undefined)
+      throw new ConfigFileError(`cannot read ${path} (${err.code}); ${CONFIG_FILE_HINT}`, err.code);
+    throw err;
+  }
+}
+
 /** The text of the cluster configuration at `path`; at most MAX_CONFIG_FILE_BYTES are read. */
 export function readConfigFile(path: string): string {
   let fd: number;

@@ -301,6 +301,12 @@ const MAX_SERVICE_BLOCKS = 1024;
 /** What a member's power block is checked against: the cluster's timing, when it is known. */
 type Timing = Pick<ClusterConfig["cluster"], "heartbeatInterval" | "ioTimeout"> | undefined;
 
+/** The line of a block's "name = ..." (a repeated name is reported there), else its start line. */
+function nameLine(block: Block): number {
+  const given = block.children.find((c) => c.kind === "entry" && c.key === "name");
+  return given?.line ?? block.line;
+}
+
 function readMembers(
   report: Report,
   s: Section,
@@ -325,21 +331,22 @@ function readMembers(
     if (ids.has(id)) report.add(block.line, `member${id} is defined twice (first on line ${ids.get(id)})`);
     ids.set(id, block.line);
     const member = readMember(report, block, id, timing);
+    const at = nameLine(block);
     if (member === undefined) {
       const given = block.children.find((c) => c.kind === "entry" && c.key === "name");
-      if (given?.kind === "entry" && name.read(given.value).ok) names.set(given.value, block.line);
+      if (given?.kind === "entry" && name.read(given.value).ok) names.set(given.value, at);
       continue;
     }
     // Member names are host names, which ignore case.
     const same = [...names.keys()].find((k) => k.toLowerCase() === member.name.toLowerCase());
     if (same !== undefined) {
       report.add(
-        block.line,
+        at,
         `two members are named "${member.name}" (the other, "${same}", on line ${names.get(same)})`,
         "name",
       );
     }
-    names.set(member.name, block.line);
+    names.set(member.name, at);
     members.push(member);
   }
   if (members.length > max)
@@ -623,13 +630,14 @@ function readServices(report: Report, s: Section, limits: Limits, memberNames: s
     ids.set(id, block.line);
     const service = readService(report, block, id, memberNames);
     if (service === undefined) continue;
+    const at = nameLine(block);
     if (names.has(service.name))
       report.add(
-        block.line,
+        at,
         `two services are named "${service.name}" (the other on line ${names.get(service.name)})`,
         "name",
       );
-    names.set(service.name, block.line);
+    names.set(service.name, at);
     services.push(service);
   }
   if (services.length > max)

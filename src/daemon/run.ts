@@ -8,7 +8,8 @@ import { join as joinPath } from "node:path";
 import { type ClusterStatus, serviceRows } from "../admin/cluster-status.js";
 import { parseDocument } from "../config/document.js";
 import type { ClusterConfig, LogLevel, MemberConfig } from "../config/model.js";
-import { ConfigFileError, readConfigFile } from "../config/read.js";
+import { noFencingWarning } from "../config/no-fencing.js";
+import { CONFIG_EXIT, readClusterConf } from "../config/read.js";
 import { checkExposure } from "../config/secret-exposure.js";
 import { formatErrors, validateDocument } from "../config/validate.js";
 import type { SelfFenceReason } from "../core/self-health.js";
@@ -39,7 +40,7 @@ export const DAEMON_EXIT = {
   notMarkedDown: 1,
   usage: 64,
   /** The configuration or key file is missing, unreadable or invalid. */
-  config: 78,
+  config: CONFIG_EXIT,
   /** The quorum partitions could not be opened or written: this member did not join. */
   cannotJoin: 75,
   /** Another daemon runs with this run directory. */
@@ -70,15 +71,9 @@ class StartError extends Error {
 function loadConfig(path: string, warnings: string[] = []): ClusterConfig {
   let text: string;
   try {
-    text = readConfigFile(path);
+    text = readClusterConf(path);
   } catch (err) {
-    const code = err instanceof ConfigFileError ? err.code : undefined;
-    throw new StartError(
-      code === undefined
-        ? (err as Error).message
-        : `cannot read ${path} (${code}); pass the cluster configuration with -c FILE`,
-      DAEMON_EXIT.config,
-    );
+    throw new StartError((err as Error).message, DAEMON_EXIT.config);
   }
   const doc = parseDocument(text);
   const checked = validateDocument(doc);
@@ -90,6 +85,8 @@ function loadConfig(path: string, warnings: string[] = []): ClusterConfig {
   }
   const exposed = checkExposure(path, doc);
   if (exposed !== undefined) warnings.push(exposed);
+  const unfenced = noFencingWarning(checked.config);
+  if (unfenced !== undefined) warnings.push(unfenced);
   return checked.config;
 }
 

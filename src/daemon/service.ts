@@ -1,11 +1,13 @@
 // `clumanager start|stop|restart|status|reload|condrestart`: the init-service front of the daemon,
 // with the exit codes LSB gives init scripts, so the SysV script and systemd can both call it.
 import { spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { askDaemon } from "../admin/daemon-client.js";
 import { PID_FILE, SOCKET_FILE } from "./paths.js";
 import { readPid, runningPid } from "./pid-file.js";
+import { DAEMON_EXIT } from "./run.js";
+import { logSince, startFailureReason } from "./start-reason.js";
 
 /** LSB init-script exit codes (status has its own meanings for 1 and 3). */
 export const LSB = {
@@ -16,6 +18,8 @@ export const LSB = {
   deadWithPidFile: 1,
   /** status: not running. */
   notRunning: 3,
+  /** start: the configuration is missing, unreadable or invalid (the daemon's 78). */
+  notConfigured: 6,
   /** reload of a service that is not running. */
   programNotRunning: 7,
 } as const;
@@ -81,8 +85,15 @@ export async function start(o: ServiceOptions): Promise<number> {
     );
     return LSB.failed;
   }
+  // What this daemon writes comes after what the log held already.
+  const logFrom = fstatSync(out).size;
   const child = spawn(o.program[0], args, { detached: true, stdio: ["ignore", out, out] });
   closeSync(out);
+  /** The daemon's own words for why it stopped, then where to read the rest. */
+  const failed = (what: string) => {
+    for (const line of startFailureReason(logSince(o.logFile, logFrom))) o.say(line);
+    o.say(`clumanager: ${what}; see ${o.logFile}`);
+  };
   let exitCode: number | null | undefined;
   child.on("exit", (code, signal) => {
     exitCode = code ?? (signal !== null ? 128 : 1);
@@ -92,8 +103,8 @@ export async function start(o: ServiceOptions): Promise<number> {
   const deadline = Date.now() + START_WAIT_MS;
   while (Date.now() < deadline) {
     if (exitCode !== undefined) {
-      o.say(`clumanager: the daemon exited with status ${exitCode} before joining; see ${o.logFile}`);
-      return LSB.failed;
+      failed(`the daemon exited with status ${exitCode} before joining`);
+      return exitCode === DAEMON_EXIT.config ? LSB.notConfigured : LSB.failed;
     }
     const answer = await askDaemon(socket, { command: "status" }, 1_000).catch(() => undefined);
     if (answer?.ok) {
@@ -102,9 +113,7 @@ export async function start(o: ServiceOptions): Promise<number> {
     }
     await sleep(POLL_MS);
   }
-  o.say(
-    `clumanager: the daemon (pid ${child.pid}) did not answer within ${START_WAIT_MS} ms; see ${o.logFile}`,
-  );
+  failed(`the daemon (pid ${child.pid}) did not answer within ${START_WAIT_MS} ms`);
   return LSB.failed;
 }
 

@@ -312,6 +312,43 @@ describe("cluadmin on real quorum partitions", () => {
     });
   });
 
+  it("counts one member and one service in the singular", async () => {
+    const one = join(dir.path, "one.conf");
+    writeFileSync(
+      one,
+      "[cluster]\nname = one\nkey_file = /etc/clumanager/authkey\n[quorum]\nprimary = /dev/sdb1\nbackup = /dev/sdb2\n" +
+        "[members]\nstart member0\n  name = clu1\n  start power\n    type = watchdog\n    timeout = 10\n  end power\nend member0\n" +
+        "[services]\nstart service0\n  name = web\nend service0\n",
+    );
+    expect(await cluadmin(one, "config", "check")).toEqual({
+      code: 0,
+      out: `${one}: valid (1 member, 1 service).\n`,
+      err: "",
+    });
+  });
+
+  it("warns at config check of a member without fencing, and shows it no outlet", async () => {
+    const c = await cluster();
+    const text = readFileSync(c.conf, "utf8");
+    // member2 (clu3) keeps its fence_agent block's lines, but as type none they are unknown keys:
+    // replace the whole power block.
+    const unfenced = text.replace(
+      /(start member2[\s\S]*?)start power[\s\S]*?end power/,
+      "$1start power\n    type = none\n  end power",
+    );
+    writeFileSync(c.conf, unfenced);
+    const r = await cluadmin(c.conf, "config", "check");
+    expect(r.code).toBe(0);
+    expect(r.err).toBe(
+      "cluadmin: warning: member clu3 has power switch type none, so nothing can switch it off: once it stops " +
+        "heartbeating (hung, or its daemon died) its services are restarted on another member at once, while its " +
+        "own copies may still be running; give it a real switch, or type watchdog\n",
+    );
+    const shown = await cluadmin(c.conf, "member", "show");
+    expect(shown.out).toMatch(/^2 +clu3 +none +- +net /m);
+    expect(shown.out).toMatch(/^1 +clu2 +wti_nps +2 +net /m);
+  });
+
   it("prints the configuration with every secret value masked, and paths that merely say key shown", async () => {
     const c = await cluster();
     writeFileSync(
@@ -385,5 +422,33 @@ describe("cluadmin on real quorum partitions", () => {
     expect(code).toBe(1);
     expect(out).toMatch(/cluster loglevel info: done/);
     expect(out).toMatch(/^nfs1\s+clu1/m);
+  });
+
+  it("ends a piped script at quit or exit, with the status of the first failure before it", async () => {
+    const c = await cluster();
+    const bin = join(process.cwd(), "dist/cli/cluadmin.js");
+    /** Writes the lines and keeps the pipe open: cluadmin must leave at the word, not at its end. */
+    const piped = (lines: string) =>
+      new Promise<{ code: number; out: string; err: string }>((resolve) => {
+        const child = spawn(process.execPath, [bin, "-c", c.conf, "-m", "clu1"], {
+          stdio: ["pipe", "pipe", "pipe"],
+        });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        child.on("exit", (code) => {
+          child.stdin.destroy();
+          resolve({ code: code ?? -1, out, err });
+        });
+        child.stdin.write(lines);
+      });
+    const quit = await piped("service show config nfs1\nquit\nservice delete nonesuch\n");
+    expect(quit).toMatchObject({ code: 0, err: "" });
+    expect(quit.out).toMatch(/^nfs1\s+clu1/m);
+    const exit = await piped("service delete nonesuch\n  exit  \nservice show config nfs1\n");
+    expect(exit.code).toBe(1);
+    expect(exit.err).toContain('there is no service named "nonesuch"');
+    expect(exit.out).not.toMatch(/nfs1/);
   });
 });

@@ -118,17 +118,23 @@ describe("validating cluster.conf", () => {
     ]);
   });
 
-  it("reports duplicate member and service names", () => {
-    const errors = errorsOf(
-      minimal({
-        cluster: "",
-        members: "start member2\n  name = clu1\n  start power\n    type = none\n  end power\nend member2",
-        services: "start service0\n  name = web\nend service0\nstart service1\n  name = web\nend service1",
-      }),
-    );
+  it("reports duplicate member and service names at the name lines that repeat them", () => {
+    const text = minimal({
+      cluster: "",
+      members: "start member2\n  name = clu1\n  start power\n    type = none\n  end power\nend member2",
+      services: "start service0\n  name = web\nend service0\nstart service1\n  name = web\nend service1",
+    });
+    const errors = errorsOf(text);
     expect(errors.map((e) => [e.line, e.message])).toEqual([
-      [21, 'two members are named "clu1" (the other, "clu1", on line 9)'],
-      [31, 'two services are named "web" (the other on line 28)'],
+      [22, 'two members are named "clu1" (the other, "clu1", on line 10)'],
+      [32, 'two services are named "web" (the other on line 29)'],
+    ]);
+    const lines = text.split("\n");
+    expect([22, 10, 32, 29].map((n) => lines[n - 1])).toEqual([
+      "  name = clu1",
+      "  name = clu1",
+      "  name = web",
+      "  name = web",
     ]);
   });
 
@@ -261,7 +267,7 @@ end member2`,
       }),
     );
     expect(errors.map((e) => e.message)).toEqual([
-      'two members are named "CLU2" (the other, "clu2", on line 15)',
+      'two members are named "CLU2" (the other, "clu2", on line 16)',
       "chan0 of member2 is defined twice (first on line 23)",
     ]);
   });

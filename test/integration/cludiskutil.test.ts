@@ -1,13 +1,14 @@
 // cludiskutil as an administrator uses it: exit codes, messages and output, on files on ext4.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/cludiskutil-main.js";
 import { encodeBlock } from "../../src/disk/block.js";
 import { BlockType } from "../../src/disk/format.js";
 import { encodeScratch } from "../../src/disk/scratch-block.js";
+import { TMPFS_MAGIC } from "../../src/disk/tmpfs.js";
 import { needsTools, toolPath } from "../helpers/needs.js";
 import { ddRead, ddWrite, scratchDir, zeroFile } from "../helpers/scratch.js";
 
@@ -52,6 +53,28 @@ describe("cludiskutil", () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/Initialised the quorum partitions of cluster "octane" \(UUID [0-9a-f-]{36}\)/);
     expect(r.out).toMatch(/16 members, 64 services/);
+  });
+
+  it("-I and -t on files on tmpfs warn that they prove nothing, and not on ext4", async () => {
+    // tmpfs is the subject here, not the medium: nothing about direct I/O is being tested on it.
+    expect(statfsSync("/dev/shm").type, "/dev/shm is not a tmpfs here").toBe(TMPFS_MAGIC);
+    const shm = mkdtempSync("/dev/shm/clumanager-tmpfs-");
+    try {
+      const p = zeroFile(join(shm, "p.img"), 2 << 20);
+      const b = zeroFile(join(shm, "b.img"), 2 << 20);
+      const warning = (path: string) =>
+        `cludiskutil: warning: ${path} is a file on tmpfs, which accepts direct I/O without checking its alignment and keeps nothing across a reboot, so this run proves nothing about a shared disk; use the shared disk's partitions (or files on ext4 to try it out)\n`;
+      for (const mode of [["-I", "--name", "octane"], ["-t"]]) {
+        const r = await run(...mode, "--primary", p, "--backup", b);
+        expect(r.code).toBe(0);
+        expect(r.err).toBe(`${warning(p)}${warning(b)}`);
+      }
+      const f = files();
+      expect((await run("-I", "--name", "octane", ...f.args)).err).toBe("");
+      expect((await run("-t", ...f.args)).err).toBe("");
+    } finally {
+      rmSync(shm, { recursive: true, force: true });
+    }
   });
 
   it("-p prints the header and the blocks in use, and --json the same for scripts", async () => {

@@ -68,8 +68,8 @@ const CASES: Case[] = [
   {
     cli: "cluadmin",
     args: ["--json", "-c", missing, "--", "member", "show"],
-    code: 1,
-    message: /^member show: cannot read .*missing: ENOENT$/,
+    code: 78,
+    message: /^cannot read .*missing \(ENOENT\); pass the cluster configuration with -c FILE$/,
   },
   {
     cli: "cluadmin",
@@ -100,8 +100,8 @@ const CASES: Case[] = [
   {
     cli: "cludiskutil",
     args: ["--json", "--verify", "-c", missing],
-    code: 66,
-    message: /^cannot read .*missing: ENOENT$/,
+    code: 78,
+    message: /^cannot read .*missing \(ENOENT\); pass the cluster configuration with -c FILE$/,
   },
   {
     cli: "cludiskutil",

@@ -7,7 +7,18 @@ import { needs, needsTools } from "../helpers/needs.js";
 
 needsTools(["pgrep"])("the lab tool on files", () => {
   it("runs a piped script of faults and tears everything down", () => {
-    const script = ["sleep 1.5", "ask web0", "hang m0", "sleep 6", "ask web0", "bogus", "status m1", "quit"];
+    // No sleep first: "members up" comes only once the services are placed and running.
+    const script = [
+      "ask web0",
+      "service relocate nosuch",
+      "hang",
+      "hang m0",
+      "sleep 6",
+      "ask web0",
+      "bogus",
+      "status m1",
+      "quit",
+    ];
     const r = spawnSync(process.execPath, ["--import", "tsx", "tools/lab/cli.ts", "--files"], {
       input: `${script.join("\n")}\n`,
       encoding: "utf8",
@@ -18,6 +29,10 @@ needsTools(["pgrep"])("the lab tool on files", () => {
     expect(out).toMatch(/lab: 2 members up, partitions on files in (\S+)/);
     expect(out).toMatch(/web0: answered by m0[\s\S]*m0 hangs[\s\S]*web0: answered by m1/);
     expect(out).toMatch(/unknown command bogus; "help" lists them/);
+    // A request cluadmin refused is its sentence alone; a lab command typed wrong gets its usage.
+    expect(out).toMatch(/cluadmin: .*nosuch/);
+    expect(out).not.toMatch(/usage: service enable/);
+    expect(out).toContain("hang: name a member, m0 to m1 (usage: hang MEMBER)");
     expect(out).toMatch(/web0 +running +m1/);
     expect(out).toMatch(/tearing the lab down/);
     const dir = /partitions on files in (\S+)/.exec(out)?.[1] as string;
@@ -25,6 +40,15 @@ needsTools(["pgrep"])("the lab tool on files", () => {
     const leftovers = spawnSync("pgrep", ["-f", dir], { encoding: "utf8" });
     expect(leftovers.stdout).toBe("");
   }, 70_000);
+
+  it("gives its usage as the npm script that runs it", () => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "tools/lab/cli.ts", "--help"], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: npm run lab -- \[--members N\]/);
+  });
 
   it("tears everything down on Ctrl-C", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", "tools/lab/cli.ts", "--files"], {
@@ -47,6 +71,21 @@ needsTools(["pgrep"])("the lab tool on files", () => {
     expect(existsSync(dir)).toBe(false);
     expect(spawnSync("pgrep", ["-f", dir], { encoding: "utf8" }).stdout).toBe("");
   }, 60_000);
+});
+
+needs({ root: true })("the lab tool without socat", () => {
+  it("says in one line that --netns needs socat, when socat is not installed", () => {
+    // An empty PATH: no socat (the lab runs node by its absolute path).
+    const r = spawnSync(process.execPath, ["--import", "tsx", "tools/lab/cli.ts", "--netns"], {
+      encoding: "utf8",
+      timeout: 30_000,
+      env: { ...process.env, PATH: "/nonexistent" },
+    });
+    expect(r.stderr).toBe(
+      "lab: --netns needs socat for its RPS-10 switches' serial lines; install the socat package\n",
+    );
+    expect(r.status).toBe(69);
+  });
 });
 
 needs({ root: true, tools: ["socat", "ip", "arping", "pgrep"] })(

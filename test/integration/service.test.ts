@@ -65,6 +65,30 @@ describe("clumanager's command line", () => {
     );
   });
 
+  it("start says why a daemon that cannot read its configuration gave up, with LSB status 6", () => {
+    const log = join(startDir.path, "start.log");
+    writeFileSync(log, "clumanager: an error of an earlier start\n");
+    const r = spawnSync(
+      process.execPath,
+      [
+        resolve("dist/cli/clumanager.js"),
+        "start",
+        "-c",
+        "/nonexistent/cluster.conf",
+        "--run-dir",
+        join(startDir.path, "run"),
+        "--log-file",
+        log,
+      ],
+      { encoding: "utf8", timeout: 40_000 },
+    );
+    expect(r.status).toBe(6);
+    expect(`${r.stdout}${r.stderr}`).toBe(
+      "clumanager: cannot read /nonexistent/cluster.conf (ENOENT); pass the cluster configuration with -c FILE\n" +
+        `clumanager: the daemon exited with status 78 before joining; see ${log}\n`,
+    );
+  }, 45_000);
+
   it("warns at start of a cluster.conf holding secrets that others can read, even when the start fails", async () => {
     // The example's partitions (/dev/sdb1, /dev/sdb2) are not there, so the start fails after
     // the file was read; its warning must not go with it.
@@ -86,6 +110,35 @@ describe("clumanager's command line", () => {
       ),
     );
     expect(err.join("\n")).not.toMatch(/change me|= secret/);
+  });
+});
+
+describe("a member without fencing", () => {
+  it("is warned of at daemon start, even when the start fails", async () => {
+    const file = join(startDir.path, "unfenced.conf");
+    const text = readFileSync("conf/cluster.conf", "utf8").replaceAll(
+      "/dev/sdb",
+      join(startDir.path, "none"),
+    );
+    writeFileSync(
+      file,
+      text.replace(
+        /(start member2[\s\S]*?)start power[\s\S]*?end power/,
+        "$1start power\n    type = none\n  end power",
+      ),
+      { mode: 0o600 },
+    );
+    const err: string[] = [];
+    const code = await clumanager(["daemon", "--foreground", "-c", file, "--member", "clu1", "--lab"], {
+      out: () => {},
+      err: (t) => err.push(t),
+    });
+    expect(code).toBe(DAEMON_EXIT.cannotJoin);
+    expect(err[0]).toBe(
+      "clumanager: warning: member clu3 has power switch type none, so nothing can switch it off: once it " +
+        "stops heartbeating (hung, or its daemon died) its services are restarted on another member at once, " +
+        "while its own copies may still be running; give it a real switch, or type watchdog",
+    );
   });
 });
 
@@ -180,12 +233,17 @@ describeAsRoot("the SysV init script", () => {
     });
   });
 
-  it("a start that cannot join fails with 1 and points at the log", () => {
+  it("a start on an invalid configuration fails with 6, says why and points at the log", () => {
     const broken = join(lab.dir.path, "broken.conf");
     writeFileSync(broken, readFileSync(lab.config, "utf8").replace(/^tko = \d+$/m, "tko = many"));
     const r = init("start", broken);
-    expect(r.status).toBe(1);
-    expect(r.out).toBe(`clumanager: the daemon exited with status 78 before joining; see ${logFile}\n`);
+    expect(r.status).toBe(6);
+    expect(r.out).toMatch(
+      new RegExp(
+        `^clumanager: ${broken} is not a valid configuration:\n${broken}:\\d+: tko in \\[cluster\\] .*\n` +
+          `clumanager: the daemon exited with status 78 before joining; see ${logFile}\n$`,
+      ),
+    );
     expect(readFileSync(logFile, "utf8")).toMatch(/broken\.conf:\d+: .*tko/);
     expect(init("bogus").status).toBe(2);
   }, 60_000);

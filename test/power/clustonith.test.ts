@@ -220,7 +220,6 @@ needsTools(["socat"])("clustonith, with an RPS-10 simulator on a pseudo-terminal
         ["--type", "fence_agent", "--agent", "fence_dummy", "--arg", "novalue", "--outlet", "1", "--on"],
         /--arg needs key=value/,
       ],
-      [["-c", "/nonexistent/cluster.conf", "-S"], /cannot read \/nonexistent\/cluster\.conf: ENOENT/],
       [["-c", "/dev/null", "--type", "none", "-S"], /drop --type and --outlet/],
       [["--type", "none", "--off", "clu1"], /naming a member \(clu1\) needs -c FILE/],
       [["--bogus"], /unknown option '--bogus'/],

@@ -1,16 +1,20 @@
 // The lab tool: an N-member cluster on this machine, and a prompt to hurt it.
 //
-//   npx tsx tools/lab/cli.ts [--members N] [--files] [--netns]
+//   npm run lab -- [--members N] [--files] [--netns]
 //
 // Members are real daemons; their power switches are simulators whose outlets kill and restart
 // them; each member runs a sample HTTP service. Everything is torn down on "quit", end of input,
 // Ctrl-C or SIGTERM.
+import { spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { runLabLine } from "./commands.js";
 import { Lab, MAX_LAB_MEMBERS } from "./lab.js";
 
-const HELP = `usage: npx tsx tools/lab/cli.ts [--members N] [--files] [--netns]
+/** How long "members up" may wait for the sample services to be placed and running. */
+const SERVICES_READY_MS = 20_000;
+
+const HELP = `usage: npm run lab -- [--members N] [--files] [--netns]
   --members N   members, 2 to ${MAX_LAB_MEMBERS} (default 2)
   --files       quorum partitions on files even as root (the default without root)
   --netns       each member in a network namespace of its own, services on floating addresses (root)`;
@@ -43,6 +47,13 @@ async function main(): Promise<void> {
     usage(`--members must be a whole number from 2 to ${MAX_LAB_MEMBERS}, not ${values.members}`);
   const root = process.getuid?.() === 0;
   if (values.netns && !root) usage("--netns needs root");
+  // The RPS-10 simulators' serial lines are socat's pseudo-terminals.
+  if (values.netns && spawnSync("socat", ["-V"], { stdio: "ignore" }).error !== undefined) {
+    process.stderr.write(
+      "lab: --netns needs socat for its RPS-10 switches' serial lines; install the socat package\n",
+    );
+    process.exit(69);
+  }
   const loops = root && !values.files;
   let nps: number[] = [];
   let rps10: string[] = [];
@@ -80,6 +91,11 @@ async function main(): Promise<void> {
     return;
   }
   const say = (text: string) => process.stdout.write(`${text}\n`);
+  const pending = await lab.servicesRunning(SERVICES_READY_MS);
+  if (pending.length > 0)
+    say(
+      `lab: not every service runs after ${SERVICES_READY_MS / 1000} s (${pending.join(", ")}); "status" shows them`,
+    );
   say(
     `lab: ${members} members up, partitions on ${lab.storage === "loop" ? "loop devices" : "files"} in ${lab.dir.path}`,
   );

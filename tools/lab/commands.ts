@@ -1,6 +1,7 @@
 // The lab tool's commands: each line typed at its prompt (or piped to it) is one of these. They
 // inject the faults an administrator fears, one member at a time, and show what the cluster did.
 import { renderStatus } from "../../src/admin/cluster-status.js";
+import { ADMIN_EXIT } from "../../src/admin/commands.js";
 import { main as cluadmin } from "../../src/cli/cluadmin-main.js";
 import { askOnce } from "./http-probe.js";
 import type { Lab } from "./lab.js";
@@ -16,10 +17,13 @@ export interface LabCommand {
 const LOG_LINES_DEFAULT = 10;
 const MAX_SLEEP_S = 600;
 
+/** A command typed wrong: its usage follows the sentence. Any other failure is the sentence alone. */
+class LabUsageError extends Error {}
+
 function member(lab: Lab, word: string | undefined): number {
   const m = Number(word?.replace(/^m/, ""));
   if (word === undefined || !Number.isInteger(m) || m < 0 || m >= lab.options.members)
-    throw new Error(`name a member, m0 to m${lab.options.members - 1}`);
+    throw new LabUsageError(`name a member, m0 to m${lab.options.members - 1}`);
   return m;
 }
 
@@ -136,7 +140,7 @@ export const LAB_COMMANDS: Record<string, LabCommand> = {
     async run(lab, [s], say) {
       const n = Number(s?.replace(/^web/, ""));
       if (s === undefined || !Number.isInteger(n) || n < 0 || n >= lab.options.members)
-        throw new Error(`name a sample service, web0 to web${lab.options.members - 1}`);
+        throw new LabUsageError(`name a sample service, web0 to web${lab.options.members - 1}`);
       // With namespaces, the service's floating address is reached from the client namespace.
       const who = lab.options.netns
         ? askFromClient(lab, lab.serviceAddress(n), lab.servicePort(n))
@@ -156,7 +160,8 @@ export const LAB_COMMANDS: Record<string, LabCommand> = {
           err: say,
         },
       );
-      if (code !== 0) throw new Error(`cluadmin exited ${code}`);
+      // cluadmin has said why it failed; only words it could not take want the lab's usage too.
+      if (code === ADMIN_EXIT.usage) throw new LabUsageError(`cluadmin exited ${code}`);
     },
   },
   sleep: {
@@ -165,7 +170,7 @@ export const LAB_COMMANDS: Record<string, LabCommand> = {
     async run(_lab, [s], say) {
       const seconds = Number(s);
       if (!(seconds >= 0 && seconds <= MAX_SLEEP_S))
-        throw new Error(`sleep takes 0 to ${MAX_SLEEP_S} seconds`);
+        throw new LabUsageError(`sleep takes 0 to ${MAX_SLEEP_S} seconds`);
       await new Promise((r) => setTimeout(r, seconds * 1000));
       say(`slept ${seconds} s`);
     },
@@ -202,6 +207,9 @@ export async function runLabLine(lab: Lab, line: string, say: (text: string) => 
   try {
     await command.run(lab, args, say);
   } catch (err) {
-    say(`${word}: ${err instanceof Error ? err.message : String(err)} (usage: ${command.usage})`);
+    const message = err instanceof Error ? err.message : String(err);
+    say(
+      err instanceof LabUsageError ? `${word}: ${message} (usage: ${command.usage})` : `${word}: ${message}`,
+    );
   }
 }

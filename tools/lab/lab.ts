@@ -573,6 +573,28 @@ end service${n}
     }
   }
 
+  /**
+   * Waits until every service is running, as the members see it, so the first command typed
+   * finds them placed; at most `timeoutMs`. The services still not running then, with their state.
+   */
+  async servicesRunning(timeoutMs: number): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    let pending: string[] = ["the services (no member answered)"];
+    for (;;) {
+      for (let m = 0; m < this.options.members; m++) {
+        const rows = await this.status(m).then(
+          (s) => s.services ?? [],
+          () => undefined,
+        );
+        if (rows === undefined) continue;
+        pending = rows.filter((r) => r.state !== "running").map((r) => `${r.name} ${r.state}`);
+        break;
+      }
+      if (pending.length === 0 || Date.now() > deadline) return pending;
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  }
+
   /** Kills every member process group and simulator, detaches the lab's loop devices, and
    * removes the scratch directory. */
   async close(): Promise<void> {
