@@ -17,6 +17,8 @@ import { ddWrite, scratchDir, zeroFile } from "./scratch.js";
 import { startSimProgram } from "./sim-program.js";
 
 /** The built daemon: `npm install` (or `tsc -p .`) makes it. */
+/** How many 50 ms polls the outlet hook waits for a killed member's processes to be gone. */
+const OFF_WAIT_POLLS = 100;
 const CLUMANAGER = fileURLToPath(new URL("../../dist/cli/clumanager.js", import.meta.url));
 /** A lab's waits poll this often, and give up after the deadline each caller names. */
 const POLL_MS = 50;
@@ -459,7 +461,10 @@ end service${n}
         `  [0-9]) ;;\n  *) exit 0 ;;\nesac\n` +
         `m=$OUTLET\n[ -e ${d}/nps ] && m=$((OUTLET - 1))\n` +
         `echo "$(date +%s.%N) outlet $OUTLET $STATE" >> ${d}/outlets.log\n` +
-        `if [ "$STATE" = off ]; then\n  [ -f ${d}/member$m.pgid ] && kill -9 -$(cat ${d}/member$m.pgid) 2>/dev/null\n` +
+        `if [ "$STATE" = off ]; then\n  if [ -f ${d}/member$m.pgid ]; then\n    pg=$(cat ${d}/member$m.pgid)\n    kill -9 -$pg 2>/dev/null\n` +
+        // Off is off only once the member's processes are gone (zombies are: they hold nothing),
+        // so the switch confirms it only then; bounded at 5 s.
+        `    i=0\n    while [ $i -lt ${OFF_WAIT_POLLS} ] && ps -e -o pgid=,stat= | awk -v g="$pg" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'; do\n      sleep 0.05; i=$((i + 1))\n    done\n  fi\n` +
         // Power off forgets every address the member had taken on, as a reboot would.
         (this.options.netns
           ? `  ip -n ${this.nsTag}m$m addr flush dev lab0; ip -n ${this.nsTag}m$m addr add 192.0.2.$((m + 1))/24 dev lab0\n`

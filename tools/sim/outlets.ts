@@ -70,6 +70,15 @@ export class OutletBank extends EventEmitter<{ change: [OutletChange] }> {
     }
   }
 
+  /**
+   * Resolves once every outlet change so far has had its effect (the hook ran to its end). A real
+   * switch reports an outlet off only once the relay has cut it: a simulator that answers before
+   * its hook killed the member's processes lets a peer take over while they still run.
+   */
+  settled(): Promise<void> {
+    return this.hooks;
+  }
+
   snapshot(): Record<string, State> {
     return Object.fromEntries(this.states);
   }

@@ -55,6 +55,7 @@ export class Rps10Simulator {
   private socat: ChildProcess | undefined;
   private readonly scanner = new FrameScanner();
   private held: { address: string; op: string }[] = [];
+  private answers: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: Rps10SimOptions) {
     const count = options.outlets ?? 10;
@@ -109,6 +110,16 @@ export class Rps10Simulator {
     rmSync(this.options.link, { force: true });
   }
 
+  /**
+   * An answer to a frame: sent once every outlet change so far has had its effect (its hook ran
+   * to the end), and after every earlier answer. A real switch says Plug N Off once the relay has
+   * cut the power; answering before the lab's hook killed the member's processes let a peer take
+   * its services over while they still ran.
+   */
+  private reply(text: string): void {
+    this.answers = this.answers.then(() => this.bank.settled()).then(() => this.send(text));
+  }
+
   private send(text: string): void {
     this.socat?.stdin?.write(Buffer.from(text, "latin1"));
   }
@@ -144,7 +155,7 @@ export class Rps10Simulator {
 
   private answer(address: string, op: string): void {
     if (this.fault === "garbage") {
-      this.send("\x1b[2J#@!%\r\nPl?g ~ 0ff\r\n");
+      this.reply("\x1b[2J#@!%\r\nPl?g ~ 0ff\r\n");
       return;
     }
     // A module that is not on the chain does not answer; neither does an unknown operation.
@@ -152,7 +163,7 @@ export class Rps10Simulator {
     if (targets.length === 0 || !["0", "1", "T", "?"].includes(op)) return;
     const line = (outlet: string, state: State) => `Plug ${outlet} ${state === "on" ? "On" : "Off"}\r\n`;
     if (op === "?") {
-      for (const t of targets) this.send(line(t, this.bank.get(t)));
+      for (const t of targets) this.reply(line(t, this.bank.get(t)));
       this.complete();
       return;
     }
@@ -160,19 +171,19 @@ export class Rps10Simulator {
       const state: State = op === "1" ? "on" : "off";
       for (const t of targets) {
         if (this.fault !== "stuck") this.bank.set(t, state);
-        this.send(line(t, this.bank.get(t)));
+        this.reply(line(t, this.bank.get(t)));
       }
       this.complete();
       return;
     }
     for (const t of targets) {
       this.bank.set(t, "off");
-      this.send(line(t, "off"));
+      this.reply(line(t, "off"));
     }
     setTimeout(() => {
       for (const t of targets) {
         this.bank.set(t, "on");
-        this.send(line(t, "on"));
+        this.reply(line(t, "on"));
       }
       this.complete();
     }, this.options.toggleDelayMs ?? 1_000);
@@ -180,7 +191,7 @@ export class Rps10Simulator {
 
   private complete(): void {
     if (this.fault === "stall") return;
-    this.send("Complete\r\n");
+    this.reply("Complete\r\n");
   }
 }
 

@@ -278,7 +278,9 @@ class NpsSession {
       set("off");
       setTimeout(() => set("on"), 1_000);
     } else set(verb === "/ON" ? "on" : "off");
-    this.write(`\r\nProcessing - please wait ...\r\n\r\n${PROMPT}`);
+    // The prompt comes back once the plugs' hooks ran: a plug reported off has lost its power.
+    this.write("\r\nProcessing - please wait ...\r\n");
+    void this.sim.bank.settled().then(() => this.write(`\r\n${PROMPT}`));
   }
 }
 
