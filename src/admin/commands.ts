@@ -11,7 +11,7 @@ import { noFencingWarning } from "../config/no-fencing.js";
 import { CONFIG_EXIT, ConfigFileError, readClusterConf, readConfigFile } from "../config/read.js";
 import { maskConfigText, redact, secretValues } from "../config/redact.js";
 import { checkExposure } from "../config/secret-exposure.js";
-import { isSecretName } from "../config/secrets.js";
+import { isSecretName, MASK } from "../config/secrets.js";
 import { writeFileAtomic } from "../config/store.js";
 import { formatErrors, validateDocument } from "../config/validate.js";
 import {
@@ -339,7 +339,7 @@ function masked(value: unknown): unknown {
     return describeSwitch(record as Parameters<typeof describeSwitch>[0]);
   }
   return Object.fromEntries(
-    Object.entries(record).map(([k, v]) => [k, isSecretName(k) && typeof v === "string" ? "***" : masked(v)]),
+    Object.entries(record).map(([k, v]) => [k, isSecretName(k) && typeof v === "string" ? MASK : masked(v)]),
   );
 }
 

@@ -4,9 +4,8 @@
 // (an error message, a table cell, JSON). The printed configuration also masks each secret line
 // whole, however short its value.
 import { splitValue } from "./document.js";
-import { isSecretName } from "./secrets.js";
+import { isSecretName, MASK, maskForms } from "./secrets.js";
 
-export const MASK = "***";
 /** A value shorter than this is masked on its own line only: masking it everywhere would mangle
  * the output ("member1" for a password "1") and, by where the stars fall, show it anyway. */
 export const MIN_MASKED_SECRET = 4;
@@ -46,9 +45,7 @@ export function redact(text: string, secrets: ReadonlySet<string>): string {
     forms.add(s);
     forms.add(JSON.stringify(s).slice(1, -1));
   }
-  let out = text;
-  for (const form of [...forms].sort((a, b) => b.length - a.length)) out = out.replaceAll(form, MASK);
-  return out;
+  return maskForms(text, forms);
 }
 
 /** The configuration text for printing: secret values masked, and each secret line cut after "=". */

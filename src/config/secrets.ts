@@ -11,3 +11,18 @@ export function isSecretName(name: string): boolean {
   const last = name.split(".").at(-1) ?? name;
   return SECRET.test(last) && !PATH_TO_SECRET.test(last);
 }
+
+/** What a secret is shown as, everywhere. */
+export const MASK = "***";
+
+/**
+ * `text` with every one of `forms` (the ways secrets may appear in it) replaced by MASK. Longest
+ * first, so a secret that contains another is masked whole, not left with a tail showing.
+ */
+export function maskForms(text: string, forms: Iterable<string>): string {
+  let out = text;
+  for (const form of [...new Set(forms)].sort((a, b) => b.length - a.length)) {
+    if (form !== "") out = out.replaceAll(form, MASK);
+  }
+  return out;
+}

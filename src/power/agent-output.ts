@@ -1,7 +1,7 @@
 // What a fence agent said, made fit for a message: the lines that say what went wrong (fence-agents
 // log real errors as "ERROR: ..." or "Failed: ..."), bounded, and with every secret the driver
 // sent scrubbed out, however the agent echoed it back.
-import { isSecretName } from "../config/secrets.js";
+import { isSecretName, MASK, maskForms } from "../config/secrets.js";
 
 /** At most this many of the agent's lines go into a message. */
 export const MAX_REPORTED_LINES = 5;
@@ -55,10 +55,7 @@ const PAIR = /([A-Za-z0-9_.-]+)(['"]?\s*[=:]\s*['"]?)([^\s'",}]+)/g;
 
 /** `text` with every one of `secrets` (and any value printed under a secret's name) as ***. */
 export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  const forms = secrets.flatMap(echoedForms).sort((a, b) => b.length - a.length);
-  for (const form of forms) out = out.split(form).join("***");
-  return out.replace(PAIR, (all, name: string, sep: string) =>
-    isSecretName(name.replace(/^-+/, "")) ? `${name}${sep}***` : all,
+  return maskForms(text, secrets.flatMap(echoedForms)).replace(PAIR, (all, name: string, sep: string) =>
+    isSecretName(name.replace(/^-+/, "")) ? `${name}${sep}${MASK}` : all,
   );
 }

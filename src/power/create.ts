@@ -2,7 +2,7 @@
 // power block in cluster.conf gives. Secrets kept in files (password_file, arg.NAME_file) are
 // read here, each time a driver is built, so no copy of the configuration holds them.
 
-import { isSecretName } from "../config/secrets.js";
+import { isSecretName, MASK } from "../config/secrets.js";
 import { ApcSnmpSwitch } from "./apc-snmp.js";
 import { PowerSwitchError } from "./errors.js";
 import { FenceAgentSwitch } from "./fence-agent.js";
@@ -87,7 +87,7 @@ export function createSwitch(config: SwitchConfig, options: CreateOptions = {}):
       const { argFiles, args, ...rest } = config;
       const fromFiles = Object.entries(argFiles ?? {}).map(([name, file]) => [
         name,
-        secretFrom(file, `${name}`, `fence_agent ${config.agent}`),
+        secretFrom(file, name, `fence_agent ${config.agent}`),
       ]);
       return new FenceAgentSwitch({
         ...rest,
@@ -111,11 +111,11 @@ export function switchIdentity(config: SwitchConfig): string {
 /** The description without secrets, for --json output and logs. */
 export function describeSwitch(config: SwitchConfig): Record<string, unknown> {
   const shown: Record<string, unknown> = { ...config };
-  if ("password" in shown && shown.password !== undefined) shown.password = "***";
-  if ("community" in shown && shown.community !== undefined) shown.community = "***";
+  if ("password" in shown && shown.password !== undefined) shown.password = MASK;
+  if ("community" in shown && shown.community !== undefined) shown.community = MASK;
   if (config.type === "fence_agent" && config.args !== undefined) {
     shown.args = Object.fromEntries(
-      Object.entries(config.args).map(([k, v]) => [k, isSecretName(k) ? "***" : v]),
+      Object.entries(config.args).map(([k, v]) => [k, isSecretName(k) ? MASK : v]),
     );
   }
   return shown;
