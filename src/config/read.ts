@@ -1,7 +1,7 @@
 // Reading cluster.conf from its file, bounded: a path that names a device, a FIFO or a file far
 // larger than any configuration (/dev/zero, a pipe nobody writes, a log by mistake) is refused at
 // once with one sentence, instead of being read forever or blocking the caller.
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { RegularFileError, readRegularFile } from "./regular-file.js";
 
 /** A cluster.conf larger than this is refused (documented in cluster.conf(5)). The copy on the
  * quorum partitions is 128 KiB by default; a megabyte is thousands of services. */
@@ -16,15 +16,6 @@ export class ConfigFileError extends Error {
   ) {
     super(message);
   }
-}
-
-function kindOf(stat: Stats): string {
-  if (stat.isFIFO()) return "a FIFO";
-  if (stat.isCharacterDevice()) return "a character device";
-  if (stat.isBlockDevice()) return "a block device";
-  if (stat.isDirectory()) return "a directory";
-  if (stat.isSocket()) return "a socket";
-  return "not a regular file";
 }
 
 function tooLarge(path: string): ConfigFileError {
@@ -56,38 +47,18 @@ export function readClusterConf(path: string): string {
 
 /** The text of the cluster configuration at `path`; at most MAX_CONFIG_FILE_BYTES are read. */
 export function readConfigFile(path: string): string {
-  let fd: number;
+  let bytes: Buffer;
   try {
-    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, before fstat
-    // could tell what it is. It changes nothing for a regular file.
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    // One byte past the limit, to know a file is over it (it may grow while it is read).
+    bytes = readRegularFile(path, MAX_CONFIG_FILE_BYTES + 1);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigFileError(`cannot read ${path}: ${code ?? (err as Error).message}`, code);
-  }
-  try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) {
+    if (!(err instanceof RegularFileError)) throw err;
+    if (err.stage === "not-regular")
       throw new ConfigFileError(
-        `${path} is ${kindOf(stat)}, not a regular file; give the path of the cluster.conf file itself`,
+        `${path} is ${err.kind}, not a regular file; give the path of the cluster.conf file itself`,
       );
-    }
-    if (stat.size > MAX_CONFIG_FILE_BYTES) throw tooLarge(path);
-    // The file may grow after fstat: read one byte past the limit to know.
-    const buffer = Buffer.allocUnsafe(MAX_CONFIG_FILE_BYTES + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const n = readSync(fd, buffer, length, buffer.length - length, length);
-      if (n === 0) break;
-      length += n;
-    }
-    if (length > MAX_CONFIG_FILE_BYTES) throw tooLarge(path);
-    return buffer.toString("utf8", 0, length);
-  } catch (err) {
-    if (err instanceof ConfigFileError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigFileError(`cannot read ${path}: ${code ?? (err as Error).message}`, code);
-  } finally {
-    closeSync(fd);
+    throw new ConfigFileError(`cannot read ${path}: ${err.message}`, err.code);
   }
+  if (bytes.length > MAX_CONFIG_FILE_BYTES) throw tooLarge(path);
+  return bytes.toString("utf8");
 }

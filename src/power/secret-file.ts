@@ -1,6 +1,6 @@
 // A secret kept in a file of its own (password_file = /etc/clumanager/nps.pass), so cluster.conf,
 // and the copy of it on the shared disk, hold only a path. The secret is the file's first line.
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { RegularFileError, readRegularFile } from "../config/regular-file.js";
 
 /** A secret file is read up to this many bytes; a secret is one short line. */
 export const MAX_SECRET_FILE_BYTES = 4096;
@@ -9,11 +9,10 @@ export class SecretFileError extends Error {
   override name = "SecretFileError";
 }
 
-function reason(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
+function reason(code: string | undefined, message: string): string {
   if (code === "ENOENT") return "does not exist";
   if (code === "EACCES" || code === "EPERM") return "cannot be read by this user";
-  return `cannot be read (${code ?? (err instanceof Error ? err.message : String(err))})`;
+  return `cannot be read (${message})`;
 }
 
 /**
@@ -22,33 +21,23 @@ function reason(err: unknown): string {
  */
 export function readSecretFile(path: string, what: string): string {
   const fix = `put the ${what} on its first line, in a file only root can read`;
-  let fd: number;
+  let bytes: Buffer;
   try {
-    // Non-blocking, so a FIFO named by mistake cannot hang the caller.
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    // Non-regular files are refused before any read, so a FIFO named by mistake cannot hang it.
+    bytes = readRegularFile(path, MAX_SECRET_FILE_BYTES);
   } catch (err) {
-    throw new SecretFileError(`the ${what} file ${path} ${reason(err)}; ${fix}`);
-  }
-  try {
-    if (!fstatSync(fd).isFile())
+    if (!(err instanceof RegularFileError)) throw err;
+    if (err.stage === "not-regular")
       throw new SecretFileError(`the ${what} file ${path} is not a regular file; ${fix}`);
-    const buffer = Buffer.alloc(MAX_SECRET_FILE_BYTES);
-    let length: number;
-    try {
-      length = readSync(fd, buffer, 0, buffer.length, 0);
-    } catch (err) {
-      throw new SecretFileError(`the ${what} file ${path} ${reason(err)}; ${fix}`);
-    }
-    const text = buffer.subarray(0, length).toString("utf8");
-    const end = text.search(/\r?\n/);
-    if (end === -1 && length === MAX_SECRET_FILE_BYTES)
-      throw new SecretFileError(
-        `the ${what} file ${path} has no line break in its first ${MAX_SECRET_FILE_BYTES} bytes; ${fix}`,
-      );
-    const secret = end === -1 ? text : text.slice(0, end);
-    if (secret === "") throw new SecretFileError(`the ${what} file ${path} is empty; ${fix}`);
-    return secret;
-  } finally {
-    closeSync(fd);
+    throw new SecretFileError(`the ${what} file ${path} ${reason(err.code, err.message)}; ${fix}`);
   }
+  const text = bytes.toString("utf8");
+  const end = text.search(/\r?\n/);
+  if (end === -1 && bytes.length === MAX_SECRET_FILE_BYTES)
+    throw new SecretFileError(
+      `the ${what} file ${path} has no line break in its first ${MAX_SECRET_FILE_BYTES} bytes; ${fix}`,
+    );
+  const secret = end === -1 ? text : text.slice(0, end);
+  if (secret === "") throw new SecretFileError(`the ${what} file ${path} is empty; ${fix}`);
+  return secret;
 }
